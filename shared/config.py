@@ -1,0 +1,57 @@
+"""Settings for every service: one `LAGESBILD_` prefix, read from the environment or `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("var")
+EMBEDDED_REDIS_PORT = 6390
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LAGESBILD_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(DEFAULT_DATA_DIR, description="where the SQLite file, embedded Redis and output live")
+    redis_url: str | None = Field(
+        None, description="external Redis; unset = an embedded redis-server on 127.0.0.1:6390"
+    )
+    embedded_redis_port: int = EMBEDDED_REDIS_PORT
+    database_url: str | None = Field(None, description="SQLAlchemy URL; unset = SQLite in data_dir")
+    output_dir: Path | None = Field(None, description="published lägesbilder; unset = data_dir/lagesbild")
+    areas_dir: Path | None = Field(None, description="extra <kommunkod>.geojson area files")
+    area_name_property: str = "name"
+    extra_categories: dict[str, str] = Field(default_factory=dict, description="code -> label")
+
+    # ingest
+    batch_size: int = 200
+    max_deliveries: int = 3
+    claim_idle_ms: int = 30_000
+    max_future_skew_minutes: int = 15
+    max_age_days: int = 400
+    boundary_tolerance_m: float = 200.0
+    duplicate_distance_m: float = 75.0
+    duplicate_window_minutes: int = 60
+    stream_maxlen: int = 1_000_000
+
+    # aggregate
+    week_build_cron: str = Field("mon 06:00", description="'<day> HH:MM' in Europe/Stockholm")
+    kommuner: list[str] = Field(default_factory=lambda: ["0580"])
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'lagesbild.db'}"
+
+    @property
+    def resolved_output_dir(self) -> Path:
+        return self.output_dir or self.data_dir / "lagesbild"
+
+    @property
+    def resolved_redis_url(self) -> str:
+        return self.redis_url or f"redis://127.0.0.1:{self.embedded_redis_port}/0"
+
+
+def get_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,162 @@
+"""Message contracts between the services: versioned, frozen pydantic models.
+
+Every stream name is a constant here, next to the message it carries. Adding an
+optional field keeps a version compatible; renaming, removing or retyping a field
+means a new model on a new stream (``…v2``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.categories import Source
+
+# --- stream names --------------------------------------------------------------
+REPORTS_STREAM = "lagesbild.reports.v1"  # raw submissions, any producer
+ACCEPTED_STREAM = "lagesbild.reports.accepted.v1"  # ingest -> aggregate
+REJECTED_STREAM = "lagesbild.reports.rejected.v1"  # dead letters, for inspection
+WEEK_BUILD_STREAM = "lagesbild.weeks.build-requested.v1"  # on-demand builds
+LAGESBILD_READY_STREAM = "lagesbild.lagesbild.ready.v1"  # aggregate -> maps
+PUBLISHED_STREAM = "lagesbild.lagesbild.published.v1"  # maps -> whoever listens
+
+ALL_STREAMS = (
+    REPORTS_STREAM,
+    ACCEPTED_STREAM,
+    REJECTED_STREAM,
+    WEEK_BUILD_STREAM,
+    LAGESBILD_READY_STREAM,
+    PUBLISHED_STREAM,
+)
+
+# consumer groups, one per service
+INGEST_GROUP = "ingest"
+AGGREGATE_GROUP = "aggregate"
+MAPS_GROUP = "maps"
+
+MAX_DESCRIPTION_CHARS = 2000
+
+
+def new_message_id() -> str:
+    return uuid.uuid4().hex
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+LocationPrecision = Literal["exact", "centroid"]
+
+
+class ReportV1(_Message):
+    """One observation, as a reporter's system submits it (the v1 report contract)."""
+
+    version: Literal[1] = 1
+    report_id: str = Field(min_length=1, max_length=128, description="sender's id; idempotency key")
+    kommun: str = Field(pattern=r"^\d{4}$", description="kommunkod, e.g. 0580")
+    source: Source
+    organisation: str = Field(min_length=1, max_length=200)
+    category: str = Field(min_length=1, max_length=64, description="category code, see README")
+    occurred_at: AwareDatetime
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    location_precision: LocationPrecision = "exact"
+    description: str = Field(default="", max_length=MAX_DESCRIPTION_CHARS)
+
+
+class AcceptedReportV1(_Message):
+    """A stored report, placed in its area and week. Free text is already scrubbed."""
+
+    message_id: str = Field(default_factory=new_message_id)
+    report_id: str
+    organisation: str
+    kommun: str
+    source: Source
+    category: str
+    occurred_at: AwareDatetime
+    iso_week: str
+    area: str
+    lat: float
+    lon: float
+    location_precision: LocationPrecision = "exact"
+    description: str = ""
+    duplicate_of: str | None = Field(
+        default=None, description="report key ('organisation/report_id') this likely repeats"
+    )
+    accepted_at: AwareDatetime
+
+
+class RejectedReportV1(_Message):
+    """A submission that could not be accepted, with a reason the sender can act on."""
+
+    message_id: str = Field(default_factory=new_message_id)
+    entry_id: str = Field(description="the stream entry id of the submission")
+    code: str
+    message_sv: str
+    message_en: str
+    payload: str = Field(description="the original payload, as received")
+    deliveries: int = 1
+    rejected_at: AwareDatetime
+
+
+class WeekBuildRequestedV1(_Message):
+    message_id: str = Field(default_factory=new_message_id)
+    kommun: str
+    iso_week: str
+    requested_by: str = "operator"
+
+
+class AreaCount(_Message):
+    area: str
+    category: str
+    count: int
+    previous: int
+
+
+class IncidentPoint(_Message):
+    """What the map may show of one report: no reporter identity, scrubbed text."""
+
+    key: str
+    category: str
+    source: Source
+    occurred_at: datetime
+    area: str
+    lat: float
+    lon: float
+    location_precision: LocationPrecision
+    description: str
+
+
+class WeekSnapshotV1(_Message):
+    """The frozen content of one week's lägesbild for one kommun."""
+
+    kommun: str
+    kommun_name: str
+    iso_week: str
+    previous_week: str
+    revision: int
+    content_hash: str
+    built_at: AwareDatetime
+    categories: dict[str, str]
+    areas: list[str]
+    cells: list[AreaCount]
+    incidents: list[IncidentPoint]
+    duplicates_linked: int = 0
+
+
+class LagesbildReadyV1(_Message):
+    message_id: str = Field(default_factory=new_message_id)
+    snapshot: WeekSnapshotV1
+
+
+class LagesbildPublishedV1(_Message):
+    message_id: str = Field(default_factory=new_message_id)
+    kommun: str
+    iso_week: str
+    revision: int
+    map_path: str
+    summary_path: str
+    published_at: AwareDatetime

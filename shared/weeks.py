@@ -1,0 +1,53 @@
+"""ISO weeks in Europe/Stockholm: the unit of the weekly lägesbild."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+_WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
+
+
+def iso_week_of(moment: datetime) -> str:
+    """The ISO week ("2026-W47") of an aware moment, as a Swede's calendar shows it."""
+    if moment.tzinfo is None:
+        raise ValueError("iso_week_of needs an aware datetime")
+    year, week, _ = moment.astimezone(STOCKHOLM).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def parse_week(text: str) -> tuple[int, int]:
+    """Parse "2026-W47" into (2026, 47); raises ValueError with a readable message."""
+    match = _WEEK_RE.match(text.strip())
+    if not match:
+        raise ValueError(f"not an ISO week: {text!r} (expected e.g. 2026-W47)")
+    year, week = int(match[1]), int(match[2])
+    try:
+        date.fromisocalendar(year, week, 1)
+    except ValueError as exc:
+        raise ValueError(f"{year} has no week {week}") from exc
+    return year, week
+
+
+def week_bounds(iso_week: str) -> tuple[datetime, datetime]:
+    """[start, end) of the week as aware UTC datetimes (Monday 00:00 Stockholm time)."""
+    year, week = parse_week(iso_week)
+    monday = date.fromisocalendar(year, week, 1)
+    start = datetime.combine(monday, time(0), tzinfo=STOCKHOLM)
+    end = datetime.combine(monday + timedelta(days=7), time(0), tzinfo=STOCKHOLM)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def shift_week(iso_week: str, weeks: int) -> str:
+    """The week `weeks` weeks after (negative: before) `iso_week`."""
+    year, week = parse_week(iso_week)
+    monday = date.fromisocalendar(year, week, 1) + timedelta(weeks=weeks)
+    y, w, _ = monday.isocalendar()
+    return f"{y}-W{w:02d}"
+
+
+def last_complete_week(now: datetime) -> str:
+    """The most recent ISO week that has fully ended at `now`."""
+    return shift_week(iso_week_of(now), -1)
