@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     batch_size: int = 200
     max_deliveries: int = 3
     claim_idle_ms: int = 30_000
+    claim_interval_ms: int = 5_000
     max_future_skew_minutes: int = 15
     max_age_days: int = 400
     boundary_tolerance_m: float = 200.0
@@ -37,8 +38,11 @@ class Settings(BaseSettings):
     stream_maxlen: int = 1_000_000
 
     # aggregate
-    week_build_cron: str = Field("mon 06:00", description="'<day> HH:MM' in Europe/Stockholm")
+    week_build_cron: str = Field("0 6 * * mon", description="cron line, Europe/Stockholm")
     kommuner: list[str] = Field(default_factory=lambda: ["0580"])
+
+    # maps
+    map_tiles: str = Field("OpenStreetMap", description="folium tiles; empty = none (offline)")
 
     @property
     def resolved_database_url(self) -> str:

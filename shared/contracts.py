@@ -22,6 +22,7 @@ REJECTED_STREAM = "lagesbild.reports.rejected.v1"  # dead letters, for inspectio
 WEEK_BUILD_STREAM = "lagesbild.weeks.build-requested.v1"  # on-demand builds
 LAGESBILD_READY_STREAM = "lagesbild.lagesbild.ready.v1"  # aggregate -> maps
 PUBLISHED_STREAM = "lagesbild.lagesbild.published.v1"  # maps -> whoever listens
+DEAD_LETTER_STREAM = "lagesbild.dead-letter.v1"  # internal events no consumer could use
 
 ALL_STREAMS = (
     REPORTS_STREAM,
@@ -30,12 +31,22 @@ ALL_STREAMS = (
     WEEK_BUILD_STREAM,
     LAGESBILD_READY_STREAM,
     PUBLISHED_STREAM,
+    DEAD_LETTER_STREAM,
 )
 
 # consumer groups, one per service
 INGEST_GROUP = "ingest"
 AGGREGATE_GROUP = "aggregate"
 MAPS_GROUP = "maps"
+
+# Which group reads which stream. Groups are created from the start of the stream ("0"),
+# so what was submitted before a service first ran is still read.
+CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
+    REPORTS_STREAM: (INGEST_GROUP,),
+    ACCEPTED_STREAM: (AGGREGATE_GROUP,),
+    WEEK_BUILD_STREAM: (AGGREGATE_GROUP,),
+    LAGESBILD_READY_STREAM: (MAPS_GROUP,),
+}
 
 MAX_DESCRIPTION_CHARS = 2000
 
@@ -102,6 +113,18 @@ class RejectedReportV1(_Message):
     rejected_at: AwareDatetime
 
 
+class DeadLetterV1(_Message):
+    """An internal event a consumer could not use, kept for inspection."""
+
+    message_id: str = Field(default_factory=new_message_id)
+    stream: str
+    entry_id: str
+    reason: str
+    payload: str
+    deliveries: int = 1
+    dead_lettered_at: AwareDatetime
+
+
 class WeekBuildRequestedV1(_Message):
     message_id: str = Field(default_factory=new_message_id)
     kommun: str
@@ -128,6 +151,7 @@ class IncidentPoint(_Message):
     lon: float
     location_precision: LocationPrecision
     description: str
+    duplicate_of: str | None = None
 
 
 class WeekSnapshotV1(_Message):

@@ -1,0 +1,116 @@
+"""The aggregate service's stream endpoints: project accepted reports, build weeks on request."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from faststream import AckPolicy
+from faststream.redis import RedisBroker, StreamSub
+from faststream.redis.annotations import RedisBatchStreamMessage
+from pydantic import ValidationError
+from redis.asyncio import Redis
+
+from services.aggregate import store
+from services.aggregate.builder import UnknownKommunError, WeekBuilder
+from shared.contracts import (
+    ACCEPTED_STREAM,
+    AGGREGATE_GROUP,
+    DEAD_LETTER_STREAM,
+    LAGESBILD_READY_STREAM,
+    WEEK_BUILD_STREAM,
+    AcceptedReportV1,
+    DeadLetterV1,
+    LagesbildReadyV1,
+    WeekBuildRequestedV1,
+)
+from shared.streams import RawEntry, keep_raw_entries, payload_text, raw_entries
+
+log = logging.getLogger("lagesbild.aggregate")
+
+
+class Aggregate:
+    def __init__(self, broker: RedisBroker, redis: Redis, builder: WeekBuilder) -> None:
+        self.broker, self.redis, self.builder = broker, redis, builder
+
+    async def settle_accepted(self, entries: list[RawEntry]) -> None:
+        events: list[AcceptedReportV1] = []
+        for entry in entries:
+            try:
+                events.append(AcceptedReportV1.model_validate_json(entry.payload))
+            except ValidationError as exc:
+                await self.dead_letter(entry, f"not an AcceptedReportV1: {exc.errors()[:1]}")
+        await asyncio.to_thread(store.add_incidents, self.builder.engine, events)
+        await self.rebuild_frozen_weeks(events)
+
+    async def rebuild_frozen_weeks(self, events: list[AcceptedReportV1]) -> None:
+        """A late report for a week that already has a lägesbild makes a new revision."""
+        weeks: dict[str, set[str]] = defaultdict(set)
+        for e in events:
+            weeks[e.kommun].add(e.iso_week)
+        for kommun, candidates in weeks.items():
+            frozen = await asyncio.to_thread(store.frozen_weeks, self.builder.engine, kommun, candidates)
+            for week in sorted(frozen):
+                await self.build_and_announce(kommun, week, requested_by="revision")
+
+    async def build_and_announce(self, kommun: str, week: str, *, requested_by: str) -> bool:
+        snapshot, is_new = await asyncio.to_thread(
+            self.builder.build, kommun, week, datetime.now(UTC)
+        )
+        if is_new or requested_by == "operator":
+            await self.broker.publish(LagesbildReadyV1(snapshot=snapshot), stream=LAGESBILD_READY_STREAM)
+        return is_new
+
+    async def settle_build_requests(self, entries: list[RawEntry]) -> None:
+        for entry in entries:
+            try:
+                request = WeekBuildRequestedV1.model_validate_json(entry.payload)
+                await self.build_and_announce(request.kommun, request.iso_week, requested_by="operator")
+            except (ValidationError, UnknownKommunError, ValueError) as exc:
+                await self.dead_letter(entry, str(exc)[:500], stream=WEEK_BUILD_STREAM)
+
+    async def dead_letter(
+        self, entry: RawEntry, reason: str, stream: str = ACCEPTED_STREAM
+    ) -> None:
+        log.warning("dead-lettering %s: %s", entry.entry_id, reason)
+        letter = DeadLetterV1(
+            stream=stream, entry_id=entry.entry_id, reason=reason, payload=payload_text(entry.payload),
+            deliveries=entry.deliveries, dead_lettered_at=datetime.now(UTC),
+        )  # fmt: skip
+        await self.broker.publish(letter, stream=DEAD_LETTER_STREAM)
+
+
+def register(broker: RedisBroker, aggregate: Aggregate, *, consumer: str, batch_size: int) -> None:
+    @broker.subscriber(
+        stream=StreamSub(
+            ACCEPTED_STREAM, group=AGGREGATE_GROUP, consumer=consumer, batch=True,
+            max_records=batch_size, polling_interval=100,
+        ),
+        parser=keep_raw_entries,
+        ack_policy=AckPolicy.MANUAL,
+    )  # fmt: skip
+    async def when_reports_are_accepted_count_them(msg: RedisBatchStreamMessage) -> None:
+        try:
+            await aggregate.settle_accepted(raw_entries(msg.raw_message))
+        except Exception:
+            log.exception("accepted batch failed; left pending for the reclaimer")
+            return
+        await msg.ack()
+
+    @broker.subscriber(
+        stream=StreamSub(
+            WEEK_BUILD_STREAM, group=AGGREGATE_GROUP, consumer=consumer, batch=True,
+            max_records=10, polling_interval=200,
+        ),
+        parser=keep_raw_entries,
+        ack_policy=AckPolicy.MANUAL,
+    )  # fmt: skip
+    async def when_a_week_is_requested_build_it(msg: RedisBatchStreamMessage) -> None:
+        try:
+            await aggregate.settle_build_requests(raw_entries(msg.raw_message))
+        except Exception:
+            log.exception("week build request failed; left pending for the reclaimer")
+            return
+        await msg.ack()

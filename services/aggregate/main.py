@@ -1,0 +1,94 @@
+"""Aggregate service: per area × ISO week × category counts and the weekly lägesbild.
+
+Run alone with `lagesbild aggregate` or
+`faststream run services.aggregate.main:create_app --factory`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+
+from faststream import FastStream
+from faststream.redis import RedisBroker
+from redis.asyncio import Redis
+
+from services.aggregate import handlers, store
+from services.aggregate.builder import WeekBuilder
+from services.aggregate.jobs import make_scheduler, weekly_build
+from shared.areas import load_kommuner
+from shared.categories import category_catalog
+from shared.config import Settings
+from shared.contracts import CONSUMER_GROUPS, ACCEPTED_STREAM, AGGREGATE_GROUP, WEEK_BUILD_STREAM
+from shared.db import init_db, make_engine
+from shared.service import consumer_name
+from shared.streams import Reclaimer, ensure_groups
+
+log = logging.getLogger("lagesbild.aggregate")
+
+
+def create_app(settings: Settings | None = None) -> FastStream:
+    settings = settings or Settings()
+    url = settings.resolved_redis_url
+    broker = RedisBroker(url, socket_timeout=30)
+    redis = Redis.from_url(url, socket_timeout=30)
+    engine = make_engine(settings.resolved_database_url)
+    init_db(engine)
+    builder = WeekBuilder(
+        engine=engine,
+        kommuner=load_kommuner(settings.areas_dir, settings.area_name_property),
+        categories=category_catalog(settings.extra_categories),
+    )
+    aggregate = handlers.Aggregate(broker, redis, builder)
+    consumer = consumer_name()
+    handlers.register(broker, aggregate, consumer=consumer, batch_size=settings.batch_size)
+    reclaimers = [
+        Reclaimer(
+            redis=redis, stream=stream, group=AGGREGATE_GROUP, consumer=consumer, settle=settle,
+            dead_letter=functools.partial(aggregate.dead_letter, stream=stream),
+            min_idle_ms=settings.claim_idle_ms, max_deliveries=settings.max_deliveries,
+        )  # fmt: skip
+        for stream, settle in (
+            (ACCEPTED_STREAM, aggregate.settle_accepted),
+            (WEEK_BUILD_STREAM, aggregate.settle_build_requests),
+        )
+    ]
+
+    async def run_weekly_build() -> None:
+        async def build(kommun: str, week: str) -> None:
+            await aggregate.build_and_announce(kommun, week, requested_by="schedule")
+
+        await weekly_build(
+            redis, settings.kommuner, build,
+            lambda kommun: store.frozen_weeks(engine, kommun, set(store.weeks_with_data(engine, kommun))),
+        )  # fmt: skip
+
+    scheduler = make_scheduler(settings.week_build_cron, run_weekly_build)
+    app = FastStream(broker)
+    tasks: list[asyncio.Task[None]] = []
+
+    @app.on_startup
+    async def create_groups() -> None:
+        await ensure_groups(redis, CONSUMER_GROUPS)
+
+    @app.after_startup
+    async def start_background_work() -> None:
+        # APScheduler's AsyncIOScheduler needs the running loop: start it here, not at import.
+        scheduler.start()
+        interval = max(0.2, settings.claim_interval_ms / 1000)
+        tasks.extend(asyncio.create_task(r.run_forever(interval)) for r in reclaimers)
+        log.info("aggregate %s: weekly build '%s' Europe/Stockholm", consumer, settings.week_build_cron)
+
+    @app.on_shutdown
+    async def stop_background_work() -> None:
+        scheduler.shutdown(wait=False)
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await redis.aclose()
+        engine.dispose()
+
+    return app

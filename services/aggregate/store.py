@@ -1,0 +1,96 @@
+"""The aggregate service's repository: its projection of accepted reports and its snapshots."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from services.aggregate.logic import Incident
+from shared.contracts import AcceptedReportV1, WeekSnapshotV1
+from shared.db import insert_ignoring_conflicts
+from shared.models import WeekIncident, WeekSnapshotRow
+
+
+def add_incidents(engine: Engine, events: list[AcceptedReportV1]) -> None:
+    """Idempotent: a redelivered event finds its row and changes nothing."""
+    rows = [
+        {
+            "key": f"{e.organisation}/{e.report_id}", "kommun": e.kommun, "iso_week": e.iso_week,
+            "area": e.area, "category": e.category, "source": e.source.value,
+            "occurred_at": e.occurred_at, "lat": e.lat, "lon": e.lon,
+            "location_precision": e.location_precision, "description": e.description,
+            "duplicate_of": e.duplicate_of,
+        }  # fmt: skip
+        for e in events
+    ]
+    if not rows:
+        return
+    with Session(engine) as session:
+        session.exec(insert_ignoring_conflicts(engine, WeekIncident), params=rows)  # type: ignore[call-overload]
+        session.commit()
+
+
+def week_incidents(engine: Engine, kommun: str, iso_week: str) -> list[Incident]:
+    with Session(engine) as session:
+        rows = session.exec(
+            select(WeekIncident).where(WeekIncident.kommun == kommun, WeekIncident.iso_week == iso_week)
+        ).all()
+    return [
+        Incident(
+            key=r.key, area=r.area, category=r.category, source=r.source,
+            occurred_at=r.occurred_at, lat=r.lat, lon=r.lon,
+            location_precision=r.location_precision, description=r.description,
+            duplicate_of=r.duplicate_of,
+        )  # fmt: skip
+        for r in rows
+    ]
+
+
+def weeks_with_data(engine: Engine, kommun: str) -> list[str]:
+    with Session(engine) as session:
+        rows = session.exec(
+            select(WeekIncident.iso_week).where(WeekIncident.kommun == kommun).distinct()
+        ).all()
+    return sorted(rows)
+
+
+def latest_snapshot(engine: Engine, kommun: str, iso_week: str) -> WeekSnapshotV1 | None:
+    with Session(engine) as session:
+        row = session.exec(
+            select(WeekSnapshotRow)
+            .where(WeekSnapshotRow.kommun == kommun, WeekSnapshotRow.iso_week == iso_week)
+            .order_by(col(WeekSnapshotRow.revision).desc())
+            .limit(1)
+        ).first()
+    return WeekSnapshotV1.model_validate_json(row.snapshot_json) if row else None
+
+
+def frozen_weeks(engine: Engine, kommun: str, weeks: set[str]) -> set[str]:
+    """Which of `weeks` already have a snapshot (so a late report means a new revision)."""
+    if not weeks:
+        return set()
+    with Session(engine) as session:
+        rows = session.exec(
+            select(WeekSnapshotRow.iso_week)
+            .where(WeekSnapshotRow.kommun == kommun, col(WeekSnapshotRow.iso_week).in_(weeks))
+            .distinct()
+        ).all()
+    return set(rows)
+
+
+def save_snapshot(engine: Engine, snapshot: WeekSnapshotV1) -> None:
+    with Session(engine) as session:
+        session.add(
+            WeekSnapshotRow(
+                kommun=snapshot.kommun, iso_week=snapshot.iso_week, revision=snapshot.revision,
+                content_hash=snapshot.content_hash, built_at=snapshot.built_at,
+                snapshot_json=snapshot.model_dump_json(),
+            )  # fmt: skip
+        )
+        session.commit()
+
+
+def snapshot_count(engine: Engine) -> int:
+    with Session(engine) as session:
+        return int(session.exec(select(func.count()).select_from(WeekSnapshotRow)).one())

@@ -1,0 +1,217 @@
+"""`lagesbild`: the operator's command line. The composition root: it may use every service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+
+from shared.config import Settings
+from shared.redis_runtime import RedisUnavailableError, ensure_redis, require_redis
+
+app = typer.Typer(help="Lägesbild: veckans lägesbild för kommun och polis.", no_args_is_help=True)
+week_app = typer.Typer(help="Veckans lägesbild.", no_args_is_help=True)
+app.add_typer(week_app, name="week")
+console = Console()
+err = Console(stderr=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Maskinläsbar utdata (JSON).")]
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic's message names the bad variable
+        err.print(f"[red]Fel i konfigurationen (LAGESBILD_…):[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _redis_url(settings: Settings) -> str:
+    try:
+        return require_redis(settings)
+    except RedisUnavailableError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(3) from exc
+
+
+def _engine(settings: Settings) -> Any:
+    from shared.db import init_db, make_engine  # noqa: PLC0415
+
+    engine = make_engine(settings.resolved_database_url)
+    init_db(engine)
+    return engine
+
+
+def _run_service(factory_path: str) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings()
+    url, server = ensure_redis(settings)
+    settings = settings.model_copy(update={"redis_url": url})
+    module, _, attr = factory_path.partition(":")
+    create_app: Callable[[Settings], Any] = getattr(__import__(module, fromlist=[attr]), attr)
+    try:
+        asyncio.run(create_app(settings).run())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server:
+            server.stop()
+
+
+@app.command()
+def ingest() -> None:
+    """Kör ingest-tjänsten: validerar och lagrar rapporter från strömmen."""
+    _run_service("services.ingest.main:create_app")
+
+
+@app.command()
+def aggregate() -> None:
+    """Kör aggregate-tjänsten: räknar per område, vecka och kategori; bygger veckor."""
+    _run_service("services.aggregate.main:create_app")
+
+
+@app.command()
+def maps() -> None:
+    """Kör maps-tjänsten: ritar veckans karta när en lägesbild är klar."""
+    _run_service("services.maps.main:create_app")
+
+
+@app.command()
+def up() -> None:
+    """Kör alla tre tjänsterna (och en inbäddad Redis vid behov) för utveckling."""
+    from services.supervisor import exited, start_services, stop_services  # noqa: PLC0415
+
+    settings = _settings()
+    url, server = ensure_redis(settings)
+    procs = start_services({"LAGESBILD_REDIS_URL": url})
+    console.print(f"Tjänsterna körs mot {url}. Avsluta med Ctrl-C.")
+    try:
+        while not exited(procs):
+            time.sleep(0.5)
+        err.print(f"[red]En tjänst avslutades: {', '.join(exited(procs))}[/red]")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_services(procs)
+        if server:
+            server.stop()
+
+
+@app.command()
+def submit(
+    file: Annotated[Path, typer.Argument(help="JSONL-fil, en rapport per rad ('-' = stdin).")],
+) -> None:
+    """Skicka rapporter till strömmen; varje rad blir en rapport."""
+    from services.operator import submit_lines  # noqa: PLC0415
+
+    settings = _settings()
+    url = _redis_url(settings)
+    if str(file) == "-":
+        lines = sys.stdin.buffer.read().splitlines()
+    elif not file.is_file():
+        err.print(f"[red]Filen finns inte: {file}[/red]")
+        raise typer.Exit(2)
+    else:
+        lines = file.read_bytes().splitlines()
+    sent = asyncio.run(submit_lines(url, lines))
+    console.print(f"Skickade {sent} rapporter till strömmen.")
+
+
+@app.command()
+def status(as_json: JsonFlag = False) -> None:
+    """Antal lagrade och avvisade rapporter och väntande poster i strömmarna."""
+    from services.operator import status as read_status  # noqa: PLC0415
+
+    settings = _settings()
+    current = asyncio.run(read_status(_engine(settings), _redis_url(settings)))
+    if as_json:
+        print(json.dumps(current.as_dict(), ensure_ascii=False, indent=2))
+        return
+    table = Table("Mått", "Antal", title="Läge")
+    for key, value in current.as_dict().items():
+        if key != "streams":
+            table.add_row(key, str(value))
+    console.print(table)
+
+
+@week_app.command("build")
+def week_build(
+    week: Annotated[str, typer.Option("--week", help="ISO-vecka, t.ex. 2026-W47.")],
+    kommun: Annotated[str, typer.Option("--kommun", help="Kommunkod.")] = "0580",
+    as_json: JsonFlag = False,
+) -> None:
+    """Bygg veckans lägesbild nu (och låt maps-tjänsten rita den)."""
+    from services.aggregate.builder import UnknownKommunError, WeekBuilder  # noqa: PLC0415
+    from services.maps.render import week_summary  # noqa: PLC0415
+    from shared.areas import load_kommuner  # noqa: PLC0415
+    from shared.categories import category_catalog  # noqa: PLC0415
+    from shared.contracts import LAGESBILD_READY_STREAM, LagesbildReadyV1  # noqa: PLC0415
+    from shared.weeks import parse_week  # noqa: PLC0415
+
+    try:
+        parse_week(week)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    settings = _settings()
+    builder = WeekBuilder(
+        _engine(settings),
+        load_kommuner(settings.areas_dir, settings.area_name_property),
+        category_catalog(settings.extra_categories),
+    )
+    try:
+        snapshot, is_new = builder.build(kommun, week, datetime.now(UTC))
+    except UnknownKommunError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    url = _redis_url(settings)
+    asyncio.run(_publish(url, LAGESBILD_READY_STREAM, LagesbildReadyV1(snapshot=snapshot)))
+    summary = week_summary(snapshot)
+    if as_json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+        return
+    state = "ny revision" if is_new else "oförändrad"
+    console.print(
+        f"{snapshot.kommun_name} {week}: {summary['total']} händelser "
+        f"(förra veckan {summary['previous_total']}), revision {snapshot.revision} ({state})."
+    )
+
+
+async def _publish(url: str, stream: str, message: Any) -> None:
+    from faststream.redis import RedisBroker  # noqa: PLC0415
+
+    async with RedisBroker(url) as broker:
+        await broker.publish(message, stream=stream)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path | None, typer.Option("--out", help="Utmapp för lägesbilderna.")] = None,
+    weeks: Annotated[int, typer.Option("--weeks", min=1, max=104, help="Antal veckor.")] = 6,
+) -> None:
+    """Huvudjobbet: starta Redis och tjänsterna, mata in en demokommun, bygg veckorna."""
+    from services.demo_run import run_demo  # noqa: PLC0415
+
+    settings = _settings()
+    if out is not None:
+        settings = settings.model_copy(update={"output_dir": out})
+    raise typer.Exit(run_demo(settings, weeks, console))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

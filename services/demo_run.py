@@ -1,0 +1,73 @@
+"""`lagesbild demo`: the whole product on one machine, end to end, through the streams."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+from rich.console import Console
+from rich.progress import Progress
+
+from services import operator
+from services.supervisor import exited, start_services, stop_services
+from shared.areas import load_kommuner
+from shared.config import Settings
+from shared.db import init_db, make_engine
+from shared.demo import generate_demo_reports
+from shared.redis_runtime import ensure_redis
+from shared.weeks import iso_week_of, last_complete_week, shift_week
+
+DEMO_KOMMUN = "0580"
+# A few submissions that must be rejected, so the demo shows the dead-letter path too.
+BROKEN_LINES = [
+    b'{"report_id": "demo-trasig-1", "kommun": "0580"',
+    b'{"version": 1, "report_id": "demo-okand-kategori", "kommun": "0580", "source": "vaktare",'
+    b' "organisation": "Demo", "category": "ufo", "occurred_at": "2026-01-01T12:00:00+01:00",'
+    b' "lat": 58.41, "lon": 15.62}',
+]
+
+
+def run_demo(settings: Settings, weeks: int, console: Console) -> int:
+    now = datetime.now(UTC)
+    out = settings.resolved_output_dir
+    url, server = ensure_redis(settings)
+    settings = settings.model_copy(update={"redis_url": url})
+    engine = make_engine(settings.resolved_database_url)
+    init_db(engine)
+    env = {"LAGESBILD_REDIS_URL": url, "LAGESBILD_OUTPUT_DIR": str(out.resolve()),
+           "LAGESBILD_DATA_DIR": str(settings.data_dir.resolve())}  # fmt: skip
+    if settings.database_url:
+        env["LAGESBILD_DATABASE_URL"] = settings.database_url
+    procs = start_services(env, log_dir=settings.data_dir / "logs")
+    console.print(f"Redis: {url} · databas: {settings.resolved_database_url}")
+    try:
+        kommun = load_kommuner(settings.areas_dir)[DEMO_KOMMUN]
+        reports = generate_demo_reports(kommun, weeks=weeks, end=now)
+        lines = [json.dumps(r, ensure_ascii=False).encode() for r in reports] + BROKEN_LINES
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("Skickar rapporter", total=len(lines))
+            asyncio.run(operator.submit_lines(url, lines, lambda n: progress.advance(task, n)))
+        console.print(f"Skickade {len(lines)} rapporter ({kommun.kommun_name}, {weeks} veckor).")
+        state = asyncio.run(operator.wait_until_idle(engine, url, timeout_s=600))
+        console.print(
+            f"Lagrade {state.stored_reports}, avvisade {state.rejected_reports}, "
+            f"troliga dubbletter {state.linked_duplicates}."
+        )
+        last = last_complete_week(now)
+        week_list = [shift_week(last, -i) for i in reversed(range(weeks))]
+        since = asyncio.run(operator.request_builds(url, DEMO_KOMMUN, week_list))
+        asyncio.run(operator.wait_for_published(
+            url, since, {(DEMO_KOMMUN, w) for w in week_list}, timeout_s=600
+        ))  # fmt: skip
+        if failed := exited(procs):
+            console.print(f"[red]Tjänster avslutades oväntat: {', '.join(failed)}[/red]")
+            return 1
+        console.print(f"Veckor: {week_list[0]} – {week_list[-1]} (nu är det {iso_week_of(now)}).")
+        console.print(f"[bold green]Klart.[/bold green] Öppna {(out / 'index.html').resolve()}")
+        return 0
+    finally:
+        stop_services(procs)
+        engine.dispose()
+        if server:
+            server.stop()

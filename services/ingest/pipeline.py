@@ -1,0 +1,47 @@
+"""From raw stream entries to stored rows and outgoing events (sync; runs in a worker thread)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from services.ingest.logic import Limits, Rejection, validate_submission
+from services.ingest.store import BatchOutcome, DuplicatePolicy, Submission, store_batch
+from shared.areas import KommunAreas
+from shared.streams import RawEntry, payload_text
+
+
+@dataclass
+class IngestPipeline:
+    engine: Engine
+    kommuner: Mapping[str, KommunAreas]
+    categories: Mapping[str, str]
+    limits: Limits
+    duplicates: DuplicatePolicy
+
+    def validate(self, entry: RawEntry, now: datetime) -> Submission:
+        result = validate_submission(
+            entry.payload, categories=self.categories, kommuner=self.kommuner, now=now,
+            limits=self.limits,
+        )  # fmt: skip
+        return Submission(entry.entry_id, payload_text(entry.payload), result, entry.deliveries)
+
+    def process(self, entries: list[RawEntry], now: datetime) -> BatchOutcome:
+        submissions = [self.validate(e, now) for e in entries]
+        return store_batch(self.engine, submissions, now=now, policy=self.duplicates)
+
+    def dead_letter(self, entries: list[RawEntry], reason: str, now: datetime) -> BatchOutcome:
+        """Store entries that failed too often as rejections, so they stop blocking the stream."""
+        rejection = Rejection(
+            code="processing_failed",
+            message_sv=f"Rapporten kunde inte behandlas efter upprepade försök: {reason}",
+            message_en=f"The report could not be processed after repeated attempts: {reason}",
+        )
+        subs = [
+            Submission(e.entry_id, payload_text(e.payload), rejection, e.deliveries)
+            for e in entries
+        ]
+        return store_batch(self.engine, subs, now=now, policy=self.duplicates)

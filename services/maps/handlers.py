@@ -1,0 +1,85 @@
+"""The maps service's stream endpoints: render on lägesbild-ready, announce what was published."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from faststream import AckPolicy
+from faststream.redis import RedisBroker, StreamSub
+from faststream.redis.annotations import RedisBatchStreamMessage
+from pydantic import ValidationError
+
+from services.maps.publish import publish_week
+from shared.areas import KommunAreas
+from shared.contracts import (
+    DEAD_LETTER_STREAM,
+    LAGESBILD_READY_STREAM,
+    MAPS_GROUP,
+    PUBLISHED_STREAM,
+    DeadLetterV1,
+    LagesbildPublishedV1,
+    LagesbildReadyV1,
+)
+from shared.streams import RawEntry, keep_raw_entries, payload_text, raw_entries
+
+log = logging.getLogger("lagesbild.maps")
+
+
+class Maps:
+    def __init__(
+        self, broker: RedisBroker, out: Path, kommuner: Mapping[str, KommunAreas], tiles: str | None
+    ) -> None:
+        self.broker, self.out, self.kommuner, self.tiles = broker, out, kommuner, tiles
+
+    async def settle(self, entries: list[RawEntry]) -> None:
+        for entry in entries:
+            try:
+                ready = LagesbildReadyV1.model_validate_json(entry.payload)
+                kommun_areas = self.kommuner[ready.snapshot.kommun]
+            except (ValidationError, KeyError) as exc:
+                await self.dead_letter(entry, f"cannot render: {str(exc)[:300]}")
+                continue
+            await self.publish(ready, kommun_areas)
+
+    async def publish(self, ready: LagesbildReadyV1, kommun_areas: KommunAreas) -> None:
+        snap = ready.snapshot
+        map_path, summary_path = await asyncio.to_thread(
+            publish_week, self.out, snap, kommun_areas, tiles=self.tiles
+        )
+        event = LagesbildPublishedV1(
+            kommun=snap.kommun, iso_week=snap.iso_week, revision=snap.revision,
+            map_path=str(map_path), summary_path=str(summary_path), published_at=datetime.now(UTC),
+        )  # fmt: skip
+        await self.broker.publish(event, stream=PUBLISHED_STREAM)
+        log.info("published %s %s revision %d: %s", snap.kommun, snap.iso_week, snap.revision, map_path)
+
+    async def dead_letter(self, entry: RawEntry, reason: str) -> None:
+        log.warning("dead-lettering %s: %s", entry.entry_id, reason)
+        letter = DeadLetterV1(
+            stream=LAGESBILD_READY_STREAM, entry_id=entry.entry_id, reason=reason,
+            payload=payload_text(entry.payload), deliveries=entry.deliveries,
+            dead_lettered_at=datetime.now(UTC),
+        )  # fmt: skip
+        await self.broker.publish(letter, stream=DEAD_LETTER_STREAM)
+
+
+def register(broker: RedisBroker, maps: Maps, *, consumer: str) -> None:
+    @broker.subscriber(
+        stream=StreamSub(
+            LAGESBILD_READY_STREAM, group=MAPS_GROUP, consumer=consumer, batch=True,
+            max_records=10, polling_interval=200,
+        ),
+        parser=keep_raw_entries,
+        ack_policy=AckPolicy.MANUAL,
+    )  # fmt: skip
+    async def when_a_lagesbild_is_ready_render_it(msg: RedisBatchStreamMessage) -> None:
+        try:
+            await maps.settle(raw_entries(msg.raw_message))
+        except Exception:
+            log.exception("render failed; left pending for the reclaimer")
+            return
+        await msg.ack()

@@ -1,0 +1,185 @@
+"""Stream plumbing every consuming service shares: entry envelopes, reclaiming, trimming.
+
+FastStream 0.7 stores a message in one field `__data__` in its binary envelope. Other
+producers (redis-cli, a guard company's system) may instead `XADD` a field `payload`
+holding the JSON text, or plain fields. `entry_payload` turns all three into the raw
+payload bytes, so validation, not the transport, decides what is wrong with them.
+
+FastStream's group subscriber reads only new entries (`>`): an entry whose consumer
+died, or whose batch failed, stays pending for ever. `Reclaimer` closes that gap with
+XAUTOCLAIM, retries claimed entries one at a time so one poison entry cannot sink its
+neighbours, and dead-letters an entry once it was delivered more than `max_deliveries`
+times. `trim_acknowledged` bounds a stream without ever trimming an unacked entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from faststream.redis.parser.binary import BinaryMessageFormatV1
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+log = logging.getLogger("lagesbild.streams")
+
+DATA_FIELD = b"__data__"
+PAYLOAD_FIELD = b"payload"
+RAW_KEY = "lagesbild_raw_data"
+
+
+@dataclass(frozen=True)
+class RawEntry:
+    entry_id: str
+    payload: bytes
+    deliveries: int = 1
+
+
+def entry_payload(fields: Mapping[bytes, bytes]) -> bytes:
+    if DATA_FIELD in fields:
+        body, _headers = BinaryMessageFormatV1.parse(fields[DATA_FIELD])
+        return body
+    if PAYLOAD_FIELD in fields:
+        return fields[PAYLOAD_FIELD]
+    decoded = {k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()}
+    return json.dumps(decoded, ensure_ascii=False).encode()
+
+
+def payload_text(payload: bytes, limit: int = 70_000) -> str:
+    """The payload as text for storage and inspection (invalid UTF-8 kept as escapes)."""
+    return payload[:limit].decode("utf-8", errors="backslashreplace")
+
+
+async def keep_raw_entries(message: Mapping[str, Any], original_parser: Any) -> Any:
+    """A FastStream `parser=` that hides payloads from FastStream's body decoding: a
+    hostile payload must reach our validation (and get a reason), not crash the batch
+    parser before the handler runs."""
+    placeholder = [{DATA_FIELD: b"null"} for _ in message["data"]]
+    return await original_parser({**message, "data": placeholder, RAW_KEY: message["data"]})
+
+
+def raw_entries(raw_message: Mapping[str, Any]) -> list[RawEntry]:
+    ids = raw_message["message_ids"]
+    data = raw_message.get(RAW_KEY, raw_message["data"])
+    return [RawEntry(i.decode(), entry_payload(f)) for i, f in zip(ids, data, strict=True)]
+
+
+Settle = Callable[[list[RawEntry]], Awaitable[object]]
+DeadLetter = Callable[[RawEntry, str], Awaitable[None]]
+
+
+@dataclass
+class Reclaimer:
+    redis: Redis
+    stream: str
+    group: str
+    consumer: str
+    settle: Settle  # process and make durable; raise to leave the entries pending
+    dead_letter: DeadLetter  # store an entry that keeps failing, with the reason
+    min_idle_ms: int
+    max_deliveries: int
+    batch_size: int = 100
+
+    async def run_forever(self, interval_s: float) -> None:
+        while True:
+            try:
+                await self.run_once()
+                await trim_acknowledged(self.redis, self.stream)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reclaim pass on %s failed; again in %.1f s", self.stream, interval_s)
+            await asyncio.sleep(interval_s)
+
+    async def run_once(self) -> int:
+        """One pass over the group's pending list; returns how many entries were settled."""
+        settled, start = 0, "0-0"
+        while True:
+            reply = await self.redis.xautoclaim(
+                self.stream, self.group, self.consumer, self.min_idle_ms,
+                start_id=start, count=self.batch_size,
+            )  # fmt: skip
+            next_id, claimed = reply[0], reply[1]
+            if claimed:
+                settled += await self._settle_claimed(claimed)
+            if _as_bytes(next_id) == b"0-0":
+                return settled
+            start = next_id
+
+    async def _settle_claimed(self, claimed: list[Any]) -> int:
+        counts = await self._delivery_counts([entry_id for entry_id, _ in claimed])
+        settled = 0
+        for entry_id, fields in claimed:
+            if fields is None:  # trimmed while pending: nothing is left to process
+                await self.redis.xack(self.stream, self.group, entry_id)
+                continue
+            entry = RawEntry(_as_bytes(entry_id).decode(), entry_payload(fields), counts.get(_as_bytes(entry_id), 1))
+            settled += await self._settle_one(entry)
+        return settled
+
+    async def _settle_one(self, entry: RawEntry) -> int:
+        try:
+            if entry.deliveries > self.max_deliveries:
+                reason = f"levererad {entry.deliveries} gånger / delivered {entry.deliveries} times"
+                await self.dead_letter(entry, reason)
+            else:
+                await self.settle([entry])
+        except Exception:
+            log.exception("entry %s failed (delivery %d); stays pending", entry.entry_id, entry.deliveries)
+            return 0
+        await self.redis.xack(self.stream, self.group, entry.entry_id)
+        return 1
+
+    async def _delivery_counts(self, ids: list[Any]) -> dict[bytes, int]:
+        keys = sorted(ids, key=_id_tuple)
+        rows = await self.redis.xpending_range(
+            self.stream, self.group, min=keys[0], max=keys[-1], count=len(ids) * 4 + 10
+        )
+        return {_as_bytes(r["message_id"]): int(r["times_delivered"]) for r in rows}
+
+
+async def ensure_groups(redis: Redis, groups: Mapping[str, tuple[str, ...]]) -> None:
+    """Create consumer groups at the start of their streams if they do not exist yet.
+
+    FastStream would create them at `$` (only new entries): reports submitted before a
+    service first started would then be skipped for ever.
+    """
+    for stream, names in groups.items():
+        for name in names:
+            try:
+                await redis.xgroup_create(stream, name, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+
+def _as_bytes(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
+
+
+def _id_tuple(entry_id: bytes | str) -> tuple[int, int]:
+    ms, _, seq = _as_bytes(entry_id).decode().partition("-")
+    return int(ms), int(seq or 0)
+
+
+async def trim_acknowledged(redis: Redis, stream: str) -> int:
+    """XTRIM MINID to the oldest entry that some group has not yet acknowledged."""
+    try:
+        groups = await redis.xinfo_groups(stream)
+    except Exception:  # the stream does not exist yet
+        return 0
+    if not groups:
+        return 0
+    needed: list[tuple[int, int]] = []
+    for group in groups:
+        ms, seq = _id_tuple(group["last-delivered-id"])
+        needed.append((ms, seq + 1))  # everything after last-delivered is still unread
+        if group["pending"]:
+            summary = await redis.xpending(stream, group["name"])
+            needed.append(_id_tuple(summary["min"]))
+    ms, seq = min(needed)
+    return int(await redis.xtrim(stream, minid=f"{ms}-{seq}", approximate=False))
