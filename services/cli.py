@@ -23,8 +23,10 @@ from shared.redis_runtime import RedisUnavailableError, ensure_redis, require_re
 app = typer.Typer(help="Lägesbild: veckans lägesbild för kommun och polis.", no_args_is_help=True)
 week_app = typer.Typer(help="Veckans lägesbild.", no_args_is_help=True)
 app.add_typer(week_app, name="week")
-console = Console()
-err = Console(stderr=True)
+rejected_app = typer.Typer(help="Avvisade rapporter: visa och skicka om.", no_args_is_help=True)
+app.add_typer(rejected_app, name="rejected")
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Maskinläsbar utdata (JSON).")]
 
@@ -186,6 +188,46 @@ def week_build(
         f"{snapshot.kommun_name} {week}: {summary['total']} händelser "
         f"(förra veckan {summary['previous_total']}), revision {snapshot.revision} ({state})."
     )
+
+
+CodeOption = Annotated[str | None, typer.Option("--code", help="Bara denna orsakskod.")]
+
+
+@rejected_app.command("list")
+def rejected_list(
+    code: CodeOption = None,
+    include_replayed: Annotated[bool, typer.Option("--all", help="Även omskickade.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Visa avvisade rapporter med orsak och vad som ska rättas."""
+    from services.operator import rejected_rows  # noqa: PLC0415
+
+    rows = rejected_rows(_engine(_settings()), code=code, include_replayed=include_replayed)
+    if as_json:
+        print(json.dumps([r.model_dump(mode="json") for r in rows], ensure_ascii=False, indent=2))
+        return
+    table = Table("Id", "Kod", "Fält", "Orsak", "Innehåll", title=f"Avvisade rapporter ({len(rows)})")
+    for r in rows:
+        table.add_row(str(r.id), r.code, r.field_name or "", r.message_sv, r.payload[:60])
+    console.print(table)
+
+
+@rejected_app.command("replay")
+def rejected_replay(
+    code: CodeOption = None,
+    ids: Annotated[list[int] | None, typer.Option("--id", help="Bara dessa id (kan upprepas).")] = None,
+) -> None:
+    """Skicka avvisade rapporter igen, t.ex. efter att en kategori lagts till."""
+    from services.operator import rejected_rows, replay_rejected  # noqa: PLC0415
+
+    settings = _settings()
+    engine = _engine(settings)
+    rows = [r for r in rejected_rows(engine, code=code) if not ids or r.id in ids]
+    if not rows:
+        console.print("Inga avvisade rapporter att skicka om.")
+        return
+    sent = asyncio.run(replay_rejected(engine, _redis_url(settings), rows))
+    console.print(f"Skickade om {sent} rapporter; resultatet syns i `lagesbild status`.")
 
 
 async def _publish(url: str, stream: str, message: Any) -> None:

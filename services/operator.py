@@ -174,3 +174,30 @@ async def wait_for_published(
     finally:
         await redis.aclose()
     return list(seen.values())
+
+
+def rejected_rows(engine: Engine, *, code: str | None = None, include_replayed: bool = False,
+                  limit: int = 1000) -> list[RejectedSubmission]:
+    with Session(engine) as s:
+        query = select(RejectedSubmission).order_by(RejectedSubmission.id)  # type: ignore[arg-type]
+        if code:
+            query = query.where(RejectedSubmission.code == code)
+        if not include_replayed:
+            query = query.where(RejectedSubmission.replayed_at.is_(None))  # type: ignore[union-attr]
+        return list(s.exec(query.limit(limit)).all())
+
+
+async def replay_rejected(engine: Engine, redis_url: str, rows: list[RejectedSubmission]) -> int:
+    """Submit rejected payloads again (after the cause was fixed) and mark them replayed."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    sent = await submit_lines(redis_url, [r.payload.encode("utf-8", "surrogateescape") for r in rows])
+    now = datetime.now(UTC)
+    with Session(engine) as s:
+        for row in rows:
+            stored = s.get(RejectedSubmission, row.id)
+            if stored is not None:
+                stored.replayed_at = now
+                s.add(stored)
+        s.commit()
+    return sent

