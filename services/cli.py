@@ -16,7 +16,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-
 from shared.config import Settings
 from shared.redis_runtime import RedisUnavailableError, ensure_redis, require_redis
 
@@ -48,7 +47,7 @@ def _redis_url(settings: Settings) -> str:
 
 
 def _engine(settings: Settings) -> Any:
-    from shared.db import init_db, make_engine  # noqa: PLC0415
+    from shared.db import init_db, make_engine
 
     engine = make_engine(settings.resolved_database_url)
     init_db(engine)
@@ -56,7 +55,9 @@ def _engine(settings: Settings) -> Any:
 
 
 def _run_service(factory_path: str) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = _settings()
     url, server = ensure_redis(settings)
     settings = settings.model_copy(update={"redis_url": url})
@@ -92,7 +93,7 @@ def maps() -> None:
 @app.command()
 def up() -> None:
     """Kör alla tre tjänsterna (och en inbäddad Redis vid behov) för utveckling."""
-    from services.supervisor import exited, start_services, stop_services  # noqa: PLC0415
+    from services.supervisor import exited, start_services, stop_services
 
     settings = _settings()
     url, server = ensure_redis(settings)
@@ -115,7 +116,7 @@ def submit(
     file: Annotated[Path, typer.Argument(help="JSONL-fil, en rapport per rad ('-' = stdin).")],
 ) -> None:
     """Skicka rapporter till strömmen; varje rad blir en rapport."""
-    from services.operator import submit_lines  # noqa: PLC0415
+    from services.operator import submit_lines
 
     settings = _settings()
     url = _redis_url(settings)
@@ -133,7 +134,7 @@ def submit(
 @app.command()
 def status(as_json: JsonFlag = False) -> None:
     """Antal lagrade och avvisade rapporter och väntande poster i strömmarna."""
-    from services.operator import status as read_status  # noqa: PLC0415
+    from services.operator import status as read_status
 
     settings = _settings()
     current = asyncio.run(read_status(_engine(settings), _redis_url(settings)))
@@ -154,12 +155,12 @@ def week_build(
     as_json: JsonFlag = False,
 ) -> None:
     """Bygg veckans lägesbild nu (och låt maps-tjänsten rita den)."""
-    from services.aggregate.builder import UnknownKommunError, WeekBuilder  # noqa: PLC0415
-    from services.maps.render import week_summary  # noqa: PLC0415
-    from shared.areas import load_kommuner  # noqa: PLC0415
-    from shared.categories import category_catalog  # noqa: PLC0415
-    from shared.contracts import LAGESBILD_READY_STREAM, LagesbildReadyV1  # noqa: PLC0415
-    from shared.weeks import parse_week  # noqa: PLC0415
+    from services.aggregate.builder import UnknownKommunError, WeekBuilder
+    from services.maps.render import week_summary
+    from shared.areas import load_kommuner
+    from shared.categories import category_catalog
+    from shared.contracts import LAGESBILD_READY_STREAM, LagesbildReadyV1
+    from shared.weeks import parse_week
 
     try:
         parse_week(week)
@@ -200,13 +201,15 @@ def rejected_list(
     as_json: JsonFlag = False,
 ) -> None:
     """Visa avvisade rapporter med orsak och vad som ska rättas."""
-    from services.operator import rejected_rows  # noqa: PLC0415
+    from services.operator import rejected_rows
 
     rows = rejected_rows(_engine(_settings()), code=code, include_replayed=include_replayed)
     if as_json:
         print(json.dumps([r.model_dump(mode="json") for r in rows], ensure_ascii=False, indent=2))
         return
-    table = Table("Id", "Kod", "Fält", "Orsak", "Innehåll", title=f"Avvisade rapporter ({len(rows)})")
+    table = Table(
+        "Id", "Kod", "Fält", "Orsak", "Innehåll", title=f"Avvisade rapporter ({len(rows)})"
+    )
     for r in rows:
         table.add_row(str(r.id), r.code, r.field_name or "", r.message_sv, r.payload[:60])
     console.print(table)
@@ -215,10 +218,12 @@ def rejected_list(
 @rejected_app.command("replay")
 def rejected_replay(
     code: CodeOption = None,
-    ids: Annotated[list[int] | None, typer.Option("--id", help="Bara dessa id (kan upprepas).")] = None,
+    ids: Annotated[
+        list[int] | None, typer.Option("--id", help="Bara dessa id (kan upprepas).")
+    ] = None,
 ) -> None:
     """Skicka avvisade rapporter igen, t.ex. efter att en kategori lagts till."""
-    from services.operator import rejected_rows, replay_rejected  # noqa: PLC0415
+    from services.operator import rejected_rows, replay_rejected
 
     settings = _settings()
     engine = _engine(settings)
@@ -231,7 +236,7 @@ def rejected_replay(
 
 
 async def _publish(url: str, stream: str, message: Any) -> None:
-    from faststream.redis import RedisBroker  # noqa: PLC0415
+    from faststream.redis import RedisBroker
 
     async with RedisBroker(url) as broker:
         await broker.publish(message, stream=stream)
@@ -243,7 +248,7 @@ def demo(
     weeks: Annotated[int, typer.Option("--weeks", min=1, max=104, help="Antal veckor.")] = 6,
 ) -> None:
     """Huvudjobbet: starta Redis och tjänsterna, mata in en demokommun, bygg veckorna."""
-    from services.demo_run import run_demo  # noqa: PLC0415
+    from services.demo_run import run_demo
 
     settings = _settings()
     if out is not None:

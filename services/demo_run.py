@@ -35,8 +35,11 @@ def run_demo(settings: Settings, weeks: int, console: Console) -> int:
     settings = settings.model_copy(update={"redis_url": url})
     engine = make_engine(settings.resolved_database_url)
     init_db(engine)
-    env = {"LAGESBILD_REDIS_URL": url, "LAGESBILD_OUTPUT_DIR": str(out.resolve()),
-           "LAGESBILD_DATA_DIR": str(settings.data_dir.resolve())}  # fmt: skip
+    env = {
+        "LAGESBILD_REDIS_URL": url,
+        "LAGESBILD_OUTPUT_DIR": str(out.resolve()),
+        "LAGESBILD_DATA_DIR": str(settings.data_dir.resolve()),
+    }
     if settings.database_url:
         env["LAGESBILD_DATABASE_URL"] = settings.database_url
     procs = start_services(env, log_dir=settings.data_dir / "logs")
@@ -57,9 +60,11 @@ def run_demo(settings: Settings, weeks: int, console: Console) -> int:
         last = last_complete_week(now)
         week_list = [shift_week(last, -i) for i in reversed(range(weeks))]
         since = asyncio.run(operator.request_builds(url, DEMO_KOMMUN, week_list))
-        asyncio.run(operator.wait_for_published(
-            url, since, {(DEMO_KOMMUN, w) for w in week_list}, timeout_s=600
-        ))  # fmt: skip
+        asyncio.run(
+            operator.wait_for_published(
+                url, since, {(DEMO_KOMMUN, w) for w in week_list}, timeout_s=600
+            )
+        )
         if failed := exited(procs):
             console.print(f"[red]Tjänster avslutades oväntat: {', '.join(failed)}[/red]")
             return 1

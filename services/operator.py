@@ -23,7 +23,13 @@ from shared.contracts import (
     LagesbildPublishedV1,
     WeekBuildRequestedV1,
 )
-from shared.models import RejectedSubmission, ReportConflict, StoredReport, WeekIncident, WeekSnapshotRow
+from shared.models import (
+    RejectedSubmission,
+    ReportConflict,
+    StoredReport,
+    WeekIncident,
+    WeekSnapshotRow,
+)
 from shared.streams import ensure_groups, entry_payload
 
 SUBMIT_CHUNK = 500
@@ -93,7 +99,11 @@ async def stream_states(redis: Redis) -> list[StreamState]:
             name = g["name"].decode() if isinstance(g["name"], bytes) else g["name"]
             lag = g.get("lag")
             if lag is None:  # Redis < 7 has no lag field: count what is after last-delivered
-                lag = len(await redis.xrange(stream, min=f"({_decode(g['last-delivered-id'])}", count=100_000))
+                lag = len(
+                    await redis.xrange(
+                        stream, min=f"({_decode(g['last-delivered-id'])}", count=100_000
+                    )
+                )
             state.groups[name] = {"pending": int(g["pending"]), "lag": int(lag)}
         states.append(state)
     return states
@@ -146,7 +156,9 @@ async def request_builds(redis_url: str, kommun: str, weeks: list[str]) -> str:
     broker = RedisBroker(redis_url)
     async with broker:
         for week in weeks:
-            await broker.publish(WeekBuildRequestedV1(kommun=kommun, iso_week=week), stream=WEEK_BUILD_STREAM)
+            await broker.publish(
+                WeekBuildRequestedV1(kommun=kommun, iso_week=week), stream=WEEK_BUILD_STREAM
+            )
     return since
 
 
@@ -176,8 +188,9 @@ async def wait_for_published(
     return list(seen.values())
 
 
-def rejected_rows(engine: Engine, *, code: str | None = None, include_replayed: bool = False,
-                  limit: int = 1000) -> list[RejectedSubmission]:
+def rejected_rows(
+    engine: Engine, *, code: str | None = None, include_replayed: bool = False, limit: int = 1000
+) -> list[RejectedSubmission]:
     with Session(engine) as s:
         query = select(RejectedSubmission).order_by(RejectedSubmission.id)  # type: ignore[arg-type]
         if code:
@@ -189,9 +202,11 @@ def rejected_rows(engine: Engine, *, code: str | None = None, include_replayed: 
 
 async def replay_rejected(engine: Engine, redis_url: str, rows: list[RejectedSubmission]) -> int:
     """Submit rejected payloads again (after the cause was fixed) and mark them replayed."""
-    from datetime import UTC, datetime  # noqa: PLC0415
+    from datetime import UTC, datetime
 
-    sent = await submit_lines(redis_url, [r.payload.encode("utf-8", "surrogateescape") for r in rows])
+    sent = await submit_lines(
+        redis_url, [r.payload.encode("utf-8", "surrogateescape") for r in rows]
+    )
     now = datetime.now(UTC)
     with Session(engine) as s:
         for row in rows:

@@ -11,7 +11,9 @@ from pathlib import Path
 SERVICES = ("ingest", "aggregate", "maps")
 
 
-def start_services(env: dict[str, str], log_dir: Path | None = None) -> dict[str, subprocess.Popen[bytes]]:
+def start_services(
+    env: dict[str, str], log_dir: Path | None = None
+) -> dict[str, subprocess.Popen[bytes]]:
     """Start each service as `python -m services.cli <name>` with the given environment."""
     procs = {}
     for name in SERVICES:

@@ -110,7 +110,7 @@ def parse_area_collection(data: dict[str, Any], name_property: str = "name") -> 
             raise AreaFileError(f"feature {i}: missing area name property {name_property!r}")
         areas.append(Area(str(name), geom))
     if boundary is None:
-        raise AreaFileError("area file has no feature with \"kind\": \"kommun\" (outer boundary)")
+        raise AreaFileError('area file has no feature with "kind": "kommun" (outer boundary)')
     names = [a.name for a in areas]
     if len(set(names)) != len(names):
         raise AreaFileError("area names must be unique")
@@ -134,7 +134,9 @@ def load_area_file(path: Path, name_property: str = "name") -> KommunAreas:
         raise AreaFileError(f"{path}: {exc}") from exc
 
 
-def load_kommuner(extra_dir: Path | None = None, name_property: str = "name") -> dict[str, KommunAreas]:
+def load_kommuner(
+    extra_dir: Path | None = None, name_property: str = "name"
+) -> dict[str, KommunAreas]:
     """All configured kommuner: packaged area files, overridden by files in `extra_dir`."""
     found: dict[str, KommunAreas] = {}
     for directory in (PACKAGED_AREAS_DIR, extra_dir):

@@ -14,13 +14,17 @@ EMBEDDED_REDIS_PORT = 6390
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LAGESBILD_", env_file=".env", extra="ignore")
 
-    data_dir: Path = Field(DEFAULT_DATA_DIR, description="where the SQLite file, embedded Redis and output live")
+    data_dir: Path = Field(
+        DEFAULT_DATA_DIR, description="where the SQLite file, embedded Redis and output live"
+    )
     redis_url: str | None = Field(
         None, description="external Redis; unset = an embedded redis-server on 127.0.0.1:6390"
     )
     embedded_redis_port: int = EMBEDDED_REDIS_PORT
     database_url: str | None = Field(None, description="SQLAlchemy URL; unset = SQLite in data_dir")
-    output_dir: Path | None = Field(None, description="published lägesbilder; unset = data_dir/lagesbild")
+    output_dir: Path | None = Field(
+        None, description="published lägesbilder; unset = data_dir/lagesbild"
+    )
     areas_dir: Path | None = Field(None, description="extra <kommunkod>.geojson area files")
     area_name_property: str = "name"
     extra_categories: dict[str, str] = Field(default_factory=dict, description="code -> label")

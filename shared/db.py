@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, create_engine
 
@@ -39,7 +40,5 @@ def init_db(engine: Engine) -> None:
 def insert_ignoring_conflicts(engine: Engine, table: type[SQLModel]) -> Any:
     """INSERT … ON CONFLICT DO NOTHING for SQLite and PostgreSQL: redelivery-safe writes."""
     if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert  # noqa: PLC0415
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # noqa: PLC0415
-    return insert(table).on_conflict_do_nothing()
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()

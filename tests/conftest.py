@@ -47,7 +47,9 @@ def service_env(tmp_path: Path, redis_server: EmbeddedRedis) -> dict[str, str]:
     }
 
 
-def run_cli(env: dict[str, str], *args: str, check: bool = True, input: bytes | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    env: dict[str, str], *args: str, check: bool = True, input: bytes | None = None
+) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
         [sys.executable, "-m", "services.cli", *args],
         env={**os.environ, **env},
@@ -57,7 +59,9 @@ def run_cli(env: dict[str, str], *args: str, check: bool = True, input: bytes | 
         timeout=120,
     )
     if check and proc.returncode != 0:
-        raise AssertionError(f"lagesbild {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+        raise AssertionError(
+            f"lagesbild {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}"
+        )
     return proc
 
 

@@ -51,7 +51,9 @@ class Aggregate:
         for e in events:
             weeks[e.kommun].add(e.iso_week)
         for kommun, candidates in weeks.items():
-            frozen = await asyncio.to_thread(store.frozen_weeks, self.builder.engine, kommun, candidates)
+            frozen = await asyncio.to_thread(
+                store.frozen_weeks, self.builder.engine, kommun, candidates
+            )
             for week in sorted(frozen):
                 await self.build_and_announce(kommun, week, requested_by="revision")
 
@@ -60,14 +62,18 @@ class Aggregate:
             self.builder.build, kommun, week, datetime.now(UTC)
         )
         if is_new or requested_by == "operator":
-            await self.broker.publish(LagesbildReadyV1(snapshot=snapshot), stream=LAGESBILD_READY_STREAM)
+            await self.broker.publish(
+                LagesbildReadyV1(snapshot=snapshot), stream=LAGESBILD_READY_STREAM
+            )
         return is_new
 
     async def settle_build_requests(self, entries: list[RawEntry]) -> None:
         for entry in entries:
             try:
                 request = WeekBuildRequestedV1.model_validate_json(entry.payload)
-                await self.build_and_announce(request.kommun, request.iso_week, requested_by="operator")
+                await self.build_and_announce(
+                    request.kommun, request.iso_week, requested_by="operator"
+                )
             except (ValidationError, UnknownKommunError, ValueError) as exc:
                 await self.dead_letter(entry, str(exc)[:500], stream=WEEK_BUILD_STREAM)
 
@@ -76,21 +82,29 @@ class Aggregate:
     ) -> None:
         log.warning("dead-lettering %s: %s", entry.entry_id, reason)
         letter = DeadLetterV1(
-            stream=stream, entry_id=entry.entry_id, reason=reason, payload=payload_text(entry.payload),
-            deliveries=entry.deliveries, dead_lettered_at=datetime.now(UTC),
-        )  # fmt: skip
+            stream=stream,
+            entry_id=entry.entry_id,
+            reason=reason,
+            payload=payload_text(entry.payload),
+            deliveries=entry.deliveries,
+            dead_lettered_at=datetime.now(UTC),
+        )
         await self.broker.publish(letter, stream=DEAD_LETTER_STREAM)
 
 
 def register(broker: RedisBroker, aggregate: Aggregate, *, consumer: str, batch_size: int) -> None:
     @broker.subscriber(
         stream=StreamSub(
-            ACCEPTED_STREAM, group=AGGREGATE_GROUP, consumer=consumer, batch=True,
-            max_records=batch_size, polling_interval=100,
+            ACCEPTED_STREAM,
+            group=AGGREGATE_GROUP,
+            consumer=consumer,
+            batch=True,
+            max_records=batch_size,
+            polling_interval=100,
         ),
         parser=keep_raw_entries,
         ack_policy=AckPolicy.MANUAL,
-    )  # fmt: skip
+    )
     async def when_reports_are_accepted_count_them(msg: RedisBatchStreamMessage) -> None:
         try:
             await aggregate.settle_accepted(raw_entries(msg.raw_message))
@@ -101,12 +115,16 @@ def register(broker: RedisBroker, aggregate: Aggregate, *, consumer: str, batch_
 
     @broker.subscriber(
         stream=StreamSub(
-            WEEK_BUILD_STREAM, group=AGGREGATE_GROUP, consumer=consumer, batch=True,
-            max_records=10, polling_interval=200,
+            WEEK_BUILD_STREAM,
+            group=AGGREGATE_GROUP,
+            consumer=consumer,
+            batch=True,
+            max_records=10,
+            polling_interval=200,
         ),
         parser=keep_raw_entries,
         ack_policy=AckPolicy.MANUAL,
-    )  # fmt: skip
+    )
     async def when_a_week_is_requested_build_it(msg: RedisBatchStreamMessage) -> None:
         try:
             await aggregate.settle_build_requests(raw_entries(msg.raw_message))

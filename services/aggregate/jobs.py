@@ -29,7 +29,10 @@ def parse_cron(expression: str) -> CronTrigger:
     if len(fields) != 5:
         raise ValueError(f"cron needs 5 fields (minute hour day month weekday): {expression!r}")
     minute, hour, day, month, weekday = fields
-    if weekday != "*" and not set(weekday.replace(",", " ").replace("-", " ").split()) <= _DAY_NAMES:
+    if (
+        weekday != "*"
+        and not set(weekday.replace(",", " ").replace("-", " ").split()) <= _DAY_NAMES
+    ):
         raise ValueError(f"give the weekday by name (mon…sun), not {weekday!r}")
     return CronTrigger(
         minute=minute, hour=hour, day=day, month=month, day_of_week=weekday, timezone=STOCKHOLM
@@ -48,7 +51,10 @@ BuiltWeeks = Callable[[str], set[str]]
 
 
 async def weekly_build(
-    redis: Redis, kommuner: list[str], build_week: BuildWeek, built_weeks: BuiltWeeks,
+    redis: Redis,
+    kommuner: list[str],
+    build_week: BuildWeek,
+    built_weeks: BuiltWeeks,
     now: datetime | None = None,
 ) -> list[tuple[str, str]]:
     """Build due weeks; a Redis lease per (kommun, week) keeps two instances from both doing it."""

@@ -39,7 +39,9 @@ def area_cells(
 ) -> list[AreaCount]:
     keys = sorted(set(current) | set(previous))
     return [
-        AreaCount(area=a, category=c, count=current.get((a, c), 0), previous=previous.get((a, c), 0))
+        AreaCount(
+            area=a, category=c, count=current.get((a, c), 0), previous=previous.get((a, c), 0)
+        )
         for a, c in keys
     ]
 
@@ -48,11 +50,17 @@ def _points(incidents: Iterable[Incident]) -> list[IncidentPoint]:
     ordered = sorted(incidents, key=lambda i: (i.occurred_at, i.key))
     return [
         IncidentPoint(
-            key=i.key, category=i.category, source=Source(i.source), occurred_at=i.occurred_at,
-            area=i.area, lat=round(i.lat, 6), lon=round(i.lon, 6),
+            key=i.key,
+            category=i.category,
+            source=Source(i.source),
+            occurred_at=i.occurred_at,
+            area=i.area,
+            lat=round(i.lat, 6),
+            lon=round(i.lon, 6),
             location_precision=i.location_precision,  # type: ignore[arg-type]
-            description=i.description, duplicate_of=i.duplicate_of,
-        )  # fmt: skip
+            description=i.description,
+            duplicate_of=i.duplicate_of,
+        )
         for i in ordered
     ]
 

@@ -21,7 +21,7 @@ from services.aggregate.jobs import make_scheduler, weekly_build
 from shared.areas import load_kommuner
 from shared.categories import category_catalog
 from shared.config import Settings
-from shared.contracts import CONSUMER_GROUPS, ACCEPTED_STREAM, AGGREGATE_GROUP, WEEK_BUILD_STREAM
+from shared.contracts import ACCEPTED_STREAM, AGGREGATE_GROUP, CONSUMER_GROUPS, WEEK_BUILD_STREAM
 from shared.db import init_db, make_engine
 from shared.service import consumer_name
 from shared.streams import Reclaimer, ensure_groups
@@ -46,10 +46,15 @@ def create_app(settings: Settings | None = None) -> FastStream:
     handlers.register(broker, aggregate, consumer=consumer, batch_size=settings.batch_size)
     reclaimers = [
         Reclaimer(
-            redis=redis, stream=stream, group=AGGREGATE_GROUP, consumer=consumer, settle=settle,
+            redis=redis,
+            stream=stream,
+            group=AGGREGATE_GROUP,
+            consumer=consumer,
+            settle=settle,
             dead_letter=functools.partial(aggregate.dead_letter, stream=stream),
-            min_idle_ms=settings.claim_idle_ms, max_deliveries=settings.max_deliveries,
-        )  # fmt: skip
+            min_idle_ms=settings.claim_idle_ms,
+            max_deliveries=settings.max_deliveries,
+        )
         for stream, settle in (
             (ACCEPTED_STREAM, aggregate.settle_accepted),
             (WEEK_BUILD_STREAM, aggregate.settle_build_requests),
@@ -61,9 +66,13 @@ def create_app(settings: Settings | None = None) -> FastStream:
             await aggregate.build_and_announce(kommun, week, requested_by="schedule")
 
         await weekly_build(
-            redis, settings.kommuner, build,
-            lambda kommun: store.frozen_weeks(engine, kommun, set(store.weeks_with_data(engine, kommun))),
-        )  # fmt: skip
+            redis,
+            settings.kommuner,
+            build,
+            lambda kommun: store.frozen_weeks(
+                engine, kommun, set(store.weeks_with_data(engine, kommun))
+            ),
+        )
 
     scheduler = make_scheduler(settings.week_build_cron, run_weekly_build)
     app = FastStream(broker)
@@ -79,7 +88,9 @@ def create_app(settings: Settings | None = None) -> FastStream:
         scheduler.start()
         interval = max(0.2, settings.claim_interval_ms / 1000)
         tasks.extend(asyncio.create_task(r.run_forever(interval)) for r in reclaimers)
-        log.info("aggregate %s: weekly build '%s' Europe/Stockholm", consumer, settings.week_build_cron)
+        log.info(
+            "aggregate %s: weekly build '%s' Europe/Stockholm", consumer, settings.week_build_cron
+        )
 
     @app.on_shutdown
     async def stop_background_work() -> None:

@@ -16,12 +16,19 @@ def add_incidents(engine: Engine, events: list[AcceptedReportV1]) -> None:
     """Idempotent: a redelivered event finds its row and changes nothing."""
     rows = [
         {
-            "key": f"{e.organisation}/{e.report_id}", "kommun": e.kommun, "iso_week": e.iso_week,
-            "area": e.area, "category": e.category, "source": e.source.value,
-            "occurred_at": e.occurred_at, "lat": e.lat, "lon": e.lon,
-            "location_precision": e.location_precision, "description": e.description,
+            "key": f"{e.organisation}/{e.report_id}",
+            "kommun": e.kommun,
+            "iso_week": e.iso_week,
+            "area": e.area,
+            "category": e.category,
+            "source": e.source.value,
+            "occurred_at": e.occurred_at,
+            "lat": e.lat,
+            "lon": e.lon,
+            "location_precision": e.location_precision,
+            "description": e.description,
             "duplicate_of": e.duplicate_of,
-        }  # fmt: skip
+        }
         for e in events
     ]
     if not rows:
@@ -34,15 +41,23 @@ def add_incidents(engine: Engine, events: list[AcceptedReportV1]) -> None:
 def week_incidents(engine: Engine, kommun: str, iso_week: str) -> list[Incident]:
     with Session(engine) as session:
         rows = session.exec(
-            select(WeekIncident).where(WeekIncident.kommun == kommun, WeekIncident.iso_week == iso_week)
+            select(WeekIncident).where(
+                WeekIncident.kommun == kommun, WeekIncident.iso_week == iso_week
+            )
         ).all()
     return [
         Incident(
-            key=r.key, area=r.area, category=r.category, source=r.source,
-            occurred_at=r.occurred_at, lat=r.lat, lon=r.lon,
-            location_precision=r.location_precision, description=r.description,
+            key=r.key,
+            area=r.area,
+            category=r.category,
+            source=r.source,
+            occurred_at=r.occurred_at,
+            lat=r.lat,
+            lon=r.lon,
+            location_precision=r.location_precision,
+            description=r.description,
             duplicate_of=r.duplicate_of,
-        )  # fmt: skip
+        )
         for r in rows
     ]
 
@@ -83,10 +98,13 @@ def save_snapshot(engine: Engine, snapshot: WeekSnapshotV1) -> None:
     with Session(engine) as session:
         session.add(
             WeekSnapshotRow(
-                kommun=snapshot.kommun, iso_week=snapshot.iso_week, revision=snapshot.revision,
-                content_hash=snapshot.content_hash, built_at=snapshot.built_at,
+                kommun=snapshot.kommun,
+                iso_week=snapshot.iso_week,
+                revision=snapshot.revision,
+                content_hash=snapshot.content_hash,
+                built_at=snapshot.built_at,
                 snapshot_json=snapshot.model_dump_json(),
-            )  # fmt: skip
+            )
         )
         session.commit()
 

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from services.ingest.pipeline import IngestPipeline
 from services.ingest.store import BatchOutcome
 from shared.contracts import ACCEPTED_STREAM, INGEST_GROUP, REJECTED_STREAM, REPORTS_STREAM
-from shared.streams import RawEntry, keep_raw_entries, raw_entries
+from shared.streams import RawEntry, envelope, keep_raw_entries, raw_entries
 
 log = logging.getLogger("lagesbild.ingest")
 
@@ -25,9 +25,9 @@ class Ingest:
     def __init__(self, broker: RedisBroker, redis: Redis, pipeline: IngestPipeline) -> None:
         self.broker, self.redis, self.pipeline = broker, redis, pipeline
 
-    async def settle(self, entries: list[RawEntry]) -> BatchOutcome:
+    async def settle(self, entries: list[RawEntry], *, ack: bool = False) -> BatchOutcome:
         outcome = await asyncio.to_thread(self.pipeline.process, entries, datetime.now(UTC))
-        await self.announce(outcome)
+        await self.announce(outcome, [e.entry_id for e in entries] if ack else None)
         return outcome
 
     async def dead_letter(self, entry: RawEntry, reason: str) -> None:
@@ -36,39 +36,47 @@ class Ingest:
         )
         await self.announce(outcome)
 
-    async def announce(self, outcome: BatchOutcome) -> None:
-        """Publish the batch's accepted and rejected events in one round trip."""
-        if not (outcome.accepted or outcome.rejected):
-            return
+    async def announce(self, outcome: BatchOutcome, ack: list[str] | None = None) -> None:
+        """Publish the batch's events, and XACK `ack` after them, in one round trip."""
         pipe = self.redis.pipeline(transaction=False)
         for event in outcome.accepted:
-            await self.broker.publish(event, stream=ACCEPTED_STREAM, pipeline=pipe)
+            pipe.xadd(ACCEPTED_STREAM, await envelope(event, event.message_id))  # type: ignore[arg-type]
         for rejected in outcome.rejected:
-            await self.broker.publish(rejected, stream=REJECTED_STREAM, pipeline=pipe)
+            pipe.xadd(REJECTED_STREAM, await envelope(rejected, rejected.message_id))  # type: ignore[arg-type]
+        if ack:
+            pipe.xack(REPORTS_STREAM, INGEST_GROUP, *ack)
         await pipe.execute()
 
 
 def register(broker: RedisBroker, ingest: Ingest, *, consumer: str, batch_size: int) -> None:
     @broker.subscriber(
         stream=StreamSub(
-            REPORTS_STREAM, group=INGEST_GROUP, consumer=consumer, batch=True,
-            max_records=batch_size, polling_interval=100,
+            REPORTS_STREAM,
+            group=INGEST_GROUP,
+            consumer=consumer,
+            batch=True,
+            max_records=batch_size,
+            polling_interval=100,
         ),
         parser=keep_raw_entries,
         ack_policy=AckPolicy.MANUAL,
-    )  # fmt: skip
+    )
     async def when_reports_arrive_store_and_announce(msg: RedisBatchStreamMessage) -> None:
         entries = raw_entries(msg.raw_message)
         try:
-            outcome = await ingest.settle(entries)
+            # Acked (XACK in the same round trip, after the events) only once the rows
+            # are committed.
+            outcome = await ingest.settle(entries, ack=True)
         except Exception:
             # Not acked: the entries stay pending and the reclaimer retries them one by
             # one, dead-lettering any that keep failing.
             log.exception("batch of %d failed; left pending for the reclaimer", len(entries))
             return
-        # Acked only now that the rows are committed and the events published.
-        await msg.ack()
         log.info(
             "batch %d: %d new, %d redelivered, %d conflicts, %d rejected",
-            len(entries), outcome.new, outcome.redelivered, outcome.conflicts, len(outcome.rejected),
-        )  # fmt: skip
+            len(entries),
+            outcome.new,
+            outcome.redelivered,
+            outcome.conflicts,
+            len(outcome.rejected),
+        )

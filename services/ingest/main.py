@@ -59,10 +59,15 @@ def create_app(settings: Settings | None = None) -> FastStream:
     handlers.register(broker, ingest, consumer=consumer, batch_size=settings.batch_size)
     app = FastStream(broker)
     reclaimer = Reclaimer(
-        redis=redis, stream=REPORTS_STREAM, group=INGEST_GROUP, consumer=consumer,
-        settle=ingest.settle, dead_letter=ingest.dead_letter,
-        min_idle_ms=settings.claim_idle_ms, max_deliveries=settings.max_deliveries,
-    )  # fmt: skip
+        redis=redis,
+        stream=REPORTS_STREAM,
+        group=INGEST_GROUP,
+        consumer=consumer,
+        settle=ingest.settle,
+        dead_letter=ingest.dead_letter,
+        min_idle_ms=settings.claim_idle_ms,
+        max_deliveries=settings.max_deliveries,
+    )
     tasks: list[asyncio.Task[None]] = []
 
     @app.on_startup
@@ -73,7 +78,9 @@ def create_app(settings: Settings | None = None) -> FastStream:
     async def start_reclaimer() -> None:
         interval = max(0.2, settings.claim_interval_ms / 1000)
         tasks.append(asyncio.create_task(reclaimer.run_forever(interval)))
-        log.info("ingest %s: consuming %s, reclaiming every %.1f s", consumer, REPORTS_STREAM, interval)
+        log.info(
+            "ingest %s: consuming %s, reclaiming every %.1f s", consumer, REPORTS_STREAM, interval
+        )
 
     @app.on_shutdown
     async def stop_reclaimer() -> None:

@@ -24,9 +24,12 @@ class IngestPipeline:
 
     def validate(self, entry: RawEntry, now: datetime) -> Submission:
         result = validate_submission(
-            entry.payload, categories=self.categories, kommuner=self.kommuner, now=now,
+            entry.payload,
+            categories=self.categories,
+            kommuner=self.kommuner,
+            now=now,
             limits=self.limits,
-        )  # fmt: skip
+        )
         return Submission(entry.entry_id, payload_text(entry.payload), result, entry.deliveries)
 
     def process(self, entries: list[RawEntry], now: datetime) -> BatchOutcome:

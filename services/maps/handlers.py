@@ -51,31 +51,44 @@ class Maps:
             publish_week, self.out, snap, kommun_areas, tiles=self.tiles
         )
         event = LagesbildPublishedV1(
-            kommun=snap.kommun, iso_week=snap.iso_week, revision=snap.revision,
-            map_path=str(map_path), summary_path=str(summary_path), published_at=datetime.now(UTC),
-        )  # fmt: skip
+            kommun=snap.kommun,
+            iso_week=snap.iso_week,
+            revision=snap.revision,
+            map_path=str(map_path),
+            summary_path=str(summary_path),
+            published_at=datetime.now(UTC),
+        )
         await self.broker.publish(event, stream=PUBLISHED_STREAM)
-        log.info("published %s %s revision %d: %s", snap.kommun, snap.iso_week, snap.revision, map_path)
+        log.info(
+            "published %s %s revision %d: %s", snap.kommun, snap.iso_week, snap.revision, map_path
+        )
 
     async def dead_letter(self, entry: RawEntry, reason: str) -> None:
         log.warning("dead-lettering %s: %s", entry.entry_id, reason)
         letter = DeadLetterV1(
-            stream=LAGESBILD_READY_STREAM, entry_id=entry.entry_id, reason=reason,
-            payload=payload_text(entry.payload), deliveries=entry.deliveries,
+            stream=LAGESBILD_READY_STREAM,
+            entry_id=entry.entry_id,
+            reason=reason,
+            payload=payload_text(entry.payload),
+            deliveries=entry.deliveries,
             dead_lettered_at=datetime.now(UTC),
-        )  # fmt: skip
+        )
         await self.broker.publish(letter, stream=DEAD_LETTER_STREAM)
 
 
 def register(broker: RedisBroker, maps: Maps, *, consumer: str) -> None:
     @broker.subscriber(
         stream=StreamSub(
-            LAGESBILD_READY_STREAM, group=MAPS_GROUP, consumer=consumer, batch=True,
-            max_records=10, polling_interval=200,
+            LAGESBILD_READY_STREAM,
+            group=MAPS_GROUP,
+            consumer=consumer,
+            batch=True,
+            max_records=10,
+            polling_interval=200,
         ),
         parser=keep_raw_entries,
         ack_policy=AckPolicy.MANUAL,
-    )  # fmt: skip
+    )
     async def when_a_lagesbild_is_ready_render_it(msg: RedisBatchStreamMessage) -> None:
         try:
             await maps.settle(raw_entries(msg.raw_message))

@@ -37,10 +37,15 @@ def create_app(settings: Settings | None = None) -> FastStream:
     consumer = consumer_name()
     handlers.register(broker, maps, consumer=consumer)
     reclaimer = Reclaimer(
-        redis=redis, stream=LAGESBILD_READY_STREAM, group=MAPS_GROUP, consumer=consumer,
-        settle=maps.settle, dead_letter=maps.dead_letter,
-        min_idle_ms=settings.claim_idle_ms, max_deliveries=settings.max_deliveries,
-    )  # fmt: skip
+        redis=redis,
+        stream=LAGESBILD_READY_STREAM,
+        group=MAPS_GROUP,
+        consumer=consumer,
+        settle=maps.settle,
+        dead_letter=maps.dead_letter,
+        min_idle_ms=settings.claim_idle_ms,
+        max_deliveries=settings.max_deliveries,
+    )
     app = FastStream(broker)
     tasks: list[asyncio.Task[None]] = []
 

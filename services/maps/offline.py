@@ -22,7 +22,10 @@ _VENDORED: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for pattern, name in (
         (r"/leaflet@[\d.]+/dist/leaflet\.js$", "leaflet.js"),
         (r"/leaflet@[\d.]+/dist/leaflet\.css$", "leaflet.css"),
-        (r"leaflet\.markercluster[/@][\d.]+/(dist/)?leaflet\.markercluster\.js$", "leaflet.markercluster.js"),
+        (
+            r"leaflet\.markercluster[/@][\d.]+/(dist/)?leaflet\.markercluster\.js$",
+            "leaflet.markercluster.js",
+        ),
         (r"leaflet\.markercluster[/@][\d.]+/(dist/)?MarkerCluster\.css$", "MarkerCluster.css"),
         (
             r"leaflet\.markercluster[/@][\d.]+/(dist/)?MarkerCluster\.Default\.css$",

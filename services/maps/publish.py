@@ -57,10 +57,15 @@ def _update_index(out: Path, snapshot: WeekSnapshotV1, summary: dict) -> None:
     entries = [
         e for e in entries if (e["kommun"], e["iso_week"]) != (snapshot.kommun, snapshot.iso_week)
     ]
-    entries.append({
-        "kommun": snapshot.kommun, "kommun_name": snapshot.kommun_name,
-        "iso_week": snapshot.iso_week, "revision": snapshot.revision, "total": summary["total"],
-    })  # fmt: skip
+    entries.append(
+        {
+            "kommun": snapshot.kommun,
+            "kommun_name": snapshot.kommun_name,
+            "iso_week": snapshot.iso_week,
+            "revision": snapshot.revision,
+            "total": summary["total"],
+        }
+    )
     entries.sort(key=lambda e: (e["kommun"], e["iso_week"]))
     write_atomically(manifest_path, json.dumps(entries, ensure_ascii=False, indent=2))
     write_atomically(out / "index.html", render_index(entries))

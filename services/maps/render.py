@@ -19,7 +19,7 @@ from typing import Any
 import folium
 import shapely
 from branca.colormap import StepColormap
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from folium.plugins import FastMarkerCluster, HeatMap
 from folium.template import Template
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -52,6 +52,7 @@ WEEKDAYS_SV = ("mån", "tis", "ons", "tor", "fre", "lör", "sön")
 MONTHS_SV = ("jan", "feb", "mar", "apr", "maj", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
 MAX_POPUP_CHARS = 400  # bounds the page size; descriptions may be up to 2000 chars
 MAX_ZOOM = 18
+MIN_ZOOM = 8
 SOURCE_ORDER: tuple[Source, ...] = tuple(Source)
 _SOURCE_INDEX = {source: i for i, source in enumerate(SOURCE_ORDER)}
 
@@ -151,35 +152,32 @@ def _counts(count: int, previous: int) -> dict[str, int]:
     return {"count": count, "previous": previous, "change": count - previous}
 
 
+def _area_counts(total: int, previous: int) -> dict[str, int]:
+    return {"total": total, "previous": previous, "change": total - previous}
+
+
 def week_summary(snapshot: WeekSnapshotV1) -> dict[str, Any]:
     """JSON-ready numbers of the week, per area and per category (deterministic order)."""
-    cells: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    cells: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for cell in snapshot.cells:
-        pair = cells[cell.area][cell.category]
+        pair = cells[(cell.area, cell.category)]
         pair[0] += cell.count
         pair[1] += cell.previous
-    areas = []
+    areas: list[dict[str, Any]] = []
     for area in _area_order(snapshot):
-        per_category = {code: _counts(*cells[area][code]) for code in sorted(cells[area])}
-        total = sum(c["count"] for c in per_category.values())
-        previous = sum(c["previous"] for c in per_category.values())
-        areas.append(
-            {
-                "area": area,
-                "total": total,
-                "previous": previous,
-                "change": total - previous,
-                "categories": per_category,
-            }
-        )
-    categories = []
+        codes = sorted(code for (a, code) in cells if a == area)
+        count = sum(cells[(area, code)][0] for code in codes)
+        previous = sum(cells[(area, code)][1] for code in codes)
+        per_category = {code: _counts(*cells[(area, code)]) for code in codes}
+        areas.append({"area": area, **_area_counts(count, previous), "categories": per_category})
+    categories: list[dict[str, Any]] = []
     for code in _category_order(snapshot):
-        count = sum(cells[a][code][0] for a in cells if code in cells[a])
-        previous = sum(cells[a][code][1] for a in cells if code in cells[a])
+        count = sum(v[0] for (_, c), v in cells.items() if c == code)
+        previous = sum(v[1] for (_, c), v in cells.items() if c == code)
         label = _category_label(snapshot, code)
         categories.append({"category": code, "label": label, **_counts(count, previous)})
-    total = sum(a["total"] for a in areas)
-    previous_total = sum(a["previous"] for a in areas)
+    total = sum(v[0] for v in cells.values())
+    previous_total = sum(v[1] for v in cells.values())
     centroid_only = sum(1 for i in snapshot.incidents if _is_centroid(i))
     return {
         "kommun": snapshot.kommun,
@@ -265,11 +263,13 @@ def _base_map(kommun_areas: KommunAreas, tiles: str | None, title: str) -> foliu
         zoom_control="bottomright",
         control_scale=True,
         maxZoom=MAX_ZOOM,  # folium drops max_zoom with tiles=None; markercluster needs it
+        minZoom=MIN_ZOOM,  # a kommun map; also spares markercluster 8 grid levels
     )
     # Only Leaflet itself: no jQuery, Bootstrap, Font Awesome or awesome-markers.
     m.default_js = [js for js in m.default_js if js[0] == "leaflet"]
     m.default_css = [css for css in m.default_css if css[0] == "leaflet_css"]
     root = m.get_root()
+    assert isinstance(root, Figure)
     root.title = html.escape(title)
     sources = [SOURCE_LABELS[s] for s in SOURCE_ORDER]
     css = _templates.get_template("map_style.css").render()
@@ -322,7 +322,9 @@ def _area_tooltip(area: str, row: dict[str, Any], iso_week: str) -> str:
     )
 
 
-def _add_areas(m: folium.Map, summary: dict[str, Any], kommun_areas: KommunAreas, *, opaque: bool) -> None:
+def _add_areas(
+    m: folium.Map, summary: dict[str, Any], kommun_areas: KommunAreas, *, opaque: bool
+) -> None:
     by_area = {a["area"]: a for a in summary["areas"]}
     empty = {"total": 0, "previous": 0, "change": 0}
     max_total = max((a["total"] for a in summary["areas"]), default=0)
@@ -361,9 +363,13 @@ def _add_area_labels(m: folium.Map, kommun_areas: KommunAreas) -> None:
     for area in kommun_areas.areas:
         point = area.geometry.representative_point()
         icon = folium.DivIcon(
-            html=f"<div>{html.escape(area.name)}</div>", class_name="lb-area-label", icon_size=(0, 0)
+            html=f"<div>{html.escape(area.name)}</div>",
+            class_name="lb-area-label",
+            icon_size=(0, 0),
         )
-        folium.Marker([point.y, point.x], icon=icon, interactive=False, keyboard=False).add_to(layer)
+        folium.Marker([point.y, point.x], icon=icon, interactive=False, keyboard=False).add_to(
+            layer
+        )
 
 
 def _add_boundary(m: folium.Map, kommun_areas: KommunAreas) -> None:
@@ -402,11 +408,11 @@ class _CategoryCluster(FastMarkerCluster):
         """
         {% macro script(this, kwargs) %}
             var {{ this.get_name() }} = (function(){
-                var callback = lagesbild.markerFactory({{ this.label_js }}, {{ this.colour_js }});
                 var data = {{ this.data_js }};
                 var cluster = L.markerClusterGroup({{ this.options|tojavascript }});
                 cluster.options.iconCreateFunction = lagesbild.clusterIcon({{ this.colour_js }});
-                cluster.addLayers(data.map(callback));
+                cluster.on("click", lagesbild.popupOnClick({{ this.label_js }}));
+                cluster.addLayers(data.map(lagesbild.markerFactory({{ this.colour_js }})));
                 cluster.addTo({{ this._parent.get_name() }});
                 return cluster;
             })();
@@ -422,7 +428,9 @@ class _CategoryCluster(FastMarkerCluster):
         return _js(self.data)
 
 
-def _add_incident_layers(m: folium.Map, snapshot: WeekSnapshotV1, exact: list[IncidentPoint]) -> None:
+def _add_incident_layers(
+    m: folium.Map, snapshot: WeekSnapshotV1, exact: list[IncidentPoint]
+) -> None:
     by_category: dict[str, list[IncidentPoint]] = defaultdict(list)
     for incident in exact:
         by_category[incident.category].append(incident)
@@ -485,7 +493,8 @@ def render_week_map(
     _add_incident_layers(m, snapshot, exact)
     _add_heatmap(m, exact)
     _add_title(m, summary)
-    control = folium.LayerControl(collapsed=False).add_to(m)
+    control = folium.LayerControl(collapsed=False)
+    control.add_to(m)
     _CompactLayerControl(control).add_to(m)
     page = m.get_root().render().replace("<html>", '<html lang="sv">', 1)
     return localize_html(page, asset_prefix)

@@ -32,19 +32,32 @@ def _browser_snapshot():
     """Two tight groups (one cluster each) and a few single markers near the map centre."""
     incidents: list[IncidentPoint] = []
     for k in range(20):  # klotter cluster in Norr
-        incidents.append(incident(f"k/{k}", "klotter", "Norr", 58.425 + k * 1e-4, 15.575 + k * 1e-4))
+        incidents.append(
+            incident(f"k/{k}", "klotter", "Norr", 58.425 + k * 1e-4, 15.575 + k * 1e-4)
+        )
     for k in range(10):  # skadegörelse cluster in Centrum
         incidents.append(incident(f"s/{k}", "skadegorelse", "Centrum", 58.39 + k * 1e-4, 15.58))
     incidents += [
         incident("k/single-1", "klotter", "Ryd & <Lambohov>", 58.42, 15.615),
         incident("k/single-2", "klotter", "Ryd & <Lambohov>", 58.40, 15.640),
         incident(
-            "s/single", "skadegorelse", "Ryd & <Lambohov>", 58.41, 15.627,
-            hours=4 * 24 + 22.25, description=DESCRIPTION,
+            "s/single",
+            "skadegorelse",
+            "Ryd & <Lambohov>",
+            58.41,
+            15.627,
+            hours=4 * 24 + 22.25,
+            description=DESCRIPTION,
         ),
         incident(
-            "p/1", "ordningsstorning", OTHER_AREA, 58.41, 15.675,
-            source=Source.POLIS, precision="centroid", description="kommunnivå",
+            "p/1",
+            "ordningsstorning",
+            OTHER_AREA,
+            58.41,
+            15.675,
+            source=Source.POLIS,
+            precision="centroid",
+            description="kommunnivå",
         ),
     ]
     return make_snapshot(incidents)
@@ -64,8 +77,8 @@ def browser() -> Iterator[Any]:
 class OfflinePage:
     """A page that may only load file: URLs, recording errors and blocked requests."""
 
-    def __init__(self, browser: Any) -> None:
-        self.page = browser.new_page(viewport={"width": 1280, "height": 800})
+    def __init__(self, browser: Any, width: int = 1280, height: int = 800) -> None:
+        self.page = browser.new_page(viewport={"width": width, "height": height})
         self.errors: list[str] = []
         self.blocked: list[str] = []
         self.page.on("console", self._console)
@@ -85,7 +98,7 @@ class OfflinePage:
 
     def open(self, path: Path) -> Any:
         self.page.goto(path.as_uri(), wait_until="load")
-        self.page.wait_for_selector(".leaflet-control-layers-overlays label")
+        self.page.wait_for_selector(".leaflet-control-layers-overlays label", state="attached")
         self.page.wait_for_function("document.querySelectorAll('.marker-cluster').length > 0")
         return self.page
 
@@ -102,7 +115,9 @@ def _write_map(tmp_path: Path, tiles: str | None) -> Path:
     install_assets(tmp_path)
     target = tmp_path / "0580" / "2026-W47" / "karta.html"
     target.parent.mkdir(parents=True)
-    target.write_text(render_week_map(_browser_snapshot(), make_areas(), tiles=tiles), encoding="utf-8")
+    target.write_text(
+        render_week_map(_browser_snapshot(), make_areas(), tiles=tiles), encoding="utf-8"
+    )
     return target
 
 
@@ -118,7 +133,13 @@ def test_offline_map_layers_and_popup(browser: Any, tmp_path: Path) -> None:
 
     assert page.locator(".folium-map.leaflet-container").count() == 1
     overlays = page.locator(".leaflet-control-layers-overlays").inner_text()
-    for name in ("Klotter (22)", "Skadegörelse (11)", "Täthet", "Rapporter per område", "Områdesnamn"):
+    for name in (
+        "Klotter (22)",
+        "Skadegörelse (11)",
+        "Täthet",
+        "Rapporter per område",
+        "Områdesnamn",
+    ):
         assert name in overlays
     assert "Ordningsstörning" not in overlays  # centroid-only: a count, not points
     title = page.locator(".lb-title").inner_text()
@@ -166,4 +187,16 @@ def test_map_with_osm_tiles_works_when_tiles_are_blocked(browser: Any, tmp_path:
     page_errors = [e for e in offline.errors if e.startswith("pageerror")]
     tile_noise = "Failed to load resource"
     assert page_errors == [] and all(tile_noise in e for e in offline.errors)
+    page.close()
+
+
+def test_layer_list_folds_away_on_a_phone(browser: Any, tmp_path: Path) -> None:
+    offline = OfflinePage(browser, width=390, height=844)
+    page = offline.open(_write_map(tmp_path, tiles=None))
+    control = page.locator(".leaflet-control-layers")
+    assert "leaflet-control-layers-expanded" not in (control.get_attribute("class") or "")
+    page.locator("a.leaflet-control-layers-toggle").click()
+    page.wait_for_selector(".leaflet-control-layers-expanded")
+    assert "Klotter (22)" in page.locator(".leaflet-control-layers-overlays").inner_text()
+    assert offline.errors == [] and offline.blocked == []
     page.close()

@@ -40,12 +40,17 @@ def _payloads(n: int, seed: int) -> tuple[list[bytes], int, int]:
             invalid += 1
             continue
         report = {
-            "version": 1, "report_id": f"r-{i}", "kommun": "0580", "source": "vaktare",
-            "organisation": "Bevakningsbolaget", "category": "klotter",
+            "version": 1,
+            "report_id": f"r-{i}",
+            "kommun": "0580",
+            "source": "vaktare",
+            "organisation": "Bevakningsbolaget",
+            "category": "klotter",
             "occurred_at": (now - timedelta(minutes=10 + i * 7)).isoformat(),
-            "lat": 58.4108 + rng.uniform(-0.01, 0.01), "lon": 15.6214 + rng.uniform(-0.01, 0.01),
+            "lat": 58.4108 + rng.uniform(-0.01, 0.01),
+            "lon": 15.6214 + rng.uniform(-0.01, 0.01),
             "description": f"rapport {i}",
-        }  # fmt: skip
+        }
         if roll < 0.10:
             report["category"] = "ufo"
             invalid += 1
@@ -83,7 +88,9 @@ def _counts(db_url: str) -> tuple[int, int, int, int]:
 
 
 def _diagnosis(client: redis_sync.Redis) -> str:
-    return f"groups={client.xinfo_groups(REPORTS_STREAM)} pending={client.xpending(REPORTS_STREAM, INGEST_GROUP)} last={client.xrevrange(REPORTS_STREAM, count=1)[:1]}"
+    groups = client.xinfo_groups(REPORTS_STREAM)
+    pending = client.xpending(REPORTS_STREAM, INGEST_GROUP)
+    return f"groups={groups} pending={pending} last={client.xrevrange(REPORTS_STREAM, count=1)}"
 
 
 def _drained(client: redis_sync.Redis) -> bool:
@@ -110,7 +117,9 @@ def _publish_slowly(env: dict[str, str], lines: list[bytes], tmp: Path, chunks: 
         time.sleep(0.15)
 
 
-def test_kill_9_mid_batch_loses_and_doubles_nothing(service_env: dict[str, str], tmp_path: Path) -> None:
+def test_kill_9_mid_batch_loses_and_doubles_nothing(
+    service_env: dict[str, str], tmp_path: Path
+) -> None:
     env = {**service_env, "LAGESBILD_BATCH_SIZE": "25"}
     lines, valid, invalid = _payloads(2500, seed=7)
     producer = threading.Thread(target=_publish_slowly, args=(env, lines, tmp_path, 25))
@@ -159,7 +168,10 @@ def test_redis_restart_mid_run_loses_no_accepted_submission(
     producer.join()
     client = redis_sync.Redis.from_url(service_env["LAGESBILD_REDIS_URL"])
     try:
-        wait_for(lambda: _drained(client), timeout=90)
+        try:
+            wait_for(lambda: _drained(client), timeout=90)
+        except AssertionError:
+            raise AssertionError(_diagnosis(client)) from None
         stored, distinct, rejected, _ = _counts(service_env["LAGESBILD_DATABASE_URL"])
         assert stored == distinct == valid, log.read_text()[-3000:]
         assert rejected == invalid

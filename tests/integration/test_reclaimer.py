@@ -20,8 +20,14 @@ async def _leave_pending(redis: Redis, payloads: list[bytes], consumer: str = "d
     await redis.xreadgroup(GROUP, consumer, {STREAM: ">"}, count=len(payloads))  # then "crash"
 
 
-def _reclaimer(redis: Redis, settled: list[RawEntry], dead: list[tuple[RawEntry, str]], *,
-               poison: bytes = b"", max_deliveries: int = 3) -> Reclaimer:
+def _reclaimer(
+    redis: Redis,
+    settled: list[RawEntry],
+    dead: list[tuple[RawEntry, str]],
+    *,
+    poison: bytes = b"",
+    max_deliveries: int = 3,
+) -> Reclaimer:
     async def settle(entries: list[RawEntry]) -> None:
         if any(e.payload == poison for e in entries):
             raise RuntimeError("cannot process")
@@ -30,9 +36,16 @@ def _reclaimer(redis: Redis, settled: list[RawEntry], dead: list[tuple[RawEntry,
     async def dead_letter(entry: RawEntry, reason: str) -> None:
         dead.append((entry, reason))
 
-    return Reclaimer(redis=redis, stream=STREAM, group=GROUP, consumer="survivor",
-                     settle=settle, dead_letter=dead_letter, min_idle_ms=0,
-                     max_deliveries=max_deliveries)  # fmt: skip
+    return Reclaimer(
+        redis=redis,
+        stream=STREAM,
+        group=GROUP,
+        consumer="survivor",
+        settle=settle,
+        dead_letter=dead_letter,
+        min_idle_ms=0,
+        max_deliveries=max_deliveries,
+    )
 
 
 async def test_a_dead_consumers_pending_entries_are_processed_and_acked(

@@ -26,15 +26,23 @@ def _report(n: int, area: str | None, category: str, when: datetime) -> dict:
         point = next(a for a in LINKOPING.areas if a.name == area).geometry.representative_point()
         lat, lon = point.y, point.x
     return {
-        "version": 1, "report_id": f"t-{n}", "kommun": "0580", "source": "vaktare",
-        "organisation": f"Testbolaget {n % 3}", "category": category,
-        "occurred_at": when.isoformat(), "lat": lat, "lon": lon,
+        "version": 1,
+        "report_id": f"t-{n}",
+        "kommun": "0580",
+        "source": "vaktare",
+        "organisation": f"Testbolaget {n % 3}",
+        "category": category,
+        "occurred_at": when.isoformat(),
+        "lat": lat,
+        "lon": lon,
         "description": f"Observation {n}",
-    }  # fmt: skip
+    }
 
 
 def _reports(week_start: datetime) -> list[dict]:
-    plan = [("Innerstaden", "klotter")] * 4 + [("Skäggetorp", "skadegorelse")] * 3 + [(None, "brand")]
+    plan = (
+        [("Innerstaden", "klotter")] * 4 + [("Skäggetorp", "skadegorelse")] * 3 + [(None, "brand")]
+    )
     # Spread in time by days so none is linked as a duplicate of another.
     return [
         _report(i, area, cat, week_start + timedelta(days=i % 7, hours=i))
@@ -54,15 +62,23 @@ def test_reports_flow_through_the_streams_into_the_weekly_lagesbild(
     start, _end = week_bounds(week)
     reports = _reports(start + timedelta(hours=1))
     assert LINKOPING.area_of(58.5010, 15.5200) == OTHER_AREA  # the test's own premise
-    broken = ['{"report_id": "x"', json.dumps({**reports[0], "report_id": "bad", "category": "ufo"})]
+    broken = [
+        '{"report_id": "x"',
+        json.dumps({**reports[0], "report_id": "bad", "category": "ufo"}),
+    ]
     file = _write_jsonl(tmp_path / "in.jsonl", [json.dumps(r) for r in reports] + broken)
 
     out = run_cli(service_env, "submit", str(file))
     assert "Skickade 10 rapporter" in out.stdout
 
     status = wait_for(
-        lambda: (s := cli_json(service_env, "status"))["stored_reports"] == 8
-        and s["rejected_reports"] == 2 and s["pending"] == 0 and s["unread"] == 0 and s,
+        lambda: (
+            (s := cli_json(service_env, "status"))["stored_reports"] == 8
+            and s["rejected_reports"] == 2
+            and s["pending"] == 0
+            and s["unread"] == 0
+            and s
+        ),
         timeout=60,
     )
     assert status["aggregated_reports"] == 8, service_logs(tmp_path)
@@ -90,7 +106,10 @@ def test_reports_flow_through_the_streams_into_the_weekly_lagesbild(
     assert rebuilt["total"] == 9
     assert rebuilt["revision"] > summary["revision"]
     counts = Counter(
-        (a["area"], c) for a in rebuilt["areas"] for c, v in a["categories"].items() for _ in range(v["count"])
+        (a["area"], c)
+        for a in rebuilt["areas"]
+        for c, v in a["categories"].items()
+        for _ in range(v["count"])
     )
     assert counts[("Innerstaden", "klotter")] == 5
 

@@ -170,7 +170,7 @@ def big_snapshot(n: int = 10_000, seed: int = 7) -> WeekSnapshotV1:
                 hours=rng.uniform(0, 167.9),
                 source=rng.choice(list(Source)),
                 precision="centroid" if k % 50 == 0 else "exact",
-                description=f"Rapport {k}: klotter på fasad vid busshållplatsen, anmält till fastighetsägaren",
+                description=f"Rapport {k}: klotter på fasad vid busshållplatsen, anmält till ägare",
             )
         )
     return make_snapshot(incidents)
@@ -326,7 +326,9 @@ def test_every_referenced_asset_is_vendored(tmp_path: Path) -> None:
     page = render_week_map(small_snapshot(), make_areas(), asset_prefix="assets")
     assets = install_assets(tmp_path)
     assert assets == tmp_path / "assets"
-    install_assets(tmp_path)  # idempotent
+    before = (assets / "leaflet.js").stat().st_mtime_ns
+    assert install_assets(tmp_path) == assets  # idempotent: identical files are left alone
+    assert (assets / "leaflet.js").stat().st_mtime_ns == before
     for ref in re.findall(r"(?:src|href)=\"assets/([^\"]+)\"", page):
         assert (assets / ref).is_file(), ref
     assert (assets / "images" / "layers.png").is_file()
@@ -342,12 +344,25 @@ def test_every_referenced_asset_is_vendored(tmp_path: Path) -> None:
 
 def test_localize_rejects_unknown_remote_urls() -> None:
     page = '<script src="https://cdn.example.org/mystery.js"></script>'
-    with pytest.raises(OfflineAssetError, match="mystery.js"):
+    with pytest.raises(OfflineAssetError, match=r"mystery\.js"):
         localize_html(page, "assets")
     dropped = localize_html(
         '<link rel="stylesheet" href="https://code.jquery.com/x/bootstrap.min.css"/>', "a"
     )
     assert dropped == ""
+
+
+def test_custom_category_labels_are_escaped() -> None:
+    snapshot = make_snapshot([incident("x/1", "egen", "Norr", 58.43, 15.57)])
+    snapshot = snapshot.model_copy(
+        update={"categories": {**snapshot.categories, "egen": "Egen <i>kategori</i> & mer"}}
+    )
+    page = render_week_map(snapshot, make_areas())
+    assert js_text("Egen &lt;i&gt;kategori&lt;/i&gt; &amp; mer (1)") in page  # layer control
+    # the raw label reaches the page once: as the popup's label, which esc() escapes on display
+    assert page.count(js_text("<i>kategori</i>")) == 1
+    assert f'popupOnClick("{js_text("Egen <i>kategori</i> & mer")}")' in page
+    assert week_summary(snapshot)["categories"][-1]["label"] == "Egen <i>kategori</i> & mer"
 
 
 def test_centroid_incidents_are_not_markers() -> None:
@@ -364,7 +379,7 @@ def test_popup_data_is_escaped_and_formatted() -> None:
     assert "fre 20 nov 22:15" in data
     assert "<b>busskur</b>" not in page  # embedded as \u003c… and escaped again in the popup
     assert "\\u003cb\\u003ebusskur" in data
-    assert 'lagesbild.markerFactory("Klotter"' in page
+    assert 'lagesbild.popupOnClick("Klotter")' in page
 
 
 def test_ten_thousand_incidents_render_small() -> None:
@@ -372,3 +387,14 @@ def test_ten_thousand_incidents_render_small() -> None:
     assert len(page.encode()) < 2_000_000
     assert _marker_data(page).count("[58.") == 10_000 - 200
     assert "Polisens händelser (kommunnivå): 200" in page
+
+
+def test_empty_week_renders() -> None:
+    snapshot = make_snapshot([])
+    page = render_week_map(snapshot, make_areas(), tiles=None)
+    assert "L.markerClusterGroup" not in page and "L.heatLayer" not in page
+    assert js_text("0 rapporter") in page
+    assert "Polisens händelser" not in page
+    summary = week_summary(snapshot)
+    assert summary["total"] == 0 and summary["centroid_only"] == 0
+    assert [a["total"] for a in summary["areas"]] == [0, 0, 0, 0]

@@ -11,13 +11,22 @@ var lagesbild = (function () {
     if (row[4]) { html += '<div class="lb-desc">' + esc(row[4]) + '</div>'; }
     return html + '</div>';
   }
-  function markerFactory(label, colour) {
+  function markerFactory(colour) {
     var icon = L.divIcon({className: "lb-pt", html: '<span style="background:' + colour + '"></span>',
                           iconSize: [16, 16]});
     return function (row) {
       var marker = L.marker([row[0], row[1]], {icon: icon, keyboard: false});
-      marker.bindPopup(function () { return popup(label, row); });
+      marker.lbRow = row;
       return marker;
+    };
+  }
+  // One click handler per cluster group instead of a bound popup per marker.
+  function popupOnClick(label) {
+    return function (event) {
+      var marker = event.layer;
+      if (!marker || !marker.lbRow) { return; }
+      L.popup({offset: [0, -2]}).setLatLng(marker.getLatLng())
+        .setContent(popup(label, marker.lbRow)).openOn(this._map);
     };
   }
   function clusterIcon(colour) {
@@ -29,5 +38,6 @@ var lagesbild = (function () {
         className: "marker-cluster lb-cluster", iconSize: L.point(size, size)});
     };
   }
-  return {esc: esc, popup: popup, markerFactory: markerFactory, clusterIcon: clusterIcon};
+  return {esc: esc, popup: popup, markerFactory: markerFactory, popupOnClick: popupOnClick,
+          clusterIcon: clusterIcon};
 })();
