@@ -65,6 +65,12 @@ def run_demo(settings: Settings, weeks: int, console: Console) -> int:
                 url, since, {(DEMO_KOMMUN, w) for w in week_list}, timeout_s=600
             )
         )
+        if (dead := asyncio.run(operator.status(engine, url)).dead_letters) > 0:
+            console.print(
+                f"[red]{dead} interna händelser kunde inte användas (se strömmen "
+                f"lagesbild.dead-letter.v1 och tjänsternas loggar i {settings.data_dir / 'logs'}).[/red]"
+            )
+            return 1
         if failed := exited(procs):
             console.print(f"[red]Tjänster avslutades oväntat: {', '.join(failed)}[/red]")
             return 1

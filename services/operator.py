@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from shared.contracts import (
     ALL_STREAMS,
     CONSUMER_GROUPS,
+    DEAD_LETTER_STREAM,
     PUBLISHED_STREAM,
     REPORTS_STREAM,
     WEEK_BUILD_STREAM,
@@ -79,6 +80,7 @@ class Status:
     week_snapshots: int
     pending: int
     unread: int
+    dead_letters: int
     streams: list[StreamState]
 
     def as_dict(self) -> dict[str, Any]:
@@ -128,9 +130,12 @@ async def status(engine: Engine, redis_url: str) -> Status:
             "aggregated_reports": _count(s, WeekIncident),
             "week_snapshots": _count(s, WeekSnapshotRow),
         }
+    dead_letters = sum(st.length for st in streams if st.stream == DEAD_LETTER_STREAM)
     pending = sum(g["pending"] for st in streams for g in st.groups.values())
     unread = sum(g["lag"] for st in streams for g in st.groups.values())
-    return Status(**counts, pending=pending, unread=unread, streams=streams)
+    return Status(
+        **counts, pending=pending, unread=unread, dead_letters=dead_letters, streams=streams
+    )
 
 
 async def wait_until_idle(engine: Engine, redis_url: str, timeout_s: float = 300) -> Status:

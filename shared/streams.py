@@ -15,6 +15,7 @@ times. `trim_acknowledged` bounds a stream without ever trimming an unacked entr
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -58,7 +59,9 @@ async def envelope(message: BaseModel, message_id: str) -> dict[bytes, bytes]:
         message=message.model_dump_json().encode(),
         reply_to=None,
         headers={"content-type": "application/json"},
-        correlation_id=message_id,
+        # FastStream 0.7 writes a header's length in characters, not bytes: a non-ASCII
+        # value ("Linköping/…") corrupts the envelope. A hash keeps it ASCII and stable.
+        correlation_id=hashlib.blake2b(message_id.encode(), digest_size=16).hexdigest(),
     )
     return {DATA_FIELD: data}
 

@@ -30,7 +30,7 @@ def _report(n: int, area: str | None, category: str, when: datetime) -> dict:
         "report_id": f"t-{n}",
         "kommun": "0580",
         "source": "vaktare",
-        "organisation": f"Testbolaget {n % 3}",
+        "organisation": f"Bevakning Linköping {n % 3}",
         "category": category,
         "occurred_at": when.isoformat(),
         "lat": lat,
@@ -82,6 +82,7 @@ def test_reports_flow_through_the_streams_into_the_weekly_lagesbild(
         timeout=60,
     )
     assert status["aggregated_reports"] == 8, service_logs(tmp_path)
+    assert status["dead_letters"] == 0, service_logs(tmp_path)
 
     summary = cli_json(service_env, "week", "build", "--week", week)
     by_area = {a["area"]: a for a in summary["areas"]}
