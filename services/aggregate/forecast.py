@@ -1,0 +1,633 @@
+"""Next-week hotspot forecast on a square grid. Pure functions: no I/O, no now().
+
+The pieces, in the order they are used:
+
+* `Points`: incident times and positions in metres in one metric CRS (`points_from_latlon`
+  projects WGS84 with pyproj, `points_from_xy` takes projected data as it is).
+* `Grid`: square cells of `cell_m` metres aligned to multiples of `cell_m` in that CRS, so a
+  cell is the same cell whatever data or cut-off it was built from.
+* `Method`: how a cell is scored from the incidents before the cut-off. The **baseline** is
+  the plain count of the last 52 weeks per cell. The other methods weight each incident by
+  ``0.5 ** (age_weeks / half_life_weeks)`` (an exponentially time-decayed count, still over
+  the last 52 weeks) and/or add ``neighbour_weight`` times the scores of the 8 neighbouring
+  cells (spatial smoothing). Which one is the default was decided by `evaluate` on real data,
+  with parameters tuned on the first half of 2020 only; see docs/forecast.md.
+* The **study area** is the set of cells with at least one incident in all data before the
+  cut-off ("the cells that ever had an incident in the training data"). It leaves out water,
+  parks and land outside the jurisdiction that a bounding box or convex hull would count, so
+  PAI figures are not inflated by empty area. Forecast cells are chosen from the study area only.
+* `forecast`: rank the study-area cells by score and take the top ``round(area_fraction *
+  study cells)`` (at least one), i.e. the requested share of the study area within one cell.
+* `evaluate`: rolling weekly, for each ISO week train on everything before its Monday,
+  forecast, and score that week's incidents: hit rate = share inside the chosen cells,
+  PAI = hit rate / (chosen area / study area).
+
+Times are naive wall-clock times in the data's own local time (the CLI converts aware
+timestamps); weeks start on Monday 00:00 of that clock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from pyproj import Transformer
+
+DEFAULT_CELL_M = 250.0
+DEFAULT_AREA_FRACTION = 0.05
+WINDOW_WEEKS = 52
+WGS84_EPSG = 4326
+SWEREF99TM_EPSG = 3006
+
+_WEEK = np.timedelta64(7 * 24 * 3600, "s")
+_SECONDS_PER_WEEK = 7 * 24 * 3600.0
+# Sweden's extent in WGS84 (west, south, east, north): data centred here use SWEREF 99 TM.
+_SWEDEN_BBOX = (10.5, 55.0, 24.5, 69.1)
+
+TimeLike = date | datetime | np.datetime64 | str
+
+
+# ---------------------------------------------------------------------------------------------
+# Points and projections
+
+
+@dataclass(frozen=True, eq=False)
+class Points:
+    """Incidents: times (datetime64[s], naive local) and x/y metres in CRS `epsg`."""
+
+    t: NDArray[np.datetime64]
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+    epsg: int
+
+    def __post_init__(self) -> None:
+        if not (self.t.ndim == self.x.ndim == self.y.ndim == 1):
+            raise ValueError("t, x and y must be one-dimensional")
+        if not (len(self.t) == len(self.x) == len(self.y)):
+            raise ValueError(
+                f"t, x and y differ in length: {len(self.t)}, {len(self.x)}, {len(self.y)}"
+            )
+        if not (np.isfinite(self.x).all() and np.isfinite(self.y).all()):
+            raise ValueError("x and y must be finite numbers")
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def select(self, mask: NDArray[np.bool_]) -> Points:
+        return Points(self.t[mask], self.x[mask], self.y[mask], self.epsg)
+
+
+def to_datetime64(times: Iterable[TimeLike] | NDArray[Any]) -> NDArray[np.datetime64]:
+    """Naive datetimes (or ISO strings / datetime64) as a datetime64[s] array.
+
+    Aware datetimes are refused: convert them to the data's local clock first.
+    """
+    if isinstance(times, np.ndarray) and np.issubdtype(times.dtype, np.datetime64):
+        return times.astype("datetime64[s]")
+    values = list(times)
+    for value in values:
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            raise ValueError("aware datetimes are not accepted; give naive local times")
+    return np.array(values, dtype="datetime64[s]")
+
+
+def _as_datetime64(moment: TimeLike) -> np.datetime64:
+    if isinstance(moment, datetime) and moment.tzinfo is not None:
+        raise ValueError("aware datetimes are not accepted; give naive local times")
+    return np.datetime64(moment, "s")
+
+
+def utm_epsg(lat: float, lon: float) -> int:
+    """EPSG code of the WGS84 UTM zone containing (lat, lon)."""
+    zone = min(60, max(1, int(math.floor((lon + 180.0) / 6.0)) + 1))
+    return (32600 if lat >= 0 else 32700) + zone
+
+
+def metric_epsg(lat: float, lon: float) -> int:
+    """A metric CRS for data centred at (lat, lon): SWEREF 99 TM in Sweden, else UTM."""
+    west, south, east, north = _SWEDEN_BBOX
+    if west <= lon <= east and south <= lat <= north:
+        return SWEREF99TM_EPSG
+    return utm_epsg(lat, lon)
+
+
+def points_from_xy(
+    times: Iterable[TimeLike] | NDArray[Any], x: ArrayLike, y: ArrayLike, *, epsg: int
+) -> Points:
+    """Points already in metres in a projected CRS (e.g. EPSG:32610, EPSG:3006)."""
+    return Points(
+        to_datetime64(times),
+        np.asarray(x, dtype=np.float64),
+        np.asarray(y, dtype=np.float64),
+        int(epsg),
+    )
+
+
+def points_from_latlon(
+    times: Iterable[TimeLike] | NDArray[Any],
+    lat: ArrayLike,
+    lon: ArrayLike,
+    *,
+    epsg: int | None = None,
+) -> Points:
+    """WGS84 points projected to `epsg` (default: `metric_epsg` of the data's centre)."""
+    lat_a = np.asarray(lat, dtype=np.float64)
+    lon_a = np.asarray(lon, dtype=np.float64)
+    if lat_a.size and not (
+        np.isfinite(lat_a).all()
+        and np.isfinite(lon_a).all()
+        and (np.abs(lat_a) <= 90).all()
+        and (np.abs(lon_a) <= 180).all()
+    ):
+        raise ValueError("latitude must be in [-90, 90] and longitude in [-180, 180]")
+    if epsg is None:
+        if not lat_a.size:
+            raise ValueError("no points: cannot choose a metric CRS")
+        centre_lat = float((lat_a.min() + lat_a.max()) / 2)
+        centre_lon = float((lon_a.min() + lon_a.max()) / 2)
+        epsg = metric_epsg(centre_lat, centre_lon)
+    transformer = Transformer.from_crs(WGS84_EPSG, epsg, always_xy=True)
+    x, y = transformer.transform(lon_a, lat_a)
+    return Points(
+        to_datetime64(times), np.asarray(x, np.float64), np.asarray(y, np.float64), epsg
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Grid
+
+
+@dataclass(frozen=True)
+class Grid:
+    """`nx` × `ny` cells of `cell_m` metres; cell (i, j) spans
+    [(ix0 + i) * cell_m, (ix0 + i + 1) * cell_m) in x, likewise in y."""
+
+    cell_m: float
+    ix0: int
+    iy0: int
+    nx: int
+    ny: int
+
+    @classmethod
+    def covering(cls, points: Points, cell_m: float, margin: int = 1) -> Grid:
+        if cell_m <= 0:
+            raise ValueError("cell_m must be positive")
+        if not len(points):
+            raise ValueError("no points: cannot build a grid")
+        ix = np.floor(points.x / cell_m)
+        iy = np.floor(points.y / cell_m)
+        ix0, iy0 = int(ix.min()) - margin, int(iy.min()) - margin
+        nx = int(ix.max()) - ix0 + 1 + margin
+        ny = int(iy.max()) - iy0 + 1 + margin
+        if nx * ny > 50_000_000:
+            raise ValueError(
+                f"the data span {nx} x {ny} cells of {cell_m:g} m; check the coordinates/CRS"
+            )
+        return cls(float(cell_m), ix0, iy0, nx, ny)
+
+    @property
+    def size(self) -> int:
+        return self.nx * self.ny
+
+    def flat_index(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int64]:
+        """Flat cell index (i * ny + j) per point; -1 for points outside the grid."""
+        i = np.floor(x / self.cell_m).astype(np.int64) - self.ix0
+        j = np.floor(y / self.cell_m).astype(np.int64) - self.iy0
+        inside = (i >= 0) & (i < self.nx) & (j >= 0) & (j < self.ny)
+        return np.where(inside, i * self.ny + j, -1)
+
+    def lower_left(self, flat: int) -> tuple[float, float]:
+        i, j = divmod(int(flat), self.ny)
+        return (self.ix0 + i) * self.cell_m, (self.iy0 + j) * self.cell_m
+
+
+# ---------------------------------------------------------------------------------------------
+# Methods
+
+
+@dataclass(frozen=True)
+class Method:
+    """A scoring rule. `half_life_weeks=None` counts every incident as 1 (no decay)."""
+
+    name: str
+    half_life_weeks: float | None = None
+    neighbour_weight: float = 0.0
+    window_weeks: int = WINDOW_WEEKS
+
+    def __post_init__(self) -> None:
+        if self.half_life_weeks is not None and self.half_life_weeks <= 0:
+            raise ValueError("half_life_weeks must be positive")
+        if self.neighbour_weight < 0:
+            raise ValueError("neighbour_weight must be >= 0")
+        if self.window_weeks < 1:
+            raise ValueError("window_weeks must be >= 1")
+
+    @property
+    def spec(self) -> str:
+        """The parameters as `parse_method` reads them, e.g. "hl=13,nw=0.5"."""
+        hl = "inf" if self.half_life_weeks is None else f"{self.half_life_weeks:g}"
+        return f"hl={hl},nw={self.neighbour_weight:g},window={self.window_weeks}"
+
+
+BASELINE = Method("baseline")
+# Presets; the parameter values were tuned on 2020-W06..W27 of the Vancouver data and the
+# default chosen by the mean PAI there (docs/forecast.md has the table).
+METHODS: dict[str, Method] = {
+    "baseline": BASELINE,
+    "decay": Method("decay", half_life_weeks=26.0),
+    "smooth": Method("smooth", neighbour_weight=0.25),
+    "decay-smooth": Method("decay-smooth", half_life_weeks=26.0, neighbour_weight=0.25),
+}
+DEFAULT_METHOD = "decay-smooth"
+
+
+def parse_method(text: str) -> Method:
+    """A preset name ("baseline", "decay", …) or parameters, optionally after a preset:
+    "hl=8,nw=0.5", "decay:hl=8", "smooth:nw=0.125". hl = half-life in weeks ("inf" = none),
+    nw = weight of each of the 8 neighbours, window = weeks of history (default 52)."""
+    text = text.strip()
+    name, sep, params = text.partition(":")
+    if not sep and "=" in name:
+        name, params = "", name
+    if name and name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; known: {', '.join(METHODS)}")
+    base = METHODS[name] if name else Method(text)
+    hl, nw, window = base.half_life_weeks, base.neighbour_weight, base.window_weeks
+    for part in filter(None, (p.strip() for p in params.split(","))):
+        key, eq, value = part.partition("=")
+        key = key.strip().lower()
+        try:
+            if not eq:
+                raise ValueError
+            if key in ("hl", "half_life"):
+                hl = None if value.strip().lower() in ("inf", "none") else float(value)
+            elif key in ("nw", "neighbour_weight"):
+                nw = float(value)
+            elif key == "window":
+                window = int(value)
+            else:
+                raise KeyError(key)
+        except KeyError:
+            raise ValueError(f"unknown method parameter {key!r} (use hl, nw, window)") from None
+        except ValueError:
+            raise ValueError(f"bad method parameter {part!r} in {text!r}") from None
+    return Method(text, half_life_weeks=hl, neighbour_weight=nw, window_weeks=window)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring and selection
+
+
+def cell_scores(
+    points: Points, grid: Grid, until: TimeLike, method: Method
+) -> NDArray[np.float64]:
+    """Score per cell (flat, length grid.size) from the incidents in the method's window
+    before `until`."""
+    cut = _as_datetime64(until)
+    return _scores(points.t, grid.flat_index(points.x, points.y), grid, cut, method)
+
+
+def _scores(
+    t: NDArray[np.datetime64],
+    idx: NDArray[np.int64],
+    grid: Grid,
+    cut: np.datetime64,
+    method: Method,
+) -> NDArray[np.float64]:
+    lo = cut - method.window_weeks * _WEEK
+    mask = (t >= lo) & (t < cut) & (idx >= 0)
+    weights: NDArray[np.float64] | None = None
+    if method.half_life_weeks is not None:
+        age = (cut - t[mask]).astype(np.float64) / _SECONDS_PER_WEEK
+        weights = np.power(0.5, age / method.half_life_weeks)
+    scores = np.bincount(idx[mask], weights=weights, minlength=grid.size).astype(np.float64)
+    if method.neighbour_weight:
+        scores = _smooth(scores.reshape(grid.nx, grid.ny), method.neighbour_weight).ravel()
+    return scores
+
+
+def _smooth(grid_scores: NDArray[np.float64], weight: float) -> NDArray[np.float64]:
+    """Own score plus `weight` × each of the 8 neighbours' scores."""
+    nx, ny = grid_scores.shape
+    padded = np.pad(grid_scores, 1)
+    neighbours = np.zeros_like(grid_scores)
+    for di in (-1, 0, 1):
+        for dj in (-1, 0, 1):
+            if di or dj:
+                neighbours += padded[1 + di : 1 + di + nx, 1 + dj : 1 + dj + ny]
+    result: NDArray[np.float64] = grid_scores + weight * neighbours
+    return result
+
+
+def study_area_mask(points: Points, grid: Grid, until: TimeLike) -> NDArray[np.bool_]:
+    """Flat mask of the study area: cells with at least one incident before `until`."""
+    cut = _as_datetime64(until)
+    return _study(points.t, grid.flat_index(points.x, points.y), grid, cut)
+
+
+def _study(
+    t: NDArray[np.datetime64], idx: NDArray[np.int64], grid: Grid, cut: np.datetime64
+) -> NDArray[np.bool_]:
+    mask = (t < cut) & (idx >= 0)
+    return np.bincount(idx[mask], minlength=grid.size) > 0
+
+
+def cells_to_choose(study_cells: int, area_fraction: float) -> int:
+    """How many cells make up `area_fraction` of a study area of `study_cells` cells."""
+    if not 0 < area_fraction <= 1:
+        raise ValueError("area_fraction must be in (0, 1]")
+    if study_cells <= 0:
+        return 0
+    return min(study_cells, max(1, round(area_fraction * study_cells)))
+
+
+def rank_cells(
+    scores: NDArray[np.float64], study: NDArray[np.bool_], area_fraction: float
+) -> NDArray[np.int64]:
+    """Flat indices of the chosen cells, best first: the top study-area cells by score
+    (ties broken by cell index, so the result is deterministic)."""
+    candidates = np.flatnonzero(study)
+    k = cells_to_choose(len(candidates), area_fraction)
+    order = np.lexsort((candidates, -scores[candidates]))
+    chosen: NDArray[np.int64] = candidates[order[:k]].astype(np.int64)
+    return chosen
+
+
+# ---------------------------------------------------------------------------------------------
+# Forecast
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One forecast hotspot: a `cell_m` square with lower-left corner (x0, y0) in `epsg`."""
+
+    rank: int
+    score: float
+    x0: float
+    y0: float
+    cell_m: float
+    epsg: int
+
+    def ring_xy(self) -> list[tuple[float, float]]:
+        """The square's closed ring (counter-clockwise) in the metric CRS."""
+        x0, y0, s = self.x0, self.y0, self.cell_m
+        return [(x0, y0), (x0 + s, y0), (x0 + s, y0 + s), (x0, y0 + s), (x0, y0)]
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """The ranked cells plus what a reader needs to interpret them."""
+
+    cells: list[Cell]
+    method: Method
+    until: datetime
+    cell_m: float
+    epsg: int
+    study_cells: int
+    training_incidents: int
+
+    @property
+    def area_share(self) -> float:
+        return len(self.cells) / self.study_cells if self.study_cells else 0.0
+
+
+def forecast_details(
+    points: Points,
+    until: TimeLike,
+    *,
+    method: Method | str = DEFAULT_METHOD,
+    cell_m: float = DEFAULT_CELL_M,
+    area_fraction: float = DEFAULT_AREA_FRACTION,
+) -> Forecast:
+    """`forecast`, with the study-area size and the number of incidents it was trained on."""
+    m = parse_method(method) if isinstance(method, str) else method
+    cut = _as_datetime64(until)
+    training = points.select(points.t < cut)
+    if not len(training):
+        raise ValueError(f"no incidents before {cut}: nothing to forecast from")
+    grid = Grid.covering(training, cell_m)
+    idx = grid.flat_index(training.x, training.y)
+    scores = _scores(training.t, idx, grid, cut, m)
+    study = _study(training.t, idx, grid, cut)
+    chosen = rank_cells(scores, study, area_fraction)
+    cells = []
+    for rank, flat in enumerate(chosen, start=1):
+        x0, y0 = grid.lower_left(int(flat))
+        cells.append(Cell(rank, float(scores[flat]), x0, y0, grid.cell_m, points.epsg))
+    in_window = training.t >= cut - m.window_weeks * _WEEK
+    return Forecast(
+        cells=cells,
+        method=m,
+        until=cut.astype(datetime),
+        cell_m=grid.cell_m,
+        epsg=points.epsg,
+        study_cells=int(study.sum()),
+        training_incidents=int(in_window.sum()),
+    )
+
+
+def forecast(
+    points: Points,
+    until: TimeLike,
+    *,
+    method: Method | str = DEFAULT_METHOD,
+    cell_m: float = DEFAULT_CELL_M,
+    area_fraction: float = DEFAULT_AREA_FRACTION,
+) -> list[Cell]:
+    """Hotspot cells for the week starting `until`, ranked by score (rank 1 = hottest),
+    covering ≈ `area_fraction` of the study area (within one cell). Only incidents before
+    `until` are used."""
+    return forecast_details(
+        points, until, method=method, cell_m=cell_m, area_fraction=area_fraction
+    ).cells
+
+
+def cells_to_geojson(
+    cells: Sequence[Cell], *, method: str, properties: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection of the cells as WGS84 polygons (lon, lat; 7 decimals ≈ 1 cm)
+    with properties rank, score, method, cell_m. `properties` become foreign members of the
+    collection (e.g. until, area_fraction)."""
+    transformers: dict[int, Transformer] = {}
+    features = []
+    for cell in cells:
+        tr = transformers.get(cell.epsg)
+        if tr is None:
+            tr = transformers[cell.epsg] = Transformer.from_crs(
+                cell.epsg, WGS84_EPSG, always_xy=True
+            )
+        xs, ys = zip(*cell.ring_xy(), strict=True)
+        lons, lats = tr.transform(xs, ys)
+        ring = [[round(float(lo), 7), round(float(la), 7)] for lo, la in zip(lons, lats, strict=True)]
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "rank": cell.rank,
+                    "score": round(cell.score, 6),
+                    "method": method,
+                    "cell_m": cell.cell_m,
+                    "x0": cell.x0,
+                    "y0": cell.y0,
+                    "crs": f"EPSG:{cell.epsg}",
+                },
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+        )
+    return {"type": "FeatureCollection", **dict(properties or {}), "features": features}
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation
+
+
+@dataclass(frozen=True)
+class MethodWeek:
+    """One method's result for one week. hit_rate and pai are NaN in a week without incidents."""
+
+    hits: int
+    chosen_cells: int
+    study_cells: int
+    hit_rate: float
+    pai: float
+
+    @property
+    def area_share(self) -> float:
+        return self.chosen_cells / self.study_cells if self.study_cells else math.nan
+
+
+@dataclass(frozen=True)
+class WeekResult:
+    week: str  # ISO week of the Monday, e.g. "2020-W28"
+    start: date  # that Monday
+    n_incidents: int
+    methods: dict[str, MethodWeek] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Summary:
+    weeks: int  # weeks with at least one incident (the ones averaged)
+    mean_hit_rate: float
+    mean_pai: float
+    hits: int
+    incidents: int
+
+    @property
+    def pooled_hit_rate(self) -> float:
+        return self.hits / self.incidents if self.incidents else math.nan
+
+
+def week_starts(start: date, end: date) -> list[date]:
+    """The Mondays in [start, end): the ISO weeks evaluated."""
+    first = start + timedelta(days=(7 - start.weekday()) % 7)
+    return [first + timedelta(weeks=n) for n in range(max(0, (end - first).days + 6) // 7)]
+
+
+def evaluate(
+    points: Points,
+    *,
+    start: date,
+    end: date,
+    area_fraction: float = DEFAULT_AREA_FRACTION,
+    methods: Sequence[Method | str] = ("baseline", DEFAULT_METHOD),
+    cell_m: float = DEFAULT_CELL_M,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[WeekResult]:
+    """Rolling weekly evaluation over the ISO weeks whose Monday lies in [start, end).
+
+    For each week: train on every incident before its Monday, choose the cells, and count the
+    week's incidents inside them. hit rate = hits / incidents; PAI = hit rate / (chosen cells /
+    study-area cells). `progress(done, total)` is called after each week.
+    """
+    parsed = [parse_method(m) if isinstance(m, str) else m for m in methods]
+    names = [m.name for m in parsed]
+    if len(set(names)) != len(names):
+        raise ValueError(f"method names must be unique: {names}")
+    cells_to_choose(1, area_fraction)  # validates area_fraction
+    mondays = week_starts(start, end)
+    if not len(points):
+        raise ValueError("no incidents to evaluate on")
+    grid = Grid.covering(points, cell_m)
+    idx = grid.flat_index(points.x, points.y)
+    results: list[WeekResult] = []
+    for n, monday in enumerate(mondays, start=1):
+        cut = np.datetime64(monday, "s")
+        in_week = (points.t >= cut) & (points.t < cut + _WEEK)
+        week_idx = idx[in_week]
+        n_week = int(in_week.sum())
+        study = _study(points.t, idx, grid, cut)
+        n_study = int(study.sum())
+        per_method: dict[str, MethodWeek] = {}
+        for method in parsed:
+            chosen = rank_cells(_scores(points.t, idx, grid, cut, method), study, area_fraction)
+            selected = np.zeros(grid.size, dtype=bool)
+            selected[chosen] = True
+            hits = int(selected[week_idx].sum())
+            hit_rate = hits / n_week if n_week else math.nan
+            share = len(chosen) / n_study if n_study else math.nan
+            pai = hit_rate / share if n_week and n_study else math.nan
+            per_method[method.name] = MethodWeek(hits, len(chosen), n_study, hit_rate, pai)
+        year, week, _ = monday.isocalendar()
+        results.append(WeekResult(f"{year}-W{week:02d}", monday, n_week, per_method))
+        if progress is not None:
+            progress(n, len(mondays))
+    return results
+
+
+def summarize(results: Sequence[WeekResult]) -> dict[str, Summary]:
+    """Mean weekly hit rate and PAI per method (over weeks with incidents and a study area)."""
+    out: dict[str, Summary] = {}
+    names = [name for r in results[:1] for name in r.methods]
+    for name in names:
+        weeks = [r.methods[name] for r in results if not math.isnan(r.methods[name].pai)]
+        counted = [r for r in results if not math.isnan(r.methods[name].pai)]
+        out[name] = Summary(
+            weeks=len(weeks),
+            mean_hit_rate=float(np.mean([w.hit_rate for w in weeks])) if weeks else math.nan,
+            mean_pai=float(np.mean([w.pai for w in weeks])) if weeks else math.nan,
+            hits=sum(w.hits for w in weeks),
+            incidents=sum(r.n_incidents for r in counted),
+        )
+    return out
+
+
+def tune(
+    points: Points,
+    *,
+    start: date,
+    end: date,
+    half_lives: Sequence[float | None],
+    neighbour_weights: Sequence[float],
+    area_fraction: float = DEFAULT_AREA_FRACTION,
+    cell_m: float = DEFAULT_CELL_M,
+) -> list[tuple[Method, Summary]]:
+    """Grid search over half-life × neighbour weight on the weeks in [start, end); the
+    candidates sorted by mean PAI, best first (ties: simpler method first, as listed)."""
+    candidates = [
+        Method(
+            f"hl={'inf' if hl is None else f'{hl:g}'},nw={nw:g}",
+            half_life_weeks=hl,
+            neighbour_weight=nw,
+        )
+        for hl in half_lives
+        for nw in neighbour_weights
+    ]
+    summary = summarize(
+        evaluate(
+            points,
+            start=start,
+            end=end,
+            area_fraction=area_fraction,
+            methods=candidates,
+            cell_m=cell_m,
+        )
+    )
+    ranked = sorted(
+        enumerate(candidates), key=lambda item: (-summary[item[1].name].mean_pai, item[0])
+    )
+    return [(m, summary[m.name]) for _, m in ranked]
