@@ -138,7 +138,8 @@ def main() -> None:
     print(f"hand-written redis-py + sqlite3 consumer: {baseline:8.0f} reports/s")
     print(f"lagesbild ingest service (FastStream):    {service:8.0f} reports/s")
     print(f"ratio service / baseline: {service / baseline:.2f} (target >= 0.60)")
-    print("per round:", ", ".join(f"{s / b:.2f}" for s, b in zip(rates["service"], rates["baseline"])))
+    pairs = zip(rates["service"], rates["baseline"], strict=True)
+    print("per round:", ", ".join(f"{s / b:.2f}" for s, b in pairs))
 
 
 if __name__ == "__main__":
