@@ -66,9 +66,10 @@ def run_demo(settings: Settings, weeks: int, console: Console) -> int:
             )
         )
         if (dead := asyncio.run(operator.status(engine, url)).dead_letters) > 0:
+            logs = settings.data_dir / "logs"
             console.print(
                 f"[red]{dead} interna händelser kunde inte användas (se strömmen "
-                f"lagesbild.dead-letter.v1 och tjänsternas loggar i {settings.data_dir / 'logs'}).[/red]"
+                f"lagesbild.dead-letter.v1 och tjänsternas loggar i {logs}).[/red]"
             )
             return 1
         if failed := exited(procs):

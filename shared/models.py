@@ -89,6 +89,19 @@ class WeekIncident(SQLModel, table=True):
     duplicate_of: str | None = None
 
 
+class WeekCount(SQLModel, table=True):
+    """Counted incidents per kommun × week × area × category (linked duplicates excluded),
+    kept up to date as reports arrive, so a baseline over 52 weeks reads 52 small rows per
+    cell instead of a year of reports."""
+
+    __tablename__ = "week_count"
+    kommun: str = Field(primary_key=True)
+    iso_week: str = Field(primary_key=True)
+    area: str = Field(primary_key=True)
+    category: str = Field(primary_key=True)
+    count: int = 0
+
+
 class WeekSnapshotRow(SQLModel, table=True):
     """A frozen revision of one week's lägesbild; the newest revision is the current one."""
 

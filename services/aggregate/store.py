@@ -2,40 +2,94 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any
+
 from sqlalchemy import func
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from services.aggregate.logic import Incident
 from shared.contracts import AcceptedReportV1, WeekSnapshotV1
 from shared.db import insert_ignoring_conflicts
-from shared.models import WeekIncident, WeekSnapshotRow
+from shared.models import WeekCount, WeekIncident, WeekSnapshotRow
 
 
-def add_incidents(engine: Engine, events: list[AcceptedReportV1]) -> None:
-    """Idempotent: a redelivered event finds its row and changes nothing."""
-    rows = [
-        {
-            "key": f"{e.organisation}/{e.report_id}",
-            "kommun": e.kommun,
-            "iso_week": e.iso_week,
-            "area": e.area,
-            "category": e.category,
-            "source": e.source.value,
-            "occurred_at": e.occurred_at,
-            "lat": e.lat,
-            "lon": e.lon,
-            "location_precision": e.location_precision,
-            "description": e.description,
-            "duplicate_of": e.duplicate_of,
-        }
-        for e in events
-    ]
+def add_incidents(engine: Engine, events: list[AcceptedReportV1]) -> int:
+    """Project accepted reports and count them; returns how many were new.
+
+    Idempotent: a redelivered event finds its row, is not RETURNed, and so is not counted
+    again. Projection and counts change in one transaction.
+    """
+    rows = [_incident_row(e) for e in events]
     if not rows:
-        return
+        return 0
     with Session(engine) as session:
-        session.exec(insert_ignoring_conflicts(engine, WeekIncident), params=rows)  # type: ignore[call-overload]
+        conn = session.connection()
+        inserted = conn.execute(
+            insert_ignoring_conflicts(engine, WeekIncident).returning(
+                WeekIncident.kommun,
+                WeekIncident.iso_week,
+                WeekIncident.area,
+                WeekIncident.category,
+                WeekIncident.duplicate_of,
+            ),
+            rows,
+        ).all()
+        counted = Counter(
+            (k, w, a, c) for k, w, a, c, duplicate_of in inserted if duplicate_of is None
+        )
+        if counted:
+            conn.execute(
+                _increment_counts(engine),
+                [
+                    {"kommun": k, "iso_week": w, "area": a, "category": c, "count": n}
+                    for (k, w, a, c), n in counted.items()
+                ],
+            )
         session.commit()
+    return len(inserted)
+
+
+def _incident_row(e: AcceptedReportV1) -> dict[str, object]:
+    return {
+        "key": f"{e.organisation}/{e.report_id}",
+        "kommun": e.kommun,
+        "iso_week": e.iso_week,
+        "area": e.area,
+        "category": e.category,
+        "source": e.source.value,
+        "occurred_at": e.occurred_at,
+        "lat": e.lat,
+        "lon": e.lon,
+        "location_precision": e.location_precision,
+        "description": e.description,
+        "duplicate_of": e.duplicate_of,
+    }
+
+
+def _increment_counts(engine: Engine) -> Any:
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(WeekCount)
+    return stmt.on_conflict_do_update(
+        index_elements=["kommun", "iso_week", "area", "category"],
+        set_={"count": WeekCount.count + stmt.excluded.count},
+    )
+
+
+def week_counts(
+    engine: Engine, kommun: str, weeks: list[str]
+) -> dict[str, Counter[tuple[str, str]]]:
+    """iso_week -> (area, category) -> count, for the given weeks that have any data."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(WeekCount).where(WeekCount.kommun == kommun, col(WeekCount.iso_week).in_(weeks))
+        ).all()
+    result: dict[str, Counter[tuple[str, str]]] = {}
+    for r in rows:
+        result.setdefault(r.iso_week, Counter())[(r.area, r.category)] += r.count
+    return result
 
 
 def week_incidents(engine: Engine, kommun: str, iso_week: str) -> list[Incident]:
