@@ -235,6 +235,34 @@ def rejected_replay(
     console.print(f"Skickade om {sent} rapporter; resultatet syns i `lagesbild status`.")
 
 
+@week_app.command("show")
+def week_show(
+    week: Annotated[str, typer.Option("--week", help="ISO-vecka, t.ex. 2026-W47.")],
+    kommun: Annotated[str, typer.Option("--kommun", help="Kommunkod.")] = "0580",
+    revision: Annotated[int | None, typer.Option("--revision", help="Tidigare revision.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Visa en byggd veckas lägesbild (senaste eller en tidigare revision)."""
+    from services.aggregate.store import latest_snapshot  # noqa: PLC0415
+    from services.maps.render import week_summary  # noqa: PLC0415
+
+    snapshot = latest_snapshot(_engine(_settings()), kommun, week, revision)
+    if snapshot is None:
+        which = f"revision {revision}" if revision else "någon revision"
+        err.print(
+            f"[red]{kommun} {week} har ingen {which}. Bygg den med `lagesbild week build`.[/red]"
+        )
+        raise typer.Exit(1)
+    summary = week_summary(snapshot)
+    if as_json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+        return
+    console.print(
+        f"{snapshot.kommun_name} {week} revision {snapshot.revision}: {summary['total']} händelser "
+        f"(byggd {snapshot.built_at:%Y-%m-%d %H:%M} UTC, {snapshot.content_hash[:12]})."
+    )
+
+
 async def _publish(url: str, stream: str, message: Any) -> None:
     from faststream.redis import RedisBroker
 

@@ -21,6 +21,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points, unary_union
 
 OTHER_AREA = "Övriga kommunen"
+KOMMUN_LEVEL_AREA = "Hela kommunen (ej platsbestämt)"  # e.g. the police's centroid-only events
 PACKAGED_AREAS_DIR = Path(__file__).parent / "data" / "areas"
 _METRES_PER_DEGREE = 111_320.0
 

@@ -23,6 +23,7 @@ WEEK_BUILD_STREAM = "lagesbild.weeks.build-requested.v1"  # on-demand builds
 LAGESBILD_READY_STREAM = "lagesbild.lagesbild.ready.v1"  # aggregate -> maps
 PUBLISHED_STREAM = "lagesbild.lagesbild.published.v1"  # maps -> whoever listens
 DEAD_LETTER_STREAM = "lagesbild.dead-letter.v1"  # internal events no consumer could use
+NOLLRAPPORT_STREAM = "lagesbild.nollrapporter.v1"  # "nothing to report this week", per org/area
 
 ALL_STREAMS = (
     REPORTS_STREAM,
@@ -32,6 +33,7 @@ ALL_STREAMS = (
     LAGESBILD_READY_STREAM,
     PUBLISHED_STREAM,
     DEAD_LETTER_STREAM,
+    NOLLRAPPORT_STREAM,
 )
 
 # consumer groups, one per service
@@ -46,6 +48,7 @@ CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
     ACCEPTED_STREAM: (AGGREGATE_GROUP,),
     WEEK_BUILD_STREAM: (AGGREGATE_GROUP,),
     LAGESBILD_READY_STREAM: (MAPS_GROUP,),
+    NOLLRAPPORT_STREAM: (AGGREGATE_GROUP,),
 }
 
 MAX_DESCRIPTION_CHARS = 2000
@@ -76,6 +79,20 @@ class ReportV1(_Message):
     lon: float = Field(ge=-180, le=180)
     location_precision: LocationPrecision = "exact"
     description: str = Field(default="", max_length=MAX_DESCRIPTION_CHARS)
+
+
+class NollrapportV1(_Message):
+    """An organisation's statement that it saw nothing to report in an area this week,
+    so the lägesbild can tell "0" from "not reported"."""
+
+    version: Literal[1] = 1
+    message_id: str = Field(default_factory=new_message_id)
+    kommun: str = Field(pattern=r"^\d{4}$")
+    organisation: str = Field(min_length=1, max_length=200)
+    source: Source
+    iso_week: str = Field(pattern=r"^\d{4}-W\d{2}$")
+    area: str | None = Field(default=None, description="None: the whole kommun")
+    submitted_at: AwareDatetime
 
 
 class AcceptedReportV1(_Message):

@@ -100,6 +100,16 @@ def _rise_p_value(count: int, counts: Sequence[int]) -> float:
     return negbin_sf(count, mean, 1.0 / (extra + 1.0 / (total + _PRIOR_COUNT)))
 
 
+def _baseline_p_value(count: int, short: Sequence[int], long: Sequence[int]) -> float | None:
+    if len(long) < MIN_BASELINE_WEEKS:
+        return None
+    # Unusual against both the last 8 weeks and the last year (the larger p): a level
+    # that has been high for two months is the new normal, not this week's news, and a
+    # seasonal high is not news either once a year of history exists.
+    windows = [c for c in (short, long) if len(c) >= MIN_BASELINE_WEEKS]
+    return max(_rise_p_value(count, c) for c in windows)
+
+
 def flag_rises(
     stats: Sequence[CellStats], *, fdr: float = 0.05, min_count: int = 3
 ) -> list[CellStats]:
@@ -146,16 +156,12 @@ def cell_stats(
         count = current.get(cell, 0)
         counts_long = [history.get(w, {}).get(cell, 0) for w in long]
         counts_short = counts_long[: len(short)]  # `long` runs newest first
-        previous = history.get(previous_week, {}).get(cell, 0) if previous_week in observed else None
+        previous = (
+            history.get(previous_week, {}).get(cell, 0) if previous_week in observed else None
+        )
         mean_8 = fmean(counts_short) if counts_short else None
         mean_52 = fmean(counts_long) if counts_long else None
-        p_value = None
-        if len(long) >= MIN_BASELINE_WEEKS:
-            # Unusual against both the last 8 weeks and the last year (the larger p): a level
-            # that has been high for two months is the new normal, not this week's news, and a
-            # seasonal high is not news either once a year of history exists.
-            windows = [c for c in (counts_short, counts_long) if len(c) >= MIN_BASELINE_WEEKS]
-            p_value = max(_rise_p_value(count, c) for c in windows)
+        p_value = _baseline_p_value(count, counts_short, counts_long)
         stats.append(
             CellStats(
                 area=cell[0],
@@ -180,7 +186,7 @@ def _num(value: float) -> str:
 
 
 def describe_change(s: CellStats) -> str:
-    """The cell in words for a meeting, e.g. "7 (förra veckan 2, +5; snitt 1,5 / 8 v, 1,2 / 52 v)"."""
+    """The cell in words, e.g. "7 (förra veckan 2, +5; snitt 1,5 / 8 v, 1,2 / 52 v)"."""
     parts = []
     if s.previous is not None and s.change_vs_previous is not None:
         parts.append(f"förra veckan {s.previous}, {s.change_vs_previous:+d}")

@@ -289,7 +289,7 @@ def _check_numbers(cell_m: float, area_fraction: float) -> None:
 
 
 _METHOD_HELP = (
-    f"Metod: {', '.join(METHODS)} eller parametrar som 'hl=26,nw=0.25' "
+    f"Metod: {', '.join(METHODS)} eller parametrar som 'hl=8,nw=0.125' "
     "(halveringstid i veckor, vikt per granncell)."
 )
 
@@ -394,7 +394,7 @@ def forecast_command(
             "training_incidents": result.training_incidents,
         },
     )
-    text = json.dumps(collection, ensure_ascii=False, indent=1)
+    text = json.dumps(collection, ensure_ascii=False)
     note = (
         f"{len(result.cells)} rutor à {cell_m:g} m ({result.area_share:.1%} av studieområdet, "
         f"{result.study_cells} rutor) för veckan från {cut}; metod {chosen.name}; "
@@ -542,7 +542,9 @@ def evaluate_command(
     for name in names:
         s = summary[name]
         means += (
-            ["–", "–"] if math.isnan(s.mean_pai) else [f"{s.mean_hit_rate:.1%}", f"{s.mean_pai:.2f}"]
+            ["–", "–"]
+            if math.isnan(s.mean_pai)
+            else [f"{s.mean_hit_rate:.2%}", f"{s.mean_pai:.3f}"]
         )
     table.add_section()
     table.add_row("Medel", str(sum(r.n_incidents for r in results)), *means, style="bold")

@@ -124,14 +124,17 @@ def weeks_with_data(engine: Engine, kommun: str) -> list[str]:
     return sorted(rows)
 
 
-def latest_snapshot(engine: Engine, kommun: str, iso_week: str) -> WeekSnapshotV1 | None:
+def latest_snapshot(
+    engine: Engine, kommun: str, iso_week: str, revision: int | None = None
+) -> WeekSnapshotV1 | None:
+    """The week's newest revision, or the given one (earlier revisions stay readable)."""
+    query = select(WeekSnapshotRow).where(
+        WeekSnapshotRow.kommun == kommun, WeekSnapshotRow.iso_week == iso_week
+    )
+    if revision is not None:
+        query = query.where(WeekSnapshotRow.revision == revision)
     with Session(engine) as session:
-        row = session.exec(
-            select(WeekSnapshotRow)
-            .where(WeekSnapshotRow.kommun == kommun, WeekSnapshotRow.iso_week == iso_week)
-            .order_by(col(WeekSnapshotRow.revision).desc())
-            .limit(1)
-        ).first()
+        row = session.exec(query.order_by(col(WeekSnapshotRow.revision).desc()).limit(1)).first()
     return WeekSnapshotV1.model_validate_json(row.snapshot_json) if row else None
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.areas import KommunAreas
+from shared.areas import KOMMUN_LEVEL_AREA, KommunAreas
 from shared.contracts import MAX_DESCRIPTION_CHARS, ReportV1
 from shared.weeks import iso_week_of
 
@@ -232,12 +232,20 @@ def _validate(
     _check_time(report, now, limits)
     return ValidReport(
         report=report,
-        area=areas.area_of(report.lat, report.lon),
+        area=area_for(report, areas),
         iso_week=iso_week_of(report.occurred_at),
     )
 
 
 # --- message helpers -------------------------------------------------------------
+
+
+def area_for(report: ReportV1, areas: KommunAreas) -> str:
+    """The area a report counts in. An administrative centroid (the police's events) says
+    which kommun, not which street: it counts for the kommun as a whole."""
+    if report.location_precision == "centroid":
+        return KOMMUN_LEVEL_AREA
+    return areas.area_of(report.lat, report.lon)
 
 
 def _rejection(code: str, field: str | None = None, **values: object) -> Rejection:

@@ -33,7 +33,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -47,6 +47,7 @@ POLICE_BASE_URL: Final = "https://polisen.se"
 LOCATION_PRECISION: Final = "centroid"
 UNKNOWN_TYPE_CATEGORY: Final = "ovrigt"
 EXCLUDED: Final = None  # the TYPE_MAP value of a type that is not an incident
+NO_TYPE: Final = "(typ saknas)"  # the summary's name for events without a type
 _STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 # --- exclusion reasons (code -> Swedish text shown to the operator) ---------------------
@@ -233,6 +234,8 @@ class Classification:
 def classify(raw_type: object) -> Classification:
     """The category of a police type, or why it is excluded; never raises."""
     name = normalise_type(raw_type)
+    if not name:
+        return Classification(NO_TYPE, UNKNOWN_TYPE_CATEGORY, unknown=True)
     known = name if name in TYPE_MAP else _TYPE_BY_FOLDED.get(name.casefold())
     if known is not None:
         category = TYPE_MAP[known]
@@ -266,7 +269,7 @@ def parse_police_datetime(value: object) -> datetime:
 
 def _offset(text: str) -> tzinfo:
     if text == "Z":
-        return timezone.utc
+        return UTC
     sign = -1 if text[0] == "-" else 1
     digits = text[1:].replace(":", "")
     hours, minutes = (int(digits), 0) if len(digits) <= 2 else (int(digits[:-2]), int(digits[-2:]))
@@ -347,20 +350,26 @@ _DASHES = dict.fromkeys(map(ord, "-‐‑‒–—"), " ")
 
 
 def normalise_kommun_name(name: str) -> str:
-    """A comparison key: case, dashes, whitespace and a trailing "kommun"/"stad" ignored.
+    """A comparison key: case, dashes and whitespace ignored.
 
     "Malung-Sälen" == "malung sälen", "Upplands Väsby" == "Upplands-Väsby",
-    "Lilla edet" == "Lilla Edet", "Linköpings kommun" == "Linköping".
+    "Lilla edet" == "Lilla Edet".
     """
-    key = " ".join(unicodedata.normalize("NFC", name).translate(_DASHES).casefold().split())
+    return " ".join(unicodedata.normalize("NFC", name).translate(_DASHES).casefold().split())
+
+
+def _name_keys(name: str) -> list[str]:
+    """Keys to try for a name: as is, and without a "kommun"/"stad" suffix
+    ("Linköpings kommun" -> "linköpings", "linköping"; "Göteborgs stad" -> "göteborg")."""
+    key = normalise_kommun_name(name)
+    keys = [key]
     for suffix in (" kommun", " stad"):
-        if key.endswith(suffix):
-            key = key.removesuffix(suffix)
-            # "Linköpings kommun" -> "linköping"; "Borås stad" -> "borås"; not "Grums"
-            if key.endswith("s") and not key.endswith("ss"):
-                key = key[:-1]
-            break
-    return key
+        if key.endswith(suffix) and len(key) > len(suffix):
+            base = key.removesuffix(suffix)
+            keys.append(base)
+            if base.endswith("s"):
+                keys.append(base[:-1])
+    return keys
 
 
 class KommunLookup(dict[str, str]):
@@ -373,15 +382,14 @@ class KommunLookup(dict[str, str]):
         pairs = names.items() if isinstance(names, Mapping) else names
         lookup = cls()
         for name, code in pairs:
-            lookup[normalise_kommun_name(name)] = code
-            # "Göteborgs stad" etc.: also the name as written, in case the -s belongs to it
-            lookup.setdefault(" ".join(name.casefold().split()), code)
+            for key in _name_keys(name):
+                lookup.setdefault(key, code)
         return lookup
 
     def find(self, name: object) -> str | None:
         if not isinstance(name, str) or not name.strip():
             return None
-        return self.get(normalise_kommun_name(name)) or self.get(" ".join(name.casefold().split()))
+        return next((self[k] for k in _name_keys(name) if k in self), None)
 
 
 def is_county(name: object) -> bool:

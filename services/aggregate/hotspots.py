@@ -1,0 +1,235 @@
+"""Hotspots: where this week's reports concentrate, across area borders, named for people.
+
+Method (why in docs/analysis.md): count reports in a 250 m grid over the kommun; test each
+cell's 3 × 3 neighbourhood (a Getis-Ord Gi*-style local sum) against the kommun-wide mean
+with an exact Poisson tail and Benjamini–Hochberg across all grid cells; join the reporting
+cells of significant neighbourhoods into shapes, and name each shape after its area.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import shapely
+from shapely import prepared
+from shapely.geometry import Point, box
+from shapely.geometry.base import BaseGeometry
+from shapely.geometry.polygon import orient
+from shapely.ops import unary_union
+
+from services.aggregate.analysis import benjamini_hochberg, negbin_sf
+from services.aggregate.logic import Incident
+from shared.areas import KommunAreas
+
+_METRES_PER_DEGREE = 111_320.0
+_COMPASS = ("norra", "nordöstra", "östra", "sydöstra", "södra", "sydvästra", "västra", "nordvästra")
+# A second area is named when it holds at least this share of the shape's reports.
+SECOND_AREA_SHARE = 0.25
+# Within this share of the area's radius from its centroid, a shape is "centrala delen".
+CENTRAL_SHARE = 0.25
+GridCell = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Hotspot:
+    name: str  # "Skäggetorp, norra delen" or "Innerstaden/Vasastaden"
+    areas: tuple[str, ...]  # the named area(s), largest share first
+    polygon: list[list[list[float]]]  # GeoJSON Polygon coordinates, WGS84 [lon, lat]
+    centroid: tuple[float, float]  # (lat, lon)
+    count: int  # reports this week inside the polygon
+    previous: int  # ... the previous week
+    baseline_mean: float | None  # ... mean per week over the baseline weeks; None: none given
+    categories: dict[str, int]  # category code -> count this week, largest first
+    cells: int  # grid cells with reports that make up the shape
+    score: float  # -log10 of the smallest p-value of its neighbourhoods: higher, surer
+    trend: str  # "ny", "ökar", "minskar", "oförändrad" (vs the previous week)
+
+
+class _Grid:
+    """A square grid in metres on an equirectangular projection around the kommun.
+
+    Anchored at the kommun's bounding box, so a cell is the same cell every week.
+    """
+
+    def __init__(self, boundary: BaseGeometry, cell_m: float) -> None:
+        self.lon0, self.lat0, maxx, maxy = boundary.bounds
+        self.kx = _METRES_PER_DEGREE * math.cos(math.radians((self.lat0 + maxy) / 2))
+        self.ky = _METRES_PER_DEGREE
+        self.cell_m = cell_m
+        nx = math.ceil((maxx - self.lon0) * self.kx / cell_m)
+        ny = math.ceil((maxy - self.lat0) * self.ky / cell_m)
+        ix, iy = np.meshgrid(np.arange(nx), np.arange(ny))
+        lon, lat = self.lonlat((ix + 0.5) * cell_m, (iy + 0.5) * cell_m)
+        self.mask = shapely.contains_xy(boundary, lon, lat)  # [iy, ix]: centre in the kommun
+
+    def lonlat(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.lon0 + x / self.kx, self.lat0 + y / self.ky
+
+    def cell(self, lat: float, lon: float) -> GridCell:
+        return (
+            math.floor((lon - self.lon0) * self.kx / self.cell_m),
+            math.floor((lat - self.lat0) * self.ky / self.cell_m),
+        )
+
+    def inside(self, c: GridCell) -> bool:
+        ny, nx = self.mask.shape
+        return 0 <= c[0] < nx and 0 <= c[1] < ny and bool(self.mask[c[1], c[0]])
+
+    def square(self, c: GridCell) -> BaseGeometry:
+        d = self.cell_m
+        return box(
+            self.lon0 + c[0] * d / self.kx,
+            self.lat0 + c[1] * d / self.ky,
+            self.lon0 + (c[0] + 1) * d / self.kx,
+            self.lat0 + (c[1] + 1) * d / self.ky,
+        )
+
+
+def _window(c: GridCell) -> list[GridCell]:
+    return [(c[0] + dx, c[1] + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
+
+
+def _usable(incidents: Iterable[Incident]) -> list[Incident]:
+    # Reports placed at an area's centroid would make every centroid a hotspot: exact only.
+    return [i for i in incidents if i.duplicate_of is None and i.location_precision == "exact"]
+
+
+def _hot_windows(
+    counts: Counter[GridCell], grid: _Grid, *, fdr: float, min_count: int
+) -> dict[GridCell, float]:
+    """Centre cell -> p-value, for the neighbourhoods that stand out from the kommun mean.
+
+    The Gi* z-score assumes roughly normal cell counts; with a few dozen reports over thousands
+    of cells one stray report gives z ≈ 7. The exact Poisson tail of the same local sum does not.
+    """
+    n_region = max(1, int(grid.mask.sum()))
+    rate = sum(counts.values()) / n_region
+    centres = {w for c in counts for w in _window(c) if grid.inside(w)}
+    p_values: dict[GridCell, float] = {}
+    for centre in sorted(centres):
+        local = sum(counts.get(c, 0) for c in _window(centre))
+        if local >= min_count:
+            cells = sum(grid.inside(c) for c in _window(centre))
+            p_values[centre] = negbin_sf(local, rate * cells)
+    # m = every grid cell in the kommun: all were looked at, most with a local sum of 0.
+    q_values = benjamini_hochberg(list(p_values.values()), m=n_region)
+    return {c: p for (c, p), q in zip(p_values.items(), q_values, strict=True) if q <= fdr}
+
+
+def _components(
+    hot: Iterable[GridCell], counts: Counter[GridCell]
+) -> list[tuple[list[GridCell], list[GridCell]]]:
+    """(reporting cells, hot centres): cells joined when they share a hot neighbourhood."""
+    parent: dict[GridCell, GridCell] = {}
+
+    def root(c: GridCell) -> GridCell:
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    anchors: dict[GridCell, GridCell] = {}  # hot centre -> one of its reporting cells
+    for centre in hot:
+        members = [c for c in _window(centre) if counts.get(c)]
+        for c in members:
+            parent.setdefault(c, c)
+        for c in members[1:]:
+            parent[root(c)] = root(members[0])
+        anchors[centre] = members[0]
+    groups: dict[GridCell, tuple[list[GridCell], list[GridCell]]] = {}
+    for c in sorted(parent):
+        groups.setdefault(root(c), ([], []))[0].append(c)
+    for centre, anchor in sorted(anchors.items()):
+        groups[root(anchor)][1].append(centre)
+    return list(groups.values())
+
+
+def _compass(shape: BaseGeometry, area: BaseGeometry, grid: _Grid) -> str:
+    ref, at = area.centroid, shape.centroid
+    dx, dy = (at.x - ref.x) * grid.kx, (at.y - ref.y) * grid.ky
+    radius = math.sqrt(area.area * grid.kx * grid.ky / math.pi)
+    if math.hypot(dx, dy) < CENTRAL_SHARE * radius:
+        return "centrala"
+    return _COMPASS[round(math.degrees(math.atan2(dx, dy)) / 45) % 8]
+
+
+def _name(
+    shape: BaseGeometry, members: Sequence[Incident], kommun: KommunAreas, grid: _Grid
+) -> tuple[str, tuple[str, ...]]:
+    shares = Counter(i.area for i in members).most_common()
+    areas = tuple(a for a, n in shares if n >= SECOND_AREA_SHARE * len(members))[:2]
+    if len(areas) == 2:
+        return "/".join(areas), areas
+    area = areas[0] if areas else kommun.area_of(shape.centroid.y, shape.centroid.x)
+    geometry = {a.name: a.geometry for a in kommun.areas}.get(area, kommun.boundary)
+    return f"{area}, {_compass(shape, geometry, grid)} delen", (area,)
+
+
+def _inside(shape: BaseGeometry, incidents: Sequence[Incident]) -> list[Incident]:
+    prepared_shape = prepared.prep(shape)
+    return [i for i in incidents if prepared_shape.covers(Point(i.lon, i.lat))]
+
+
+def _trend(count: int, previous: int, baseline_mean: float | None) -> str:
+    if count > previous:
+        return "ny" if previous == 0 and not baseline_mean else "ökar"
+    return "minskar" if count < previous else "oförändrad"
+
+
+def find_hotspots(
+    incidents: Sequence[Incident],
+    previous_incidents: Sequence[Incident],
+    kommun: KommunAreas,
+    *,
+    cell_m: float = 250.0,
+    fdr: float = 0.05,
+    min_count: int = 3,
+    baseline_incidents: Sequence[Incident] = (),
+    baseline_weeks: int = 0,
+) -> list[Hotspot]:
+    """This week's hotspots, surest first. `baseline_incidents` span `baseline_weeks` weeks."""
+    points = _usable(incidents)
+    if not points:
+        return []
+    grid = _Grid(kommun.boundary, cell_m)
+    counts = Counter(grid.cell(i.lat, i.lon) for i in points)
+    hot = _hot_windows(counts, grid, fdr=fdr, min_count=min_count)
+    previous, baseline = _usable(previous_incidents), _usable(baseline_incidents)
+    spots = []
+    for cells, centres in _components(hot, counts):
+        shape = orient(unary_union([grid.square(c) for c in cells]).convex_hull, 1.0)
+        members = _inside(shape, points)
+        name, areas = _name(shape, members, kommun, grid)
+        best = min(hot[c] for c in centres)
+        before = len(_inside(shape, previous))
+        mean = len(_inside(shape, baseline)) / baseline_weeks if baseline_weeks > 0 else None
+        spots.append(
+            Hotspot(
+                name=name,
+                areas=areas,
+                polygon=[[[round(x, 6), round(y, 6)] for x, y in shape.exterior.coords]],
+                centroid=(round(shape.centroid.y, 6), round(shape.centroid.x, 6)),
+                count=len(members),
+                previous=before,
+                baseline_mean=None if mean is None else round(mean, 2),
+                categories=dict(Counter(i.category for i in members).most_common()),
+                cells=len(cells),
+                score=round(min(300.0, -math.log10(max(best, 1e-300))), 1),
+                trend=_trend(len(members), before, mean),
+            )
+        )
+    spots.sort(key=lambda s: (-s.score, -s.count, s.name))
+    return _unique_names(spots)
+
+
+def _unique_names(spots: list[Hotspot]) -> list[Hotspot]:
+    seen: Counter[str] = Counter()
+    out = []
+    for s in spots:
+        seen[s.name] += 1
+        out.append(s if seen[s.name] == 1 else replace(s, name=f"{s.name} ({seen[s.name]})"))
+    return out
