@@ -243,8 +243,8 @@ def week_show(
     as_json: JsonFlag = False,
 ) -> None:
     """Visa en byggd veckas lägesbild (senaste eller en tidigare revision)."""
-    from services.aggregate.store import latest_snapshot  # noqa: PLC0415
-    from services.maps.render import week_summary  # noqa: PLC0415
+    from services.aggregate.store import latest_snapshot
+    from services.maps.render import week_summary
 
     snapshot = latest_snapshot(_engine(_settings()), kommun, week, revision)
     if snapshot is None:
