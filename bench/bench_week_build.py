@@ -1,0 +1,113 @@
+"""Week build cost against history size: the same week built on a 100k- and a 1M-report
+history, printed as a ratio (target <= 1.5: the cost follows the week, not the history).
+
+    .venv/bin/python bench/bench_week_build.py [--week-size 2000] [--small 100000] [--large 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlmodel import Session, delete
+
+from services.aggregate.builder import WeekBuilder
+from shared.areas import load_kommuner
+from shared.categories import DEFAULT_CATEGORIES
+from shared.db import init_db, make_engine
+from shared.models import WeekSnapshotRow
+from shared.weeks import iso_week_of, shift_week, week_bounds
+
+TARGET = "2026-W47"
+KOMMUN = load_kommuner()["0580"]
+AREAS = [a.name for a in KOMMUN.areas]
+CATEGORIES = list(DEFAULT_CATEGORIES)
+
+
+def _rows(n: int, weeks: list[str], rng: random.Random, tag: str) -> list[tuple]:
+    rows = []
+    for i in range(n):
+        week = weeks[i % len(weeks)]
+        start, _ = week_bounds(week)
+        at = start + timedelta(seconds=rng.randrange(7 * 86400))
+        area = rng.choice(AREAS)
+        point = next(a for a in KOMMUN.areas if a.name == area).geometry.representative_point()
+        rows.append(
+            (
+                f"Org/{tag}-{i}",
+                "0580",
+                iso_week_of(at),
+                area,
+                rng.choice(CATEGORIES),
+                "vaktare",
+                at.isoformat(),
+                point.y + rng.gauss(0, 0.002),
+                point.x + rng.gauss(0, 0.004),
+                "exact",
+                "text",
+                None,
+            )
+        )
+    return rows
+
+
+def make_db(path: Path, history: int, week_size: int) -> WeekBuilder:
+    engine = make_engine(f"sqlite:///{path}")
+    init_db(engine)
+    rng = random.Random(1)
+    # The built week and the week before it are the same in both databases; history is
+    # spread over the ~4 years before them.
+    history_weeks = [shift_week(TARGET, -i) for i in range(2, 210)]
+    rows = _rows(week_size, [TARGET], rng, "w") + _rows(
+        week_size, [shift_week(TARGET, -1)], rng, "p"
+    )
+    rows += _rows(history, history_weeks, rng, "h")
+    with sqlite3.connect(path) as conn:
+        conn.executemany("INSERT INTO week_incident VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        counts = Counter((r[1], r[2], r[3], r[4]) for r in rows)
+        conn.executemany(
+            "INSERT INTO week_count VALUES (?,?,?,?,?)", [(*k, n) for k, n in counts.items()]
+        )
+    return WeekBuilder(engine, {"0580": KOMMUN}, DEFAULT_CATEGORIES)
+
+
+def time_build(builder: WeekBuilder, runs: int = 5) -> float:
+    times = []
+    for _ in range(runs):
+        with Session(builder.engine) as session:
+            session.exec(delete(WeekSnapshotRow))  # type: ignore[call-overload]
+            session.commit()
+        start = time.perf_counter()
+        builder.build("0580", TARGET, datetime(2026, 11, 30, 6, tzinfo=UTC))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--week-size", type=int, default=2000)
+    parser.add_argument("--small", type=int, default=100_000)
+    parser.add_argument("--large", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        results = {}
+        for label, history in (("small", args.small), ("large", args.large)):
+            builder = make_db(Path(tmp) / f"{label}.db", history, args.week_size)
+            results[label] = time_build(builder)
+            size, seconds = args.week_size, results[label]
+            print(f"history {history:>9,} reports: week of {size} built in {seconds:.3f} s")
+    print(f"ratio large / small: {results['large'] / results['small']:.2f} (target <= 1.5)")
+
+
+if __name__ == "__main__":
+    main()
