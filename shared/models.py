@@ -102,6 +102,19 @@ class WeekCount(SQLModel, table=True):
     count: int = 0
 
 
+class NollrapportRow(SQLModel, table=True):
+    """ "Nothing to report this week" from an organisation, for an area or the whole kommun."""
+
+    __tablename__ = "nollrapport"
+    message_id: str = Field(primary_key=True)
+    kommun: str
+    iso_week: str
+    organisation: str
+    source: str
+    area: str | None = None
+    submitted_at: datetime
+
+
 class WeekSnapshotRow(SQLModel, table=True):
     """A frozen revision of one week's lägesbild; the newest revision is the current one."""
 

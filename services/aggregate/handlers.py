@@ -20,10 +20,12 @@ from shared.contracts import (
     AGGREGATE_GROUP,
     DEAD_LETTER_STREAM,
     LAGESBILD_READY_STREAM,
+    NOLLRAPPORT_STREAM,
     WEEK_BUILD_STREAM,
     AcceptedReportV1,
     DeadLetterV1,
     LagesbildReadyV1,
+    NollrapportV1,
     WeekBuildRequestedV1,
 )
 from shared.streams import RawEntry, keep_raw_entries, payload_text, raw_entries
@@ -66,6 +68,16 @@ class Aggregate:
                 LagesbildReadyV1(snapshot=snapshot), stream=LAGESBILD_READY_STREAM
             )
         return is_new
+
+    async def settle_nollrapporter(self, entries: list[RawEntry]) -> None:
+        events: list[NollrapportV1] = []
+        for entry in entries:
+            try:
+                events.append(NollrapportV1.model_validate_json(entry.payload))
+            except ValidationError as exc:
+                reason = f"not a NollrapportV1: {exc.errors()[:1]}"
+                await self.dead_letter(entry, reason, stream=NOLLRAPPORT_STREAM)
+        await asyncio.to_thread(store.add_nollrapporter, self.builder.engine, events)
 
     async def settle_build_requests(self, entries: list[RawEntry]) -> None:
         for entry in entries:
@@ -130,5 +142,25 @@ def register(broker: RedisBroker, aggregate: Aggregate, *, consumer: str, batch_
             await aggregate.settle_build_requests(raw_entries(msg.raw_message))
         except Exception:
             log.exception("week build request failed; left pending for the reclaimer")
+            return
+        await msg.ack()
+
+    @broker.subscriber(
+        stream=StreamSub(
+            NOLLRAPPORT_STREAM,
+            group=AGGREGATE_GROUP,
+            consumer=consumer,
+            batch=True,
+            max_records=batch_size,
+            polling_interval=500,
+        ),
+        parser=keep_raw_entries,
+        ack_policy=AckPolicy.MANUAL,
+    )
+    async def when_nothing_was_seen_note_the_coverage(msg: RedisBatchStreamMessage) -> None:
+        try:
+            await aggregate.settle_nollrapporter(raw_entries(msg.raw_message))
+        except Exception:
+            log.exception("nollrapport batch failed; left pending for the reclaimer")
             return
         await msg.ack()

@@ -21,7 +21,13 @@ from services.aggregate.jobs import make_scheduler, weekly_build
 from shared.areas import load_kommuner
 from shared.categories import category_catalog
 from shared.config import Settings
-from shared.contracts import ACCEPTED_STREAM, AGGREGATE_GROUP, CONSUMER_GROUPS, WEEK_BUILD_STREAM
+from shared.contracts import (
+    ACCEPTED_STREAM,
+    AGGREGATE_GROUP,
+    CONSUMER_GROUPS,
+    NOLLRAPPORT_STREAM,
+    WEEK_BUILD_STREAM,
+)
 from shared.db import init_db, make_engine
 from shared.service import consumer_name
 from shared.streams import Reclaimer, ensure_groups
@@ -58,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastStream:
         for stream, settle in (
             (ACCEPTED_STREAM, aggregate.settle_accepted),
             (WEEK_BUILD_STREAM, aggregate.settle_build_requests),
+            (NOLLRAPPORT_STREAM, aggregate.settle_nollrapporter),
         )
     ]
 

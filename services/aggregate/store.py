@@ -11,9 +11,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from services.aggregate.logic import Incident
-from shared.contracts import AcceptedReportV1, WeekSnapshotV1
+from shared.contracts import AcceptedReportV1, NollrapportV1, WeekSnapshotV1
 from shared.db import insert_ignoring_conflicts
-from shared.models import WeekCount, WeekIncident, WeekSnapshotRow
+from shared.models import NollrapportRow, WeekCount, WeekIncident, WeekSnapshotRow
 
 
 def add_incidents(engine: Engine, events: list[AcceptedReportV1]) -> int:
@@ -90,6 +90,35 @@ def week_counts(
     for r in rows:
         result.setdefault(r.iso_week, Counter())[(r.area, r.category)] += r.count
     return result
+
+
+def add_nollrapporter(engine: Engine, events: list[NollrapportV1]) -> None:
+    rows = [
+        {
+            "message_id": e.message_id,
+            "kommun": e.kommun,
+            "iso_week": e.iso_week,
+            "organisation": e.organisation,
+            "source": e.source.value,
+            "area": e.area,
+            "submitted_at": e.submitted_at,
+        }
+        for e in events
+    ]
+    if rows:
+        with Session(engine) as session:
+            session.connection().execute(insert_ignoring_conflicts(engine, NollrapportRow), rows)
+            session.commit()
+
+
+def week_nollrapporter(engine: Engine, kommun: str, iso_week: str) -> list[tuple[str, str | None]]:
+    """(organisation, area or None for the whole kommun) that reported "nothing" this week."""
+    n = NollrapportRow
+    with Session(engine) as session:
+        rows = session.connection().execute(
+            select(n.organisation, n.area).where(n.kommun == kommun, n.iso_week == iso_week)
+        )
+        return sorted({(org, area) for org, area in rows}, key=lambda r: (r[0], r[1] or ""))
 
 
 def week_incidents(engine: Engine, kommun: str, iso_week: str) -> list[Incident]:
