@@ -284,6 +284,21 @@ def demo(
     raise typer.Exit(run_demo(settings, weeks, console))
 
 
+def _register_subcommands() -> None:
+    # Commands that live with the service they belong to.
+    from services.aggregate.forecast_cli import evaluate_command, forecast_command
+
+    app.command("forecast", help="Prognos: nästa veckas hotspot-celler som GeoJSON.")(
+        forecast_command
+    )
+    app.command("evaluate", help="Utvärdera prognosen vecka för vecka mot baslinjen.")(
+        evaluate_command
+    )
+
+
+_register_subcommands()
+
+
 def main() -> None:
     app()
 

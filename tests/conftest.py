@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from shared.redis_runtime import EmbeddedRedis
+from tests.support.postgres import TempPostgres, start_temp_postgres
 
 SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -33,13 +35,34 @@ def redis_server(tmp_path: Path) -> Iterator[EmbeddedRedis]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[TempPostgres]:
+    """One PostgreSQL server for the session (Debian's package, on a loopback port)."""
+    server = start_temp_postgres(free_port())
+    if server is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must test PostgreSQL too, but no PostgreSQL server is installed")
+        pytest.skip("no PostgreSQL server installed (apt-get install postgresql)")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database: a SQLite file, or a new database on the PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'lagesbild.db'}"
+    server: TempPostgres = request.getfixturevalue("postgres")
+    return server.create_database(f"t_{uuid.uuid4().hex[:12]}")
+
+
 @pytest.fixture
-def service_env(tmp_path: Path, redis_server: EmbeddedRedis) -> dict[str, str]:
-    """Environment for service and CLI processes: this test's Redis, DB file and output."""
+def service_env(tmp_path: Path, redis_server: EmbeddedRedis, db_url: str) -> dict[str, str]:
+    """Environment for service and CLI processes: this test's Redis, database and output."""
     return {
         "LAGESBILD_REDIS_URL": redis_server.url,
         "LAGESBILD_DATA_DIR": str(tmp_path / "data"),
-        "LAGESBILD_DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'lagesbild.db'}",
+        "LAGESBILD_DATABASE_URL": db_url,
         "LAGESBILD_OUTPUT_DIR": str(tmp_path / "out"),
         "LAGESBILD_MAP_TILES": "",
         "LAGESBILD_CLAIM_IDLE_MS": "1500",

@@ -97,6 +97,8 @@ def to_datetime64(times: Iterable[TimeLike] | NDArray[Any]) -> NDArray[np.dateti
 
 
 def _as_datetime64(moment: TimeLike) -> np.datetime64:
+    if isinstance(moment, np.datetime64):
+        return moment.astype("datetime64[s]")
     if isinstance(moment, datetime) and moment.tzinfo is not None:
         raise ValueError("aware datetimes are not accepted; give naive local times")
     return np.datetime64(moment, "s")
@@ -104,7 +106,7 @@ def _as_datetime64(moment: TimeLike) -> np.datetime64:
 
 def utm_epsg(lat: float, lon: float) -> int:
     """EPSG code of the WGS84 UTM zone containing (lat, lon)."""
-    zone = min(60, max(1, int(math.floor((lon + 180.0) / 6.0)) + 1))
+    zone = min(60, max(1, math.floor((lon + 180.0) / 6.0) + 1))
     return (32600 if lat >= 0 else 32700) + zone
 
 

@@ -23,6 +23,7 @@ import typer
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -260,7 +261,7 @@ def _method(text: str) -> Method:
 
 
 def _fail(exc: InputError) -> typer.Exit:
-    err.print(f"[red]{exc.sv}[/red]\n[dim]{exc.en}[/dim]", highlight=False)
+    err.print(f"[red]{escape(exc.sv)}[/red]\n[dim]{escape(exc.en)}[/dim]", highlight=False)
     return typer.Exit(2)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session, delete
@@ -41,8 +40,8 @@ def _event(
 
 
 @pytest.fixture
-def builder(tmp_path: Path) -> WeekBuilder:
-    engine = make_engine(f"sqlite:///{tmp_path / 'agg.db'}")
+def builder(db_url: str) -> WeekBuilder:
+    engine = make_engine(db_url)
     init_db(engine)
     return WeekBuilder(engine, load_kommuner(), DEFAULT_CATEGORIES)
 

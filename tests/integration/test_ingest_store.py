@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
@@ -22,8 +21,8 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def pipeline(tmp_path: Path) -> IngestPipeline:
-    engine = make_engine(f"sqlite:///{tmp_path / 'ingest.db'}")
+def pipeline(db_url: str) -> IngestPipeline:
+    engine = make_engine(db_url)
     init_db(engine)
     return IngestPipeline(
         engine=engine,

@@ -15,7 +15,7 @@ from services.ingest.logic import (
     ValidReport,
     validate_submission,
 )
-from shared.areas import OTHER_AREA, KommunAreas, parse_area_collection
+from shared.areas import KOMMUN_LEVEL_AREA, OTHER_AREA, KommunAreas, parse_area_collection
 from shared.categories import DEFAULT_CATEGORIES
 from shared.contracts import MAX_DESCRIPTION_CHARS
 
@@ -212,7 +212,7 @@ def test_every_reason_code_has_a_known_answer() -> None:
         (payload(description="rad 1\nrad 2\ttabb\r\n"), "Centrum"),
         (payload(occurred_at="2026-11-20T20:30:00Z"), "Centrum"),
         (payload(occurred_at=datetime(2026, 11, 20, 20, 30, tzinfo=UTC)), "Centrum"),
-        (payload(location_precision="centroid"), "Centrum"),
+        (payload(location_precision="centroid"), KOMMUN_LEVEL_AREA),  # counts for the kommun
         (payload(description="x" * MAX_DESCRIPTION_CHARS), "Centrum"),
     ],
     ids=lambda v: str(v)[:40],

@@ -1,0 +1,488 @@
+"""Next-week hotspot forecast (services/aggregate/forecast.py) and its CLI (forecast_cli.py)."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import math
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+import typer
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pyproj import Transformer
+from typer.testing import CliRunner
+
+from services.aggregate.forecast import (
+    BASELINE,
+    DEFAULT_METHOD,
+    SWEREF99TM_EPSG,
+    Cell,
+    Grid,
+    Method,
+    Points,
+    cells_to_choose,
+    cells_to_geojson,
+    evaluate,
+    forecast,
+    forecast_details,
+    parse_method,
+    points_from_latlon,
+    points_from_xy,
+    summarize,
+    week_starts,
+)
+from services.aggregate.forecast_cli import evaluate_command, forecast_command
+
+CELL = 250.0
+# Lower-left corner of cell (0, 0) of the test grids, in SWEREF 99 TM (near Linköping).
+X0, Y0 = 536_000.0, 6_475_000.0
+UNTIL = date(2026, 3, 2)  # a Monday: the forecast week is 2026-03-02 .. 03-08
+MONDAY = datetime(2026, 3, 2)
+
+
+def at(i: int, j: int, dx: float = 125.0, dy: float = 125.0) -> tuple[float, float]:
+    """A point inside cell (i, j) of the test grid (centre by default)."""
+    return X0 + i * CELL + dx, Y0 + j * CELL + dy
+
+
+def make_points(events: list[tuple[datetime, tuple[float, float]]]) -> Points:
+    times = [t for t, _ in events]
+    return points_from_xy(
+        times, [p[0] for _, p in events], [p[1] for _, p in events], epsg=SWEREF99TM_EPSG
+    )
+
+
+def days_before(days: float, hour: int = 12) -> datetime:
+    return MONDAY - timedelta(days=days) + timedelta(hours=hour - 24)
+
+
+def cell_of(c: Cell) -> tuple[int, int]:
+    return round((c.x0 - X0) / CELL), round((c.y0 - Y0) / CELL)
+
+
+# --- baseline, decay, smoothing ----------------------------------------------------------------
+
+
+def test_baseline_ranks_the_cell_with_most_incidents_first() -> None:
+    events = [(days_before(10 + k), at(3, 3)) for k in range(5)]
+    events += [(days_before(20 + k), at(7, 1)) for k in range(9)]
+    events += [(days_before(5 + k), at(0, 6)) for k in range(2)]
+    cells = forecast(make_points(events), UNTIL, method="baseline", area_fraction=1.0)
+    assert [cell_of(c) for c in cells] == [(7, 1), (3, 3), (0, 6)]
+    assert [c.rank for c in cells] == [1, 2, 3]
+    assert [c.score for c in cells] == [9.0, 5.0, 2.0]
+
+
+def test_baseline_counts_only_the_last_52_weeks_before_the_cut_off() -> None:
+    events = [(days_before(52 * 7 + 3 + k), at(1, 1)) for k in range(6)]  # older than 52 weeks
+    events += [(days_before(30 + k), at(2, 2)) for k in range(2)]
+    events += [(MONDAY + timedelta(days=1, hours=k), at(3, 3)) for k in range(20)]  # after
+    details = forecast_details(make_points(events), UNTIL, method="baseline", area_fraction=1.0)
+    scores = {cell_of(c): c.score for c in details.cells}
+    assert scores[(2, 2)] == 2.0
+    assert scores[(1, 1)] == 0.0  # in the study area (ever had an incident) but not counted
+    assert (3, 3) not in scores  # incidents on/after `until` are never used
+    assert details.training_incidents == 2
+
+
+def test_decay_prefers_a_recently_active_cell_over_an_old_one() -> None:
+    old = [(days_before(40 * 7 + k), at(1, 1)) for k in range(6)]
+    recent = [(days_before(1 + k), at(5, 5)) for k in range(5)]
+    points = make_points(old + recent)
+    base = forecast(points, UNTIL, method="baseline", area_fraction=0.5)
+    decay = forecast(points, UNTIL, method="decay", area_fraction=0.5)
+    assert [cell_of(c) for c in base] == [(1, 1)]
+    assert [cell_of(c) for c in decay] == [(5, 5)]
+    half_life = parse_method("decay").half_life_weeks
+    assert half_life is not None
+    # A single incident exactly one half-life before the cut-off scores 0.5.
+    one = make_points([(MONDAY - timedelta(weeks=half_life), at(0, 0))])
+    assert forecast(one, UNTIL, method="decay")[0].score == pytest.approx(0.5)
+
+
+def test_smoothing_adds_the_weighted_neighbours() -> None:
+    events = [(days_before(3), at(4, 4)) for _ in range(4)]
+    events += [(days_before(3), at(5, 5)), (days_before(3), at(4, 5))]
+    points = make_points(events)
+    cells = forecast(points, UNTIL, method=Method("s", neighbour_weight=0.5), area_fraction=1.0)
+    scores = {cell_of(c): c.score for c in cells}
+    assert scores[(4, 4)] == pytest.approx(4 + 0.5 * 2)
+    assert scores[(4, 5)] == pytest.approx(1 + 0.5 * (4 + 1))
+    assert scores[(5, 5)] == pytest.approx(1 + 0.5 * (4 + 1))
+
+
+def test_cells_without_any_incident_are_never_chosen() -> None:
+    # A ring of busy cells around (5, 5): smoothing gives the empty centre the top score,
+    # but it is outside the study area.
+    events = [
+        (days_before(2), at(5 + di, 5 + dj)) for di in (-1, 0, 1) for dj in (-1, 0, 1) if di or dj
+    ]
+    details = forecast_details(
+        make_points(events), UNTIL, method=Method("s", neighbour_weight=1.0), area_fraction=1.0
+    )
+    assert details.study_cells == 8
+    assert (5, 5) not in {cell_of(c) for c in details.cells}
+
+
+def test_no_training_data_is_an_error() -> None:
+    points = make_points([(MONDAY + timedelta(days=2), at(0, 0))])
+    with pytest.raises(ValueError, match="no incidents before"):
+        forecast(points, UNTIL)
+
+
+# --- area fraction -----------------------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n_cells=st.integers(min_value=1, max_value=400),
+    fraction=st.floats(min_value=0.001, max_value=1.0),
+    seed=st.integers(0, 2**16),
+)
+def test_area_fraction_is_respected_within_one_cell(
+    n_cells: int, fraction: float, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    flat = rng.choice(40 * 40, size=n_cells, replace=False)
+    counts = rng.integers(1, 6, size=n_cells)
+    events = [
+        (days_before(1 + int(rng.integers(0, 300))), at(int(f) // 40, int(f) % 40))
+        for f, c in zip(flat, counts, strict=True)
+        for _ in range(int(c))
+    ]
+    details = forecast_details(
+        make_points(events), UNTIL, method="baseline", area_fraction=fraction
+    )
+    assert details.study_cells == n_cells
+    chosen_area = len(details.cells) * CELL**2
+    wanted_area = fraction * n_cells * CELL**2
+    assert abs(chosen_area - wanted_area) <= CELL**2
+    assert len(details.cells) >= 1
+    assert len({cell_of(c) for c in details.cells}) == len(details.cells)
+    scores = [c.score for c in details.cells]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_cells_to_choose_rounds_and_rejects_bad_fractions() -> None:
+    assert cells_to_choose(1594, 0.05) == 80
+    assert cells_to_choose(10, 0.01) == 1  # never an empty forecast
+    assert cells_to_choose(0, 0.05) == 0
+    with pytest.raises(ValueError):
+        cells_to_choose(10, 0.0)
+    with pytest.raises(ValueError):
+        cells_to_choose(10, 1.5)
+
+
+# --- evaluation --------------------------------------------------------------------------------
+
+
+def constructed_week() -> Points:
+    """Ten study cells in a row; cells 0 and 1 are the hottest before the test week.
+    The test week (from UNTIL) has 4 incidents in cells 0-1 and 6 elsewhere, 1 outside."""
+    events = []
+    for i in range(10):
+        n = {0: 9, 1: 7}.get(i, 2)
+        events += [(days_before(3 + k), at(i, 0)) for k in range(n)]
+    week = MONDAY + timedelta(hours=10)
+    events += [(week, at(0, 0)), (week, at(0, 0)), (week, at(1, 0)), (week, at(1, 0))]
+    events += [(week, at(i, 0)) for i in range(2, 7)]
+    events += [(week, at(3, 8))]  # never seen before: outside the study area, a miss
+    events += [(MONDAY + timedelta(days=7, hours=1), at(0, 0))]  # next week: not counted
+    return make_points(events)
+
+
+def test_hit_rate_and_pai_on_a_constructed_week() -> None:
+    results = evaluate(
+        constructed_week(),
+        start=UNTIL,
+        end=UNTIL + timedelta(days=7),
+        area_fraction=0.2,
+        methods=["baseline"],
+    )
+    assert [r.week for r in results] == ["2026-W10"]
+    week = results[0]
+    assert week.n_incidents == 10
+    b = week.methods["baseline"]
+    assert (b.hits, b.chosen_cells, b.study_cells) == (4, 2, 10)
+    assert b.hit_rate == pytest.approx(0.4)
+    assert b.area_share == pytest.approx(0.2)
+    assert b.pai == pytest.approx(2.0)
+    summary = summarize(results)["baseline"]
+    assert summary.mean_pai == pytest.approx(2.0)
+    assert summary.pooled_hit_rate == pytest.approx(0.4)
+
+
+def test_evaluate_rolls_week_by_week_training_only_on_the_past() -> None:
+    # Week 1: all incidents in cell A. Week 2: all in cell B. Week 3: all in cell B.
+    a, b = at(0, 0), at(9, 9)
+    start = MONDAY - timedelta(weeks=1)
+    events = [(start - timedelta(days=1), a), (start - timedelta(days=2), b)]
+    events += [(start + timedelta(days=1), a)] * 3
+    events += [(MONDAY + timedelta(days=1), b)] * 5
+    events += [(MONDAY + timedelta(days=8), b)] * 2
+    results = evaluate(
+        make_points(events),
+        start=start.date(),
+        end=(MONDAY + timedelta(days=14)).date(),
+        area_fraction=0.5,
+        methods=["baseline", "decay"],
+    )
+    assert [r.n_incidents for r in results] == [3, 5, 2]
+    base = [r.methods["baseline"].hits for r in results]
+    # Week 1: A and B tie (1 each), broken by cell index -> A; hit all 3.
+    # Week 2: A has 4, B 1 -> A is chosen, B's 5 incidents are missed.
+    # Week 3: B has 6, A 4 -> B, hit both.
+    assert base == [3, 0, 2]
+    assert [r.methods["baseline"].pai for r in results] == [2.0, 0.0, 2.0]
+
+
+def test_evaluate_reports_progress_and_nan_for_empty_weeks() -> None:
+    seen: list[tuple[int, int]] = []
+    points = make_points([(days_before(3), at(0, 0))])
+    results = evaluate(
+        points,
+        start=UNTIL,
+        end=UNTIL + timedelta(days=14),
+        methods=["baseline"],
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert seen == [(1, 2), (2, 2)]
+    assert all(r.n_incidents == 0 and math.isnan(r.methods["baseline"].pai) for r in results)
+    assert summarize(results)["baseline"].weeks == 0
+
+
+def test_week_starts_are_the_mondays_in_the_half_open_range() -> None:
+    assert week_starts(date(2020, 7, 6), date(2020, 7, 20)) == [date(2020, 7, 6), date(2020, 7, 13)]
+    assert week_starts(date(2020, 7, 7), date(2020, 7, 20)) == [date(2020, 7, 13)]
+    assert week_starts(date(2020, 7, 6), date(2020, 7, 6)) == []
+
+
+# --- methods, projections, GeoJSON -------------------------------------------------------------
+
+
+def test_parse_method() -> None:
+    assert parse_method("baseline") == BASELINE
+    assert parse_method(DEFAULT_METHOD).half_life_weeks is not None
+    custom = parse_method("hl=4,nw=0.5")
+    assert (custom.half_life_weeks, custom.neighbour_weight) == (4.0, 0.5)
+    over = parse_method("decay:nw=0.25")
+    assert over.neighbour_weight == 0.25
+    assert over.half_life_weeks == parse_method("decay").half_life_weeks
+    assert parse_method("hl=inf,window=26").half_life_weeks is None
+    for bad in ("nope", "hl=x", "zz=1", "hl=-1", "decay:hl"):
+        with pytest.raises(ValueError):
+            parse_method(bad)
+
+
+def test_latlon_is_projected_to_sweref_in_sweden_and_utm_elsewhere() -> None:
+    t = [datetime(2026, 1, 1)]
+    linkoping = points_from_latlon(t, [58.41], [15.62])
+    assert linkoping.epsg == SWEREF99TM_EPSG
+    vancouver = points_from_latlon(t, [49.28], [-123.12])
+    assert vancouver.epsg == 32610
+    x, y = Transformer.from_crs(4326, 32610, always_xy=True).transform(-123.12, 49.28)
+    assert (vancouver.x[0], vancouver.y[0]) == pytest.approx((x, y))
+    with pytest.raises(ValueError):
+        points_from_latlon(t, [158.0], [15.0])
+
+
+def test_grid_cells_align_to_multiples_of_the_cell_size() -> None:
+    points = make_points([(days_before(1), (X0 + 10, Y0 + 10)), (days_before(1), at(3, 2))])
+    grid = Grid.covering(points, CELL)
+    idx = grid.flat_index(points.x, points.y)
+    assert grid.lower_left(int(idx[0])) == (X0, Y0)
+    assert grid.lower_left(int(idx[1])) == (X0 + 3 * CELL, Y0 + 2 * CELL)
+    assert grid.flat_index(np.array([X0 - 10 * CELL]), np.array([Y0]))[0] == -1
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon"), [(58.41, 15.62), (67.85, 20.22), (55.60, 13.00), (49.25, -123.10)]
+)
+def test_geojson_polygons_are_squares_of_the_cell_size(lat: float, lon: float) -> None:
+    rng = np.random.default_rng(1)
+    n = 200
+    lats = lat + rng.normal(0, 0.01, n)
+    lons = lon + rng.normal(0, 0.015, n)
+    times = [MONDAY - timedelta(hours=int(h)) for h in rng.integers(1, 2000, n)]
+    points = points_from_latlon(times, lats, lons)
+    cells = forecast(points, UNTIL, area_fraction=0.2)
+    collection = cells_to_geojson(cells, method="decay", properties={"week_start": "x"})
+    assert collection["type"] == "FeatureCollection" and collection["week_start"] == "x"
+    assert len(collection["features"]) == len(cells) >= 2
+    back = Transformer.from_crs(4326, points.epsg, always_xy=True)
+    for feature, cell in zip(collection["features"], cells, strict=True):
+        props = feature["properties"]
+        assert props["rank"] == cell.rank and props["method"] == "decay"
+        assert props["cell_m"] == CELL and props["score"] == pytest.approx(cell.score)
+        ring = feature["geometry"]["coordinates"][0]
+        assert feature["geometry"]["type"] == "Polygon" and len(ring) == 5
+        assert ring[0] == ring[-1]
+        assert all(-180 <= lo <= 180 and -90 <= la <= 90 for lo, la in ring)
+        xs, ys = back.transform([p[0] for p in ring], [p[1] for p in ring])
+        corners = list(zip(xs, ys, strict=True))
+        for (xa, ya), (xb, yb) in itertools.pairwise(corners):
+            assert math.hypot(xb - xa, yb - ya) == pytest.approx(CELL, abs=1.0)
+        assert math.hypot(xs[2] - xs[0], ys[2] - ys[0]) == pytest.approx(CELL * 2**0.5, abs=1.0)
+        assert (xs[0], ys[0]) == pytest.approx((cell.x0, cell.y0), abs=1.0)
+        # Counter-clockwise exterior ring (RFC 7946): positive shoelace area.
+        area = sum(xa * yb - xb * ya for (xa, ya), (xb, yb) in itertools.pairwise(corners))
+        assert area / 2 == pytest.approx(CELL**2, rel=1e-4)
+
+
+# --- CLI ---------------------------------------------------------------------------------------
+
+runner = CliRunner()
+
+
+def cli() -> typer.Typer:
+    app = typer.Typer()
+    app.command("forecast")(forecast_command)
+    app.command("evaluate")(evaluate_command)
+    return app
+
+
+def write_csv(path: Path, header: str, rows: list[str]) -> Path:
+    text = "\n".join([header, *rows]) + "\n"
+    if path.suffix == ".gz":
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def sweden_rows(n_weeks: int = 6) -> list[str]:
+    """A hot spot near Linköping's centre, a lukewarm one and scattered incidents."""
+    rng = np.random.default_rng(7)
+    rows = []
+    start = datetime(2026, 1, 5)
+    for k in range(n_weeks * 60):
+        moment = start + timedelta(minutes=int(rng.integers(0, n_weeks * 7 * 24 * 60)))
+        r = k % 6
+        if r < 3:
+            lat, lon = 58.4108, 15.6214
+        elif r == 3:
+            lat, lon = 58.3990, 15.5770
+        else:
+            lat, lon = 58.41 + rng.normal(0, 0.01), 15.62 + rng.normal(0, 0.02)
+        rows.append(f"{moment.isoformat()},{lat:.6f},{lon:.6f}")
+    return rows
+
+
+def test_cli_forecast_writes_ranked_geojson(tmp_path: Path) -> None:
+    csv_file = write_csv(tmp_path / "in.csv.gz", "time,lat,lon", sweden_rows())
+    out = tmp_path / "out" / "forecast.geojson"
+    result = runner.invoke(
+        cli(),
+        ["forecast", "--incidents", str(csv_file), "--until", "2026-02-16", "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    features = data["features"]
+    assert [f["properties"]["rank"] for f in features] == list(range(1, len(features) + 1))
+    assert data["crs"] == "EPSG:3006" and data["week_start"] == "2026-02-16"
+    assert {f["properties"]["method"] for f in features} == {DEFAULT_METHOD}
+    lon, lat = np.array(features[0]["geometry"]["coordinates"][0][:4]).mean(axis=0)
+    assert abs(lat - 58.4108) < 0.003 and abs(lon - 15.6214) < 0.005  # the hot spot is rank 1
+    assert data["chosen_area_km2"] == pytest.approx(0.05 * data["study_area_km2"], abs=0.0625)
+
+
+def test_cli_forecast_reads_projected_columns_and_separate_time_columns(tmp_path: Path) -> None:
+    rows = ["Theft,2020,6,1,13,5,491059.48,5459122.41", "Theft,2020,6,2,0,0,491070,5459130"]
+    rows += ["Theft,2020,6,3,1,1,0.0,0.0", "Offence,2020,6,3,1,1,,"]  # suppressed: dropped
+    rows += ["Theft,2020,5,3,1,1,497300,5456100"]
+    csv_file = write_csv(tmp_path / "v.csv", "TYPE,YEAR,MONTH,DAY,HOUR,MINUTE,X,Y", rows)
+    result = runner.invoke(
+        cli(),
+        [
+            "forecast",
+            *("--incidents", str(csv_file), "--until", "2020-06-08"),
+            *("--time-columns", "YEAR,MONTH,DAY,HOUR,MINUTE"),
+            *("--x-column", "X", "--y-column", "Y", "--crs", "EPSG:32610"),
+            *("--method", "baseline", "--area-fraction", "0.5"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [(f["properties"]["x0"], f["properties"]["y0"]) for f in data["features"]] == [
+        (491000.0, 5459000.0)
+    ]
+    assert data["features"][0]["properties"]["score"] == 2.0
+    assert "2 rader utan position" in result.stderr
+
+
+def test_cli_evaluate_json(tmp_path: Path) -> None:
+    csv_file = write_csv(tmp_path / "in.csv", "time,lat,lon", sweden_rows(8))
+    args = ["evaluate", "--incidents", str(csv_file), "--from", "2026-02-02"]
+    result = runner.invoke(cli(), [*args, "--to", "2026-03-02", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [w["week"] for w in data["weeks"]] == ["2026-W06", "2026-W07", "2026-W08", "2026-W09"]
+    assert set(data["mean"]) == {"baseline", DEFAULT_METHOD}
+    for week in data["weeks"]:
+        for m in week["methods"].values():
+            assert m["pai"] == pytest.approx(
+                m["hit_rate"] / (m["chosen_cells"] / m["study_cells"]), rel=1e-4
+            )
+    assert data["mean"]["baseline"]["mean_pai"] > 1
+    table = runner.invoke(cli(), [*args, "--to", "2026-03-02", "--method", "smooth"])
+    assert table.exit_code == 0, table.output
+    assert "2026-W09" in table.stdout and "Medel" in table.stdout and "smooth" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("header", "rows", "extra", "expected"),
+    [
+        ("time,lat,lon", [], [], "Inga händelser"),
+        ("time,lat,lon", ["2026-01-01T10:00,,"], [], "No incidents"),
+        ("tid,latitud,lon", ["2026-01-01T10:00,58.4,15.6"], [], "Kolumner i filen: tid, latitud"),
+        (
+            "time,lat,lon",
+            ["2026-01-01T10:00,58.4,15.6", "igår,58.4,15.6", "31/12,58.4,15.6"],
+            [],
+            "2 rader har tider som inte går att tolka (första: rad 3: 'igår')",
+        ),
+        ("time,lat,lon", ["2026-01-01T10:00,58.4,15.6"], ["--x-column", "lon"], "--x-column"),
+        ("time,x,y", ["2026-01-01T10:00,1,2"], ["--x-column", "x", "--y-column", "y"], "--crs"),
+        ("time,lat,lon", ["2026-01-01T10:00,58.4,15.6"], ["--area-fraction", "2"], "(0, 1]"),
+        ("time,lat,lon", ["2026-01-01T10:00,58.4,öst"], [], "inte är tal"),
+        ("time,lat,lon", ["2026-01-01T10:00,58.4,15.6"], ["--method", "magic"], "unknown method"),
+    ],
+)
+def test_cli_input_errors_exit_2_with_swedish_and_english(
+    tmp_path: Path, header: str, rows: list[str], extra: list[str], expected: str
+) -> None:
+    csv_file = write_csv(tmp_path / "in.csv", header, rows)
+    result = runner.invoke(
+        cli(), ["forecast", "--incidents", str(csv_file), "--until", "2026-02-02", *extra]
+    )
+    assert result.exit_code == 2
+    assert expected in " ".join(result.stderr.split())
+    assert result.stdout == ""
+
+
+def test_cli_missing_file_and_no_history(tmp_path: Path) -> None:
+    missing = runner.invoke(
+        cli(),
+        [
+            "evaluate",
+            "--incidents",
+            str(tmp_path / "x.csv"),
+            "--from",
+            "2026-01-05",
+            "--to",
+            "2026-02-02",
+        ],
+    )
+    assert missing.exit_code == 2
+    assert "Filen finns inte" in missing.stderr and "File not found" in missing.stderr
+    csv_file = write_csv(tmp_path / "in.csv", "time,lat,lon", ["2026-03-01T10:00,58.4,15.6"])
+    early = runner.invoke(
+        cli(), ["forecast", "--incidents", str(csv_file), "--until", "2026-02-02"]
+    )
+    assert early.exit_code == 2
+    assert "Inga händelser före 2026-02-02" in early.stderr
