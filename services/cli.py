@@ -263,6 +263,30 @@ def week_show(
     )
 
 
+@app.command()
+def purge(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Räkna bara, ta inte bort.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Gallra (GDPR): ta bort råa rapporter, fritext och punkter äldre än lagringstiden."""
+    from services.retention import purge as run_purge
+
+    settings = _settings()
+    counts = run_purge(
+        _engine(settings),
+        now=datetime.now(UTC),
+        retention_days=settings.retention_days,
+        dry_run=dry_run,
+        run_by="operatör (lagesbild purge)",
+    )
+    if as_json:
+        print(json.dumps({"dry_run": dry_run, "removed": counts}, indent=2))
+        return
+    verb = "Skulle ta bort" if dry_run else "Tog bort"
+    parts = ", ".join(f"{name}: {n}" for name, n in counts.items())
+    console.print(f"{verb} (äldre än {settings.retention_days} dagar): {parts}")
+
+
 async def _publish(url: str, stream: str, message: Any) -> None:
     from faststream.redis import RedisBroker
 
@@ -287,6 +311,11 @@ def demo(
 def _register_subcommands() -> None:
     # Commands that live with the service they belong to.
     from services.aggregate.forecast_cli import evaluate_command, forecast_command
+    from services.ingest import police_cli
+
+    import_app = typer.Typer(help="Importera rapporter från andra källor.", no_args_is_help=True)
+    app.add_typer(import_app, name="import")
+    police_cli.register(import_app)
 
     app.command("forecast", help="Prognos: nästa veckas hotspot-celler som GeoJSON.")(
         forecast_command

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     week_build_cron: str = Field("0 6 * * mon", description="cron line, Europe/Stockholm")
     kommuner: list[str] = Field(default_factory=lambda: ["0580"])
 
+    # retention (GDPR): raw reports, free text and points older than this are purged;
+    # counts and frozen weeks' aggregates are kept
+    retention_days: int = Field(400, ge=30)
+    purge_cron: str = Field("30 3 * * *", description="daily purge, cron in Europe/Stockholm")
+
     # maps
     map_tiles: str = Field("OpenStreetMap", description="folium tiles; empty = none (offline)")
 

@@ -186,6 +186,9 @@ class WeekSnapshotV1(_Message):
     cells: list[AreaCount]
     incidents: list[IncidentPoint]
     duplicates_linked: int = 0
+    incidents_purged: bool = Field(
+        default=False, description="points and free text removed by the retention purge"
+    )
 
 
 class LagesbildReadyV1(_Message):

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, create_engine
 
-import shared.models  # noqa: F401  - registers the tables on SQLModel.metadata
+import shared.models  # registers the tables on SQLModel.metadata
+import shared.models_access  # noqa: F401
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -33,8 +34,18 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+_SCHEMA_LOCK = 580_001  # any constant: one advisory lock id for schema changes
+
+
 def init_db(engine: Engine) -> None:
-    SQLModel.metadata.create_all(engine)
+    """Create missing tables. On PostgreSQL under an advisory lock: three services starting
+    together on an empty database would otherwise race to create the same tables."""
+    if engine.dialect.name != "postgresql":
+        SQLModel.metadata.create_all(engine)
+        return
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _SCHEMA_LOCK})
+        SQLModel.metadata.create_all(conn)
 
 
 def insert_ignoring_conflicts(engine: Engine, table: type[SQLModel]) -> Any:

@@ -128,3 +128,16 @@ class WeekSnapshotRow(SQLModel, table=True):
     content_hash: str
     built_at: datetime
     snapshot_json: str
+
+
+# --- retention (written by whichever service or operator runs the purge) -----------
+class PurgeRun(SQLModel, table=True):
+    """The audit entry of one retention purge: what it removed (or would have)."""
+
+    __tablename__ = "purge_run"
+    id: int | None = Field(default=None, primary_key=True)
+    ran_at: datetime
+    cutoff: datetime
+    dry_run: bool
+    run_by: str
+    counts_json: str

@@ -10,8 +10,10 @@ The pieces, in the order they are used:
   the plain count of the last 52 weeks per cell. The other methods weight each incident by
   ``0.5 ** (age_weeks / half_life_weeks)`` (an exponentially time-decayed count, still over
   the last 52 weeks) and/or add ``neighbour_weight`` times the scores of the 8 neighbouring
-  cells (spatial smoothing). The default (`DEFAULT_METHOD`) was chosen by `tune` on the first
-  half of 2020 of real data and checked on the held-out second half; see docs/forecast.md.
+  cells (spatial smoothing) and/or spread each incident over its cell and the adjacent ones
+  with a Gaussian of ``kernel_m`` metres (position uncertainty). The default
+  (`DEFAULT_METHOD`) was chosen by `tune` on the first half of 2020 of real data and checked
+  on the held-out second half; see docs/forecast.md.
 * The **study area** is the set of cells with at least one incident in all data before the
   cut-off ("the cells that ever had an incident in the training data"). It leaves out water,
   parks and land outside the jurisdiction that a bounding box or convex hull would count, so
@@ -218,6 +220,7 @@ class Method:
     half_life_weeks: float | None = None
     neighbour_weight: float = 0.0
     window_weeks: int = WINDOW_WEEKS
+    kernel_m: float = 0.0  # σ in metres of the position kernel; 0 = each incident in its cell
 
     def __post_init__(self) -> None:
         if self.half_life_weeks is not None and self.half_life_weeks <= 0:
@@ -226,19 +229,24 @@ class Method:
             raise ValueError("neighbour_weight must be >= 0")
         if self.window_weeks < 1:
             raise ValueError("window_weeks must be >= 1")
+        if self.kernel_m < 0:
+            raise ValueError("kernel_m must be >= 0")
 
     @property
     def spec(self) -> str:
-        """The parameters as `parse_method` reads them, e.g. "hl=13,nw=0.5"."""
+        """The parameters as `parse_method` reads them, e.g. "hl=13,nw=0.5,window=52"."""
         hl = "inf" if self.half_life_weeks is None else f"{self.half_life_weeks:g}"
-        return f"hl={hl},nw={self.neighbour_weight:g},window={self.window_weeks}"
+        ks = f",ks={self.kernel_m:g}" if self.kernel_m else ""
+        return f"hl={hl},nw={self.neighbour_weight:g},window={self.window_weeks}{ks}"
 
 
 BASELINE = Method("baseline")
 # Presets. The default ("decay", half-life 8 weeks, no smoothing) won the `tune` grid search
 # (half-life x neighbour weight) on 2020-W06..W27 of the Vancouver data; the held-out
 # 2020-W28..W52 figures are in docs/forecast.md. "smooth" and "decay-smooth" are kept for
-# comparison: spatial smoothing lowered PAI at 250 m on that data.
+# comparison: spatial smoothing lowered PAI at 250 m on that data. The position kernel
+# (parameter ks) won a larger tuning search but was no better than the baseline on the
+# held-out weeks, so it is an option, not the default (docs/forecast.md, "Trying harder").
 METHODS: dict[str, Method] = {
     "baseline": BASELINE,
     "decay": Method("decay", half_life_weeks=8.0),
@@ -251,7 +259,8 @@ DEFAULT_METHOD = "decay"
 def parse_method(text: str) -> Method:
     """A preset name ("baseline", "decay", …) or parameters, optionally after a preset:
     "hl=8,nw=0.5", "decay:hl=8", "smooth:nw=0.125". hl = half-life in weeks ("inf" = none),
-    nw = weight of each of the 8 neighbours, window = weeks of history (default 52)."""
+    nw = weight of each of the 8 neighbours, window = weeks of history (default 52),
+    ks = σ in metres of the position kernel (0 = none)."""
     text = text.strip()
     name, sep, params = text.partition(":")
     if not sep and "=" in name:
@@ -259,7 +268,8 @@ def parse_method(text: str) -> Method:
     if name and name not in METHODS:
         raise ValueError(f"unknown method {name!r}; known: {', '.join(METHODS)}")
     base = METHODS[name] if name else Method(text)
-    hl, nw, window = base.half_life_weeks, base.neighbour_weight, base.window_weeks
+    hl, nw = base.half_life_weeks, base.neighbour_weight
+    window, ks = base.window_weeks, base.kernel_m
     for part in filter(None, (p.strip() for p in params.split(","))):
         key, eq, value = part.partition("=")
         key = key.strip().lower()
@@ -272,13 +282,15 @@ def parse_method(text: str) -> Method:
                 nw = float(value)
             elif key == "window":
                 window = int(value)
+            elif key in ("ks", "kernel_m"):
+                ks = float(value)
             else:
                 raise KeyError(key)
         except KeyError:
-            raise ValueError(f"unknown method parameter {key!r} (use hl, nw, window)") from None
+            raise ValueError(f"unknown method parameter {key!r} (use hl, nw, window, ks)") from None
         except ValueError:
             raise ValueError(f"bad method parameter {part!r} in {text!r}") from None
-    return Method(text, half_life_weeks=hl, neighbour_weight=nw, window_weeks=window)
+    return Method(text, half_life_weeks=hl, neighbour_weight=nw, window_weeks=window, kernel_m=ks)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,26 +301,70 @@ def cell_scores(points: Points, grid: Grid, until: TimeLike, method: Method) -> 
     """Score per cell (flat, length grid.size) from the incidents in the method's window
     before `until`."""
     cut = _as_datetime64(until)
-    return _scores(points.t, grid.flat_index(points.x, points.y), grid, cut, method)
+    return _scores(points, grid.flat_index(points.x, points.y), grid, cut, method)
 
 
 def _scores(
-    t: NDArray[np.datetime64],
+    points: Points,
     idx: NDArray[np.int64],
     grid: Grid,
     cut: np.datetime64,
     method: Method,
 ) -> NDArray[np.float64]:
     lo = cut - method.window_weeks * _WEEK
-    mask = (t >= lo) & (t < cut) & (idx >= 0)
-    weights: NDArray[np.float64] | None = None
+    mask = (points.t >= lo) & (points.t < cut) & (idx >= 0)
+    weights = np.ones(int(mask.sum()))
     if method.half_life_weeks is not None:
-        age = (cut - t[mask]).astype(np.float64) / _SECONDS_PER_WEEK
+        age = (cut - points.t[mask]).astype(np.float64) / _SECONDS_PER_WEEK
         weights = np.power(0.5, age / method.half_life_weeks)
-    scores = np.bincount(idx[mask], weights=weights, minlength=grid.size).astype(np.float64)
+    if method.kernel_m:
+        x, y = points.x[mask], points.y[mask]
+        scores = _spread(x, y, idx[mask], weights, grid, method.kernel_m)
+    else:
+        scores = np.bincount(idx[mask], weights=weights, minlength=grid.size).astype(np.float64)
     if method.neighbour_weight:
         scores = _smooth(scores.reshape(grid.nx, grid.ny), method.neighbour_weight).ravel()
     return scores
+
+
+_erfc = np.vectorize(math.erfc, otypes=[np.float64])
+
+
+def _edge_shares(v: NDArray[np.float64], cell_m: float, sigma: float) -> list[NDArray[np.float64]]:
+    """1-D: the shares of a Gaussian N(v, σ²) in the cell below v's cell, in v's cell, and in
+    the cell above. Assumes σ ≤ cell_m / 3, so the cells further away get next to nothing."""
+    offset = v - np.floor(v / cell_m) * cell_m
+    below = 0.5 * _erfc(offset / (sigma * math.sqrt(2)))
+    above = 0.5 * _erfc((cell_m - offset) / (sigma * math.sqrt(2)))
+    return [below, 1.0 - below - above, above]
+
+
+def _spread(
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    idx: NDArray[np.int64],
+    weights: NDArray[np.float64],
+    grid: Grid,
+    sigma: float,
+) -> NDArray[np.float64]:
+    """Scores with each incident's weight shared between its cell and the 8 around it: the
+    integral over each cell of a Gaussian of σ metres around the incident. Positions in open
+    data are often offset (Vancouver: to the hundred block), so an incident a few metres from
+    a cell edge could as well have been in the neighbour cell. Weight that would fall outside
+    the grid is dropped."""
+    if not 0 < sigma <= grid.cell_m / 3:
+        raise ValueError(f"kernel_m must be in (0, cell_m / 3] = (0, {grid.cell_m / 3:g}]")
+    sx, sy = _edge_shares(x, grid.cell_m, sigma), _edge_shares(y, grid.cell_m, sigma)
+    i, j = np.divmod(idx, grid.ny)
+    width = grid.ny + 2  # a one-cell border, so neighbours of edge cells have an index
+    padded = np.zeros((grid.nx + 2) * width)
+    for di in (-1, 0, 1):
+        for dj in (-1, 0, 1):
+            flat = (i + 1 + di) * width + (j + 1 + dj)
+            share = weights * sx[di + 1] * sy[dj + 1]
+            padded += np.bincount(flat, weights=share, minlength=padded.size)
+    result: NDArray[np.float64] = padded.reshape(grid.nx + 2, width)[1:-1, 1:-1].ravel()
+    return result
 
 
 def _smooth(grid_scores: NDArray[np.float64], weight: float) -> NDArray[np.float64]:
@@ -412,7 +468,7 @@ def forecast_details(
         raise ValueError(f"no incidents before {cut}: nothing to forecast from")
     grid = Grid.covering(training, cell_m)
     idx = grid.flat_index(training.x, training.y)
-    scores = _scores(training.t, idx, grid, cut, m)
+    scores = _scores(training, idx, grid, cut, m)
     study = _study(training.t, idx, grid, cut)
     chosen = rank_cells(scores, study, area_fraction)
     cells = []
@@ -566,7 +622,7 @@ def evaluate(
         n_study = int(study.sum())
         per_method: dict[str, MethodWeek] = {}
         for method in parsed:
-            chosen = rank_cells(_scores(points.t, idx, grid, cut, method), study, area_fraction)
+            chosen = rank_cells(_scores(points, idx, grid, cut, method), study, area_fraction)
             selected = np.zeros(grid.size, dtype=bool)
             selected[chosen] = True
             hits = int(selected[week_idx].sum())
@@ -620,11 +676,12 @@ def tune(
     end: date,
     half_lives: Sequence[float | None],
     neighbour_weights: Sequence[float],
+    kernels_m: Sequence[float] = (0.0,),
     area_fraction: float = DEFAULT_AREA_FRACTION,
     cell_m: float = DEFAULT_CELL_M,
 ) -> list[TuneResult]:
-    """Grid search over half-life (None = no decay) × neighbour weight on the weeks in
-    [start, end), best first.
+    """Grid search over half-life (None = no decay) × neighbour weight × position kernel σ
+    (0 = none) on the weeks in [start, end), best first.
 
     The criterion is robust rather than greedy: the mean weekly PAI gain over the baseline
     minus one standard error of that (paired) gain. A candidate that wins big in a few weeks
@@ -632,12 +689,14 @@ def tune(
     """
     candidates = [
         Method(
-            f"hl={'inf' if hl is None else f'{hl:g}'},nw={nw:g}",
+            f"hl={'inf' if hl is None else f'{hl:g}'},nw={nw:g}" + (f",ks={ks:g}" if ks else ""),
             half_life_weeks=hl,
             neighbour_weight=nw,
+            kernel_m=ks,
         )
         for hl in half_lives
         for nw in neighbour_weights
+        for ks in kernels_m
     ]
     reference = Method("__baseline__")
     weeks = evaluate(

@@ -253,11 +253,18 @@ def _parse_date(text: str, option: str) -> date:
         ) from exc
 
 
-def _method(text: str) -> Method:
+def _method(text: str, cell_m: float) -> Method:
     try:
-        return parse_method(text)
+        method = parse_method(text)
     except ValueError as exc:
         raise InputError(f"Ogiltig metod: {exc}", f"Invalid method: {exc}") from exc
+    # The position kernel only spreads into the adjacent cells, so σ must be small.
+    if method.kernel_m > cell_m / 3:
+        raise InputError(
+            f"Ogiltig metod {text!r}: ks får vara högst en tredjedel av --cell-m ({cell_m / 3:g})",
+            f"Invalid method {text!r}: ks must be at most a third of --cell-m ({cell_m / 3:g})",
+        )
+    return method
 
 
 def _fail(exc: InputError) -> typer.Exit:
@@ -290,8 +297,8 @@ def _check_numbers(cell_m: float, area_fraction: float) -> None:
 
 
 _METHOD_HELP = (
-    f"Metod: {', '.join(METHODS)} eller parametrar som 'hl=8,nw=0.125' "
-    "(halveringstid i veckor, vikt per granncell)."
+    f"Metod: {', '.join(METHODS)} eller parametrar som 'hl=8,nw=0.125,ks=20' "
+    "(halveringstid i veckor, vikt per granncell, positionskärnans σ i meter)."
 )
 
 IncidentsOpt = Annotated[
@@ -363,7 +370,7 @@ def forecast_command(
     try:
         _check_numbers(cell_m, area_fraction)
         cut = _parse_date(until, "--until")
-        chosen = _method(method)
+        chosen = _method(method, cell_m)
         layout = _layout(
             time_column, time_columns, lat_column, lon_column, x_column, y_column, crs, tz
         )
@@ -447,7 +454,7 @@ def evaluate_command(
         start, end = _parse_date(from_, "--from"), _parse_date(to, "--to")
         if end <= start:
             raise InputError("--to måste vara efter --from", "--to must be after --from")
-        parsed = [_method(m) for m in (methods or ["baseline", DEFAULT_METHOD])]
+        parsed = [_method(m, cell_m) for m in (methods or ["baseline", DEFAULT_METHOD])]
         if len({m.name for m in parsed}) != len(parsed):
             raise InputError("Samma metod angiven två gånger", "The same method was given twice")
         layout = _layout(

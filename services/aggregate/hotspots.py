@@ -1,9 +1,9 @@
 """Hotspots: where this week's reports concentrate, across area borders, named for people.
 
-Method (why in docs/analysis.md): count reports in a 250 m grid over the kommun; test each
-cell's 3 × 3 neighbourhood (a Getis-Ord Gi*-style local sum) against the kommun-wide mean
-with an exact Poisson tail and Benjamini–Hochberg across all grid cells; join the reporting
-cells of significant neighbourhoods into shapes, and name each shape after its area.
+Method (the why in docs/analysis.md): count reports in a 250 m grid over the kommun; test
+each cell and its 3 × 3 neighbourhood (a Getis-Ord Gi*-style local sum) against what its
+areas' density leaves for it, with exact tails and Benjamini–Hochberg; join the reporting
+cells of significant neighbourhoods into convex shapes, and name each after its area(s).
 """
 
 from __future__ import annotations
@@ -13,25 +13,22 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-import numpy as np
-import shapely
 from shapely import prepared
-from shapely.geometry import Point, box
+from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
 from shapely.ops import unary_union
 
-from services.aggregate.analysis import benjamini_hochberg, negbin_sf
+from services.aggregate.analysis import benjamini_hochberg
+from services.aggregate.hotspot_grid import Density, Grid, GridCell, window
 from services.aggregate.logic import Incident
 from shared.areas import KommunAreas
 
-_METRES_PER_DEGREE = 111_320.0
 _COMPASS = ("norra", "nordöstra", "östra", "sydöstra", "södra", "sydvästra", "västra", "nordvästra")
 # A second area is named when it holds at least this share of the shape's reports.
 SECOND_AREA_SHARE = 0.25
 # Within this share of the area's radius from its centroid, a shape is "centrala delen".
 CENTRAL_SHARE = 0.25
-GridCell = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -49,75 +46,43 @@ class Hotspot:
     trend: str  # "ny", "ökar", "minskar", "oförändrad" (vs the previous week)
 
 
-class _Grid:
-    """A square grid in metres on an equirectangular projection around the kommun.
-
-    Anchored at the kommun's bounding box, so a cell is the same cell every week.
-    """
-
-    def __init__(self, boundary: BaseGeometry, cell_m: float) -> None:
-        self.lon0, self.lat0, maxx, maxy = boundary.bounds
-        self.kx = _METRES_PER_DEGREE * math.cos(math.radians((self.lat0 + maxy) / 2))
-        self.ky = _METRES_PER_DEGREE
-        self.cell_m = cell_m
-        nx = math.ceil((maxx - self.lon0) * self.kx / cell_m)
-        ny = math.ceil((maxy - self.lat0) * self.ky / cell_m)
-        ix, iy = np.meshgrid(np.arange(nx), np.arange(ny))
-        lon, lat = self.lonlat((ix + 0.5) * cell_m, (iy + 0.5) * cell_m)
-        self.mask = shapely.contains_xy(boundary, lon, lat)  # [iy, ix]: centre in the kommun
-
-    def lonlat(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.lon0 + x / self.kx, self.lat0 + y / self.ky
-
-    def cell(self, lat: float, lon: float) -> GridCell:
-        return (
-            math.floor((lon - self.lon0) * self.kx / self.cell_m),
-            math.floor((lat - self.lat0) * self.ky / self.cell_m),
-        )
-
-    def inside(self, c: GridCell) -> bool:
-        ny, nx = self.mask.shape
-        return 0 <= c[0] < nx and 0 <= c[1] < ny and bool(self.mask[c[1], c[0]])
-
-    def square(self, c: GridCell) -> BaseGeometry:
-        d = self.cell_m
-        return box(
-            self.lon0 + c[0] * d / self.kx,
-            self.lat0 + c[1] * d / self.ky,
-            self.lon0 + (c[0] + 1) * d / self.kx,
-            self.lat0 + (c[1] + 1) * d / self.ky,
-        )
-
-
-def _window(c: GridCell) -> list[GridCell]:
-    return [(c[0] + dx, c[1] + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
-
-
 def _usable(incidents: Iterable[Incident]) -> list[Incident]:
     # Reports placed at an area's centroid would make every centroid a hotspot: exact only.
     return [i for i in incidents if i.duplicate_of is None and i.location_precision == "exact"]
 
 
 def _hot_windows(
-    counts: Counter[GridCell], grid: _Grid, *, fdr: float, min_count: int
+    points: Sequence[Incident], grid: Grid, *, fdr: float, min_count: int
 ) -> dict[GridCell, float]:
-    """Centre cell -> p-value, for the neighbourhoods that stand out from the kommun mean.
+    """Centre cell -> smallest p-value, for the neighbourhoods that stand out from their areas.
 
-    The Gi* z-score assumes roughly normal cell counts; with a few dozen reports over thousands
-    of cells one stray report gives z ≈ 7. The exact Poisson tail of the same local sum does not.
+    Two scales, the cell and its 3 × 3 neighbourhood (a Gi*-style local sum): a tight cluster at
+    a school gate and one spread over a few blocks. Exact tails rather than Gi* z-scores, which
+    assume roughly normal cell counts: with a few dozen reports over thousands of cells one
+    stray report gives z ≈ 7.
+
+    Only cells and neighbourhoods with at least one report are tested, each with its p-value
+    conditional on that (P(X ≥ x) / P(X ≥ 1)), so that BH counts the places that had something
+    to test rather than every empty cell of forest: a large rural kommun would otherwise need
+    twice the reports for the same hotspot in town.
     """
-    n_region = max(1, int(grid.mask.sum()))
-    rate = sum(counts.values()) / n_region
-    centres = {w for c in counts for w in _window(c) if grid.inside(w)}
-    p_values: dict[GridCell, float] = {}
-    for centre in sorted(centres):
-        local = sum(counts.get(c, 0) for c in _window(centre))
-        if local >= min_count:
-            cells = sum(grid.inside(c) for c in _window(centre))
-            p_values[centre] = negbin_sf(local, rate * cells)
-    # m = every grid cell in the kommun: all were looked at, most with a local sum of 0.
-    q_values = benjamini_hochberg(list(p_values.values()), m=n_region)
-    return {c: p for (c, p), q in zip(p_values.items(), q_values, strict=True) if q <= fdr}
+    density = Density(points, grid)
+    counts = density.counts
+    tests: list[tuple[GridCell, float]] = []
+    for centre in sorted({w for c in counts for w in window(c) if grid.inside(w)}):
+        big = sum(counts.get(c, 0) for c in window(centre))
+        for cells, observed in (([centre], counts.get(centre, 0)), (window(centre), big)):
+            if observed >= 1 and big < min_count:
+                tests.append((centre, 1.0))  # still in the family: it was looked at
+            elif observed >= 1:
+                p, p_any = density.p_value(cells, observed), density.p_value(cells, 1)
+                tests.append((centre, min(1.0, p / p_any)))
+    q_values = benjamini_hochberg([p for _, p in tests])
+    hot: dict[GridCell, float] = {}
+    for (centre, p), q in zip(tests, q_values, strict=True):
+        if q <= fdr:
+            hot[centre] = min(p, hot.get(centre, 1.0))
+    return hot
 
 
 def _components(
@@ -134,7 +99,7 @@ def _components(
 
     anchors: dict[GridCell, GridCell] = {}  # hot centre -> one of its reporting cells
     for centre in hot:
-        members = [c for c in _window(centre) if counts.get(c)]
+        members = [c for c in window(centre) if counts.get(c)]
         for c in members:
             parent.setdefault(c, c)
         for c in members[1:]:
@@ -148,7 +113,7 @@ def _components(
     return list(groups.values())
 
 
-def _compass(shape: BaseGeometry, area: BaseGeometry, grid: _Grid) -> str:
+def _compass(shape: BaseGeometry, area: BaseGeometry, grid: Grid) -> str:
     ref, at = area.centroid, shape.centroid
     dx, dy = (at.x - ref.x) * grid.kx, (at.y - ref.y) * grid.ky
     radius = math.sqrt(area.area * grid.kx * grid.ky / math.pi)
@@ -158,12 +123,17 @@ def _compass(shape: BaseGeometry, area: BaseGeometry, grid: _Grid) -> str:
 
 
 def _name(
-    shape: BaseGeometry, members: Sequence[Incident], kommun: KommunAreas, grid: _Grid
+    shape: BaseGeometry, members: Sequence[Incident], kommun: KommunAreas, grid: Grid
 ) -> tuple[str, tuple[str, ...]]:
     shares = Counter(i.area for i in members).most_common()
-    areas = tuple(a for a, n in shares if n >= SECOND_AREA_SHARE * len(members))[:2]
+    named = [a for a, n in shares if n >= SECOND_AREA_SHARE * len(members)] or [
+        a for a, _ in shares
+    ]
+    areas = tuple(named[:2])
     if len(areas) == 2:
-        return "/".join(areas), areas
+        held = sum(n for a, n in shares if a in areas)
+        # A shape sprawling over many areas says so rather than pretend it is two.
+        return "/".join(areas) + (" m.fl." if held < 2 / 3 * len(members) else ""), areas
     area = areas[0] if areas else kommun.area_of(shape.centroid.y, shape.centroid.x)
     geometry = {a.name: a.geometry for a in kommun.areas}.get(area, kommun.boundary)
     return f"{area}, {_compass(shape, geometry, grid)} delen", (area,)
@@ -195,9 +165,9 @@ def find_hotspots(
     points = _usable(incidents)
     if not points:
         return []
-    grid = _Grid(kommun.boundary, cell_m)
+    grid = Grid(kommun, cell_m)
     counts = Counter(grid.cell(i.lat, i.lon) for i in points)
-    hot = _hot_windows(counts, grid, fdr=fdr, min_count=min_count)
+    hot = _hot_windows(points, grid, fdr=fdr, min_count=min_count)
     previous, baseline = _usable(previous_incidents), _usable(baseline_incidents)
     spots = []
     for cells, centres in _components(hot, counts):

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+from datetime import UTC, datetime
 
 from faststream import FastStream
 from faststream.redis import RedisBroker
@@ -17,7 +18,8 @@ from redis.asyncio import Redis
 
 from services.aggregate import handlers, store
 from services.aggregate.builder import WeekBuilder
-from services.aggregate.jobs import make_scheduler, weekly_build
+from services.aggregate.jobs import WEEKLY_JOB_ID, weekly_build
+from services.retention import AGGREGATE_PARTS, purge
 from shared.areas import load_kommuner
 from shared.categories import category_catalog
 from shared.config import Settings
@@ -29,6 +31,7 @@ from shared.contracts import (
     WEEK_BUILD_STREAM,
 )
 from shared.db import init_db, make_engine
+from shared.scheduling import make_scheduler
 from shared.service import consumer_name
 from shared.streams import Reclaimer, ensure_groups
 
@@ -81,7 +84,23 @@ def create_app(settings: Settings | None = None) -> FastStream:
             ),
         )
 
-    scheduler = make_scheduler(settings.week_build_cron, run_weekly_build)
+    async def run_purge() -> None:
+        await asyncio.to_thread(
+            purge,
+            engine,
+            now=datetime.now(UTC),
+            retention_days=settings.retention_days,
+            dry_run=False,
+            run_by="aggregate",
+            parts=AGGREGATE_PARTS,
+        )
+
+    scheduler = make_scheduler(
+        {
+            WEEKLY_JOB_ID: (settings.week_build_cron, run_weekly_build),
+            "purge-aggregate": (settings.purge_cron, run_purge),
+        }
+    )
     app = FastStream(broker)
     tasks: list[asyncio.Task[None]] = []
 

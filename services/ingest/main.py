@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from faststream import FastStream
 from faststream.redis import RedisBroker
@@ -18,11 +18,13 @@ from services.ingest import handlers
 from services.ingest.logic import Limits
 from services.ingest.pipeline import IngestPipeline
 from services.ingest.store import DuplicatePolicy
+from services.retention import INGEST_PARTS, purge
 from shared.areas import load_kommuner
 from shared.categories import category_catalog
 from shared.config import Settings
 from shared.contracts import CONSUMER_GROUPS, INGEST_GROUP, REPORTS_STREAM
 from shared.db import init_db, make_engine
+from shared.scheduling import make_scheduler
 from shared.service import consumer_name
 from shared.streams import Reclaimer, ensure_groups
 
@@ -70,12 +72,26 @@ def create_app(settings: Settings | None = None) -> FastStream:
     )
     tasks: list[asyncio.Task[None]] = []
 
+    async def run_purge() -> None:
+        await asyncio.to_thread(
+            purge,
+            pipeline.engine,
+            now=datetime.now(UTC),
+            retention_days=settings.retention_days,
+            dry_run=False,
+            run_by="ingest",
+            parts=INGEST_PARTS,
+        )
+
+    scheduler = make_scheduler({"purge-ingest": (settings.purge_cron, run_purge)})
+
     @app.on_startup
     async def create_groups() -> None:
         await ensure_groups(redis, CONSUMER_GROUPS)
 
     @app.after_startup
     async def start_reclaimer() -> None:
+        scheduler.start()
         interval = max(0.2, settings.claim_interval_ms / 1000)
         tasks.append(asyncio.create_task(reclaimer.run_forever(interval)))
         log.info(
@@ -84,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastStream:
 
     @app.on_shutdown
     async def stop_reclaimer() -> None:
+        scheduler.shutdown(wait=False)
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

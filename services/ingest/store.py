@@ -127,9 +127,12 @@ def _store_reports(
                 conflicts.append(_conflict_row(sub, now))
             continue
         row = _new_row(sub, digest, now)
-        row.duplicate_of = finder.original_of(_observation(row))
+        # A centroid says which kommun, not where: all of a kommun's police events share
+        # one point, so they are never duplicates of each other by place.
+        if row.location_precision == "exact":
+            row.duplicate_of = finder.original_of(_observation(row))
+            finder.add(_observation(row))
         existing[key] = row
-        finder.add(_observation(row))
         new_rows.append(row)
         out.accepted.append(_accepted_event(row, now))
     if new_rows:
@@ -190,6 +193,7 @@ def _nearby_observations(
             col(r.category).in_({_v(s).report.category for s in valid}),
             r.occurred_at >= min(times) - policy.window,
             r.occurred_at <= max(times) + policy.window,
+            r.location_precision == "exact",
         )
     )
     return [

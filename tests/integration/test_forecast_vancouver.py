@@ -8,6 +8,8 @@ held-out weeks 2020-W28..W52 (W53 is cut off by the end of the data).
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -18,7 +20,9 @@ from typer.testing import CliRunner
 from services.aggregate.forecast import (
     DEFAULT_METHOD,
     METHODS,
+    Method,
     Points,
+    WeekResult,
     evaluate,
     summarize,
     tune,
@@ -55,7 +59,9 @@ def points() -> Points:
     return loaded.points
 
 
-def test_chosen_method_beats_the_52_week_baseline_on_held_out_weeks(points: Points) -> None:
+def test_chosen_method_is_level_with_the_52_week_baseline_on_held_out_weeks(
+    points: Points,
+) -> None:
     results = evaluate(
         points,
         start=TEST_WEEKS[0],
@@ -102,6 +108,44 @@ def test_tuning_on_the_first_half_picks_the_default_parameters(points: Points) -
     assert best.lower_bound > 0  # it beats the baseline by more than one standard error there
     smoothed = [r for r in ranked if r.method.neighbour_weight > 0]
     assert max(r.summary.mean_pai for r in smoothed) < best.summary.mean_pai
+
+
+def paired_gain(results: Sequence[WeekResult], name: str) -> tuple[float, float]:
+    """Mean weekly PAI gain of `name` over "baseline" and its standard error."""
+    diff = [r.methods[name].pai - r.methods["baseline"].pai for r in results]
+    mean = sum(diff) / len(diff)
+    var = sum((d - mean) ** 2 for d in diff) / (len(diff) - 1)
+    return mean, math.sqrt(var / len(diff))
+
+
+def test_position_kernel_wins_tuning_but_does_not_beat_the_baseline_held_out(
+    points: Points,
+) -> None:
+    """The "trying harder" search in docs/forecast.md, reduced to the family that won it:
+    a Gaussian position kernel (ks) × half-life. The rule's winner on the tuning weeks does
+    not clear the bar on the held-out weeks (gain > 2 SE), so the default stays `decay`."""
+    ranked = tune(
+        points,
+        start=TUNE_WEEKS[0],
+        end=TUNE_WEEKS[1],
+        half_lives=[None, 26, 13, 8, 4],
+        neighbour_weights=[0],
+        kernels_m=[0, 10, 15, 20, 25, 30, 40],
+        area_fraction=0.05,
+    )
+    best = ranked[0]
+    assert (best.method.half_life_weeks, best.method.kernel_m) == (8.0, 20.0)
+    assert best.gain == pytest.approx(0.093, abs=0.0005)
+    assert best.lower_bound == pytest.approx(0.063, abs=0.0005)
+
+    winner = Method("kernel", half_life_weeks=8.0, kernel_m=20.0)
+    results = evaluate(points, start=TEST_WEEKS[0], end=TEST_WEEKS[1], methods=["baseline", winner])
+    assert summarize(results)["kernel"].mean_pai == pytest.approx(8.013, abs=0.0005)
+    gain, se = paired_gain(results, "kernel")
+    assert gain == pytest.approx(0.024, abs=0.0005)
+    assert se == pytest.approx(0.042, abs=0.0005)
+    assert gain < 2 * se  # within noise: not made the default
+    assert DEFAULT_METHOD == "decay"
 
 
 def test_evaluate_command_on_the_real_file() -> None:

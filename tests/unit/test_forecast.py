@@ -25,6 +25,7 @@ from services.aggregate.forecast import (
     Grid,
     Method,
     Points,
+    cell_scores,
     cells_to_choose,
     cells_to_geojson,
     evaluate,
@@ -114,6 +115,37 @@ def test_smoothing_adds_the_weighted_neighbours() -> None:
     assert scores[(4, 4)] == pytest.approx(4 + 0.5 * 2)
     assert scores[(4, 5)] == pytest.approx(1 + 0.5 * (4 + 1))
     assert scores[(5, 5)] == pytest.approx(1 + 0.5 * (4 + 1))
+
+
+def test_position_kernel_shares_an_incident_near_a_cell_edge_with_the_neighbour() -> None:
+    events = [(days_before(2), at(3, 3))]  # cell centre: 125 m (6 σ) from every edge
+    events += [(days_before(2), at(6, 3, dx=0.0))]  # exactly on the edge of cells 5 and 6
+    events += [(days_before(2), at(9, 3, dx=20.0, dy=20.0))]  # 1 σ from a corner
+    points = make_points(events)
+    grid = Grid.covering(points, CELL)
+    method = parse_method("hl=inf,ks=20")
+    scores = cell_scores(points, grid, UNTIL, method)
+    plain = cell_scores(points, grid, UNTIL, BASELINE)
+
+    def score(s: np.ndarray, i: int, j: int) -> float:
+        x, y = at(i, j)
+        return float(s[grid.flat_index(np.array([x]), np.array([y]))[0]])
+
+    assert scores.sum() == pytest.approx(3.0)  # weight is moved, never lost
+    assert score(scores, 3, 3) == pytest.approx(1.0, abs=1e-6)
+    assert score(scores, 5, 3) == pytest.approx(0.5, abs=1e-6)
+    assert score(scores, 6, 3) == pytest.approx(0.5, abs=1e-6)
+    # 1 σ inside both edges: Φ(1)² ≈ 0.708 stays, Φ(-1)² ≈ 0.025 goes to the diagonal cell.
+    assert score(scores, 9, 3) == pytest.approx(0.8413**2, abs=1e-3)
+    assert score(scores, 8, 2) == pytest.approx(0.1587**2, abs=1e-3)
+    # Without the kernel every incident stays whole in its own cell.
+    assert (score(plain, 6, 3), score(plain, 5, 3)) == (1.0, 0.0)
+
+
+def test_position_kernel_wider_than_a_third_of_a_cell_is_refused() -> None:
+    points = make_points([(days_before(2), at(3, 3))])
+    with pytest.raises(ValueError, match="kernel_m"):
+        forecast(points, UNTIL, method="ks=100")
 
 
 def test_cells_without_any_incident_are_never_chosen() -> None:
@@ -274,7 +306,11 @@ def test_parse_method() -> None:
     assert over.neighbour_weight == 0.25
     assert over.half_life_weeks == parse_method("decay").half_life_weeks
     assert parse_method("hl=inf,window=26").half_life_weeks is None
-    for bad in ("nope", "hl=x", "zz=1", "hl=-1", "decay:hl"):
+    kernel = parse_method("decay:ks=20")
+    assert (kernel.half_life_weeks, kernel.kernel_m) == (8.0, 20.0)
+    assert kernel.spec == "hl=8,nw=0,window=52,ks=20"
+    assert parse_method(kernel.spec).kernel_m == 20.0
+    for bad in ("nope", "hl=x", "zz=1", "hl=-1", "decay:hl", "ks=-5"):
         with pytest.raises(ValueError):
             parse_method(bad)
 
@@ -451,6 +487,7 @@ def test_cli_evaluate_json(tmp_path: Path) -> None:
         ("time,lat,lon", ["2026-01-01T10:00,58.4,15.6"], ["--area-fraction", "2"], "(0, 1]"),
         ("time,lat,lon", ["2026-01-01T10:00,58.4,öst"], [], "inte är tal"),
         ("time,lat,lon", ["2026-01-01T10:00,58.4,15.6"], ["--method", "magic"], "unknown method"),
+        ("time,lat,lon", ["2026-01-01T10:00,58.4,15.6"], ["--method", "ks=90"], "tredjedel"),
     ],
 )
 def test_cli_input_errors_exit_2_with_swedish_and_english(

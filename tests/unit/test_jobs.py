@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.aggregate.jobs import parse_cron, weeks_to_build
+from services.aggregate.jobs import weeks_to_build
+from shared.scheduling import parse_cron
 from shared.weeks import STOCKHOLM
 
 

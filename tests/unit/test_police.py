@@ -325,7 +325,7 @@ def test_broken_events_never_raise(broken: Any) -> None:
     assert isinstance(result, dict | Skip)
     if isinstance(result, dict):
         ReportV1.model_validate(result)
-    payloads, summary = import_summary([broken], LOOKUP)
+    _, summary = import_summary([broken], LOOKUP)
     assert summary.total == 1
     assert summary.converted + summary.excluded_total + summary.skipped_total == 1
 
@@ -378,7 +378,9 @@ def test_import_command_dry_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("LAGESBILD_DATA_DIR", str(tmp_path))
     file = tmp_path / "events.json"
     file.write_text(
-        json.dumps([event(), event(id=2, type="Sammanfattning natt"), event(id=3, name="x, Kiruna")]),
+        json.dumps(
+            [event(), event(id=2, type="Sammanfattning natt"), event(id=3, name="x, Kiruna")]
+        ),
         encoding="utf-8",
     )
     app = typer.Typer()

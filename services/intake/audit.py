@@ -1,0 +1,77 @@
+"""The audit log: who submitted, changed, exported or viewed what, when and from where."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from services.intake.context import in_thread
+from shared.models_access import AuditEntry
+
+ACTIONS = ("submit", "view", "change", "export", "denied")
+
+
+def record(
+    engine: Engine,
+    organisation: str,
+    role: str,
+    action: str,
+    obj: str,
+    remote_addr: str = "",
+    detail: str = "",
+) -> None:
+    entry = AuditEntry(
+        at=datetime.now(UTC),
+        organisation=organisation,
+        role=role,
+        action=action,
+        object=obj[:500],
+        remote_addr=remote_addr,
+        detail=detail[:2000],
+    )
+    with Session(engine) as s:
+        s.add(entry)
+        s.commit()
+
+
+async def record_async(
+    engine: Engine,
+    organisation: str,
+    role: str,
+    action: str,
+    obj: str,
+    remote_addr: str = "",
+    detail: str = "",
+) -> None:
+    await in_thread(record, engine, organisation, role, action, obj, remote_addr, detail)
+
+
+def entries(
+    engine: Engine,
+    *,
+    limit: int = 100,
+    organisation: str | None = None,
+    action: str | None = None,
+) -> list[AuditEntry]:
+    """The newest entries first."""
+    query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
+    if organisation:
+        query = query.where(AuditEntry.organisation == organisation)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    with Session(engine) as s:
+        return list(s.exec(query).all())
+
+
+def as_dict(entry: AuditEntry) -> dict[str, object]:
+    return {
+        "at": entry.at.isoformat(),
+        "organisation": entry.organisation,
+        "role": entry.role,
+        "action": entry.action,
+        "object": entry.object,
+        "remote_addr": entry.remote_addr,
+        "detail": entry.detail,
+    }

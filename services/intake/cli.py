@@ -1,0 +1,271 @@
+"""The intake's commands, registered in `lagesbild` by services/cli.py:
+
+lagesbild org add|list|revoke   -> org_app
+lagesbild audit list            -> audit_app
+lagesbild import csv FILE       -> import_app (or import_csv_command)
+lagesbild intake                -> intake_command
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from sqlalchemy.engine import Engine
+
+from services.intake import audit, auth, csv_import
+from services.intake.config import IntakeSettings
+
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+org_app = typer.Typer(help="Organisationer och deras nycklar.", no_args_is_help=True)
+audit_app = typer.Typer(help="Granskningsloggen: vem gjorde vad, när.", no_args_is_help=True)
+import_app = typer.Typer(help="Importera rapporter från fil.", no_args_is_help=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Maskinläsbar utdata (JSON).")]
+
+
+def _settings() -> IntakeSettings:
+    try:
+        return IntakeSettings()
+    except Exception as exc:  # pydantic's message names the bad variable
+        err.print(f"[red]Fel i konfigurationen (LAGESBILD_…):[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _engine(settings: IntakeSettings) -> Engine:
+    from shared.db import init_db, make_engine
+
+    engine = make_engine(settings.resolved_database_url)
+    init_db(engine)
+    return engine
+
+
+# --- org ---------------------------------------------------------------------------
+
+
+@org_app.command("add")
+def org_add(
+    name: Annotated[str, typer.Argument(help="Organisationens namn, t.ex. 'Securitas Linköping'.")],
+    kommun: Annotated[str, typer.Option(help="Kommunkod, t.ex. 0580.")],
+    role: Annotated[str, typer.Option(help=f"Roll: {', '.join(auth.ROLES)}.")] = "reporter",
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Tillåten källa (kan upprepas).")
+    ] = None,
+) -> None:
+    """Lägg till en organisation och skriv ut dess nyckel (visas bara nu)."""
+    engine = _engine(_settings())
+    try:
+        org, token = auth.create_organisation(engine, name, kommun, role, source or [])
+    except auth.OrganisationError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    audit.record(engine, "cli", "admin", "change", f"org:{org.name}", "", f"add role={role}")
+    console.print(f"Organisationen {org.name} ({org.role}, kommun {org.kommun}) är tillagd.")
+    console.print("Nyckel (visas bara nu, spara den säkert):")
+    print(token)  # plain print: no wrapping, easy to copy or pipe
+
+
+@org_app.command("list")
+def org_list(as_json: JsonFlag = False) -> None:
+    """Visa organisationerna (utan nycklar)."""
+    orgs = auth.list_organisations(_engine(_settings()))
+    rows = [
+        {
+            "name": o.name,
+            "kommun": o.kommun,
+            "role": o.role,
+            "sources": o.sources,
+            "created_at": o.created_at.isoformat(),
+            "revoked_at": o.revoked_at.isoformat() if o.revoked_at else None,
+        }
+        for o in orgs
+    ]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table("Namn", "Kommun", "Roll", "Källor", "Skapad", "Återkallad")
+    for o in orgs:
+        revoked = o.revoked_at.isoformat()[:16] if o.revoked_at else ""
+        table.add_row(
+            o.name, o.kommun, o.role, ", ".join(o.sources), o.created_at.isoformat()[:16], revoked
+        )
+    console.print(table)
+
+
+@org_app.command("revoke")
+def org_revoke(name: Annotated[str, typer.Argument(help="Organisationens namn.")]) -> None:
+    """Återkalla organisationens nyckel; den slutar gälla direkt."""
+    engine = _engine(_settings())
+    if not auth.revoke_organisation(engine, name):
+        err.print(f"[red]Ingen aktiv organisation heter {name!r}.[/red]")
+        raise typer.Exit(1)
+    audit.record(engine, "cli", "admin", "change", f"org:{name}", "", "revoke")
+    console.print(f"Nyckeln för {name} är återkallad.")
+
+
+# --- audit -------------------------------------------------------------------------
+
+
+@audit_app.command("list")
+def audit_list(
+    limit: Annotated[int, typer.Option(help="Högst så många, nyast först.")] = 100,
+    organisation: Annotated[str | None, typer.Option(help="Bara denna organisation.")] = None,
+    action: Annotated[
+        str | None, typer.Option(help=f"Bara denna åtgärd: {', '.join(audit.ACTIONS)}.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Visa granskningsloggen."""
+    entries = audit.entries(
+        _engine(_settings()), limit=limit, organisation=organisation, action=action
+    )
+    rows = [audit.as_dict(e) for e in entries]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table("Tid", "Organisation", "Roll", "Åtgärd", "Objekt", "Adress")
+    for r in rows:
+        table.add_row(
+            str(r["at"])[:19], str(r["organisation"]), str(r["role"]), str(r["action"]),
+            str(r["object"]), str(r["remote_addr"]),
+        )  # fmt: skip
+    console.print(table)
+
+
+# --- import ------------------------------------------------------------------------
+
+
+@import_app.command("csv")
+def import_csv_command(
+    file: Annotated[Path, typer.Argument(help="CSV- eller .xlsx-fil, en rapport per rad.")],
+    org: Annotated[str, typer.Option("--org", help="Organisationen (från `org add`).")],
+    map: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="fält=Rubrik, t.ex. --map occurred_at=Tidpunkt (upprepas)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Kontrollera bara; skicka ingenting.")
+    ] = False,
+    source: Annotated[
+        str | None,
+        typer.Option("--source", help="Källa för rader utan källkolumn, t.ex. vaktare."),
+    ] = None,
+) -> None:
+    """Importera en veckorapport (CSV/Excel): kontrollera varje rad, skicka de godkända."""
+    from services.intake.context import IntakeContext
+
+    settings = _settings()
+    engine = _engine(settings)
+    caller = _import_caller(engine, org)
+    if source is not None:
+        if source not in caller.sources:
+            err.print(f"[red]Källan {source!r} är inte tillåten för {org}.[/red]")
+            raise typer.Exit(1)
+        caller = replace(caller, sources=(source,))  # rows may then only use this one
+    ctx = IntakeContext.build(settings)
+    try:
+        mapping = csv_import.parse_mapping(map or [])
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task("Kontrollerar rader", total=csv_import.count_rows(file))
+            result = csv_import.check_file(
+                file,
+                caller,
+                ctx.categories,
+                lambda payload: ctx.validate(payload, caller.organisation),
+                mapping,
+                on_row=lambda: progress.advance(task),
+            )
+    except (csv_import.SheetError, OSError) as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    sent = 0 if dry_run or not result.accepted else _publish(settings, result)
+    if not dry_run:
+        audit.record(
+            engine, caller.organisation, caller.role, "submit", f"csv:{file.name}", "cli",
+            f"{sent} skickade, {len(result.rejected)} avvisade",
+        )  # fmt: skip
+    _print_summary(file, result, sent, dry_run)
+
+
+def _import_caller(engine: Engine, name: str) -> auth.Caller:
+    caller = auth.caller_by_name(engine, name)
+    if caller is None:
+        err.print(
+            f"[red]Ingen aktiv organisation heter {name!r}; lägg till den med `org add`.[/red]"
+        )
+        raise typer.Exit(1)
+    if not caller.can(auth.SUBMIT):
+        err.print(f"[red]Rollen {caller.role} får inte skicka rapporter.[/red]")
+        raise typer.Exit(1)
+    return caller
+
+
+def _publish(settings: IntakeSettings, result: csv_import.ImportResult) -> int:
+    from services.operator import submit_lines
+    from shared.redis_runtime import RedisUnavailableError, require_redis
+
+    try:
+        url = require_redis(settings)
+    except RedisUnavailableError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(3) from exc
+    lines = result.lines()
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("Skickar", total=len(lines))
+        return asyncio.run(submit_lines(url, lines, on_chunk=lambda n: progress.advance(task, n)))
+
+
+def _print_summary(file: Path, result: csv_import.ImportResult, sent: int, dry_run: bool) -> None:
+    verb = "skulle skickas (provkörning)" if dry_run else "skickade"
+    console.print(
+        f"{file.name}: {result.total} rader, {len(result.accepted)} godkända "
+        f"({sent if not dry_run else len(result.accepted)} {verb}), "
+        f"{len(result.rejected)} avvisade."
+    )
+    if not result.rejected:
+        csv_import.write_rejects(file, result)
+        return
+    table = Table("Rad", "Kod", "Orsak")
+    for r in result.rejected:
+        table.add_row(str(r.row), r.code, r.message_sv)
+    console.print(table)
+    target = csv_import.write_rejects(file, result)
+    console.print(f"De avvisade raderna finns i {target}.")
+
+
+# --- the service -------------------------------------------------------------------
+
+
+def intake_command() -> None:
+    """Kör intake-tjänsten: HTTP-API, Open311 och rapportformuläret (/rapport)."""
+    import logging
+
+    import uvicorn
+
+    from services.intake.main import create_app
+    from shared.redis_runtime import ensure_redis
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = _settings()
+    url, server = ensure_redis(settings)
+    settings = settings.model_copy(update={"redis_url": url})
+    console.print(
+        f"Intake på http://{settings.intake_host}:{settings.intake_port}/rapport "
+        f"(API-dokumentation: /docs)"
+    )
+    try:
+        uvicorn.run(create_app(settings), host=settings.intake_host, port=settings.intake_port)
+    finally:
+        if server:
+            server.stop()

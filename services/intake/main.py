@@ -1,0 +1,96 @@
+"""Intake service: the FastAPI app. `create_app()` connects to nothing; startup creates
+the tables, the first request that needs Redis connects to it.
+
+Run with `lagesbild intake` or
+`uvicorn services.intake.main:create_app --factory --host 127.0.0.1 --port 8080`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.intake import api, errors, form, open311
+from services.intake.config import IntakeSettings
+from services.intake.context import IntakeContext, in_thread
+from services.maps.offline import ASSETS_DIR
+from shared.config import Settings
+from shared.db import init_db
+
+DESCRIPTION = """Rapporter in till lägesbilden: JSON-API, Open311 GeoReport v2 och
+mobilformuläret på `/rapport`. Varje anrop bär organisationens nyckel
+(`Authorization: Bearer …`, eller `api_key` för Open311)."""
+
+
+class BodySizeLimit:
+    """Refuse request bodies over `max_bytes` (413) before anything parses them: by
+    Content-Length up front, and by counting for chunked bodies without one."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise errors.too_large(self.max_bytes)  # handled by the app's error handler
+            return message
+
+        await self.app(scope, counted, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        error = errors.too_large(self.max_bytes)
+        body: Any = {"errors": error.errors}
+        if scope["path"].startswith("/open311"):
+            body = [{**e, "code": 413, "description": e["message_sv"]} for e in error.errors]
+        await JSONResponse(body, status_code=413, headers={"Connection": "close"})(
+            scope, receive, send
+        )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    if not isinstance(settings, IntakeSettings):
+        # `lagesbild` passes the shared settings; the intake's own come from the environment.
+        settings = IntakeSettings(**(settings.model_dump() if settings else {}))
+    ctx = IntakeContext.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await in_thread(init_db, ctx.engine)
+        app.state.ctx = ctx
+        yield
+        await ctx.redis.aclose()
+        ctx.engine.dispose()
+
+    app = FastAPI(
+        title="Lägesbild intake",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(api.router, tags=["Rapporter"])
+    app.include_router(open311.router)
+    app.include_router(form.router)
+    app.mount("/assets", StaticFiles(directory=ASSETS_DIR), name="assets")
+    app.mount("/rapport/static", StaticFiles(directory=form.STATIC_DIR), name="form-static")
+    app.add_middleware(BodySizeLimit, max_bytes=settings.intake_max_body_bytes)
+    return app

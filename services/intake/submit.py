@@ -1,0 +1,323 @@
+"""From an authorised request to entries on the reports stream, and back to a status.
+
+Every way in (API, form, Open311) ends here: the token's organisation, kommun and sources
+are applied, each report is validated exactly as the ingest will, and only when all of a
+request's reports are valid are they published. A retried report with the same content
+is answered from its receipt instead of being published again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from services.ingest.logic import Rejection, ValidReport
+from services.intake import audit
+from services.intake.auth import Caller
+from services.intake.context import IntakeContext, in_thread
+from services.intake.errors import IntakeError, error_item, rejection_item
+from shared.categories import Source
+from shared.contracts import NOLLRAPPORT_STREAM, REPORTS_STREAM, NollrapportV1
+from shared.db import insert_ignoring_conflicts
+from shared.models import RejectedSubmission, StoredReport
+from shared.models_access import IntakeReceipt
+from shared.scrub import scrub
+from shared.streams import envelope
+from shared.weeks import STOCKHOLM, iso_week_of, parse_week
+
+QUEUED, STORED, REJECTED = "queued", "stored", "rejected"
+
+
+@dataclass(frozen=True)
+class Status:
+    report_id: str
+    status: str  # queued, stored, rejected
+    receipt_id: int | None = None
+    reason: dict[str, Any] | None = None  # why it was rejected
+
+
+# --- applying the token ------------------------------------------------------------
+
+
+def apply_token(caller: Caller, payload: Any) -> Any:
+    """Fill `kommun` and `source` from the token when absent; refuse ones it does not allow.
+    `organisation` is set by validation (`validate_submission(organisation=…)`)."""
+    if not isinstance(payload, dict):
+        return payload  # validation names what is wrong with it
+    payload = dict(payload)
+    if payload.get("kommun") is None:
+        payload["kommun"] = caller.kommun
+    if payload.get("source") is None and len(caller.sources) == 1:
+        payload["source"] = caller.sources[0]
+    check_kommun(caller, payload["kommun"])
+    if payload.get("source") is not None:
+        check_source(caller, payload["source"])
+    return payload
+
+
+def check_kommun(caller: Caller, kommun: object) -> None:
+    if kommun != caller.kommun:
+        raise IntakeError.one(
+            403,
+            "kommun_not_allowed",
+            f"Organisationen {caller.organisation} rapporterar för kommun {caller.kommun}, "
+            f"inte {kommun!r}.",
+            f"The organisation {caller.organisation} reports for kommun {caller.kommun}, "
+            f"not {kommun!r}.",
+            "kommun",
+        )
+
+
+def check_source(caller: Caller, source: object) -> None:
+    if source not in caller.sources:
+        allowed = ", ".join(caller.sources) or "–"
+        raise IntakeError.one(
+            403,
+            "source_not_allowed",
+            f"Organisationen {caller.organisation} får inte rapportera som {source!r}; "
+            f"tillåtna källor: {allowed}.",
+            f"The organisation {caller.organisation} may not report as {source!r}; "
+            f"allowed sources: {allowed}.",
+            "source",
+        )
+
+
+def validate_all(ctx: IntakeContext, caller: Caller, payloads: list[Any]) -> list[ValidReport]:
+    """All reports valid, or an IntakeError (422) naming each rejected one."""
+    results = [ctx.validate(apply_token(caller, p), caller.organisation) for p in payloads]
+    rejected = [
+        rejection_item(r, index=i, report_id=_report_id_of(payloads[i]))
+        for i, r in enumerate(results)
+        if isinstance(r, Rejection)
+    ]
+    if rejected:
+        raise IntakeError(422, rejected)
+    return [r for r in results if isinstance(r, ValidReport)]
+
+
+def _report_id_of(payload: Any) -> Any:
+    return payload.get("report_id") if isinstance(payload, dict) else None
+
+
+# --- publishing --------------------------------------------------------------------
+
+
+def content_hash(valid: ValidReport) -> str:
+    return hashlib.sha256(valid.report.model_dump_json().encode()).hexdigest()
+
+
+async def publish_reports(
+    ctx: IntakeContext, caller: Caller, reports: list[ValidReport], channel: str, remote: str
+) -> list[Status]:
+    """Publish what is new (or changed) and record receipts; the status of each report."""
+    known = await in_thread(_known_hashes, ctx.engine, caller.organisation, reports)
+    fresh = [v for v in reports if known.get(v.report.report_id) != content_hash(v)]
+    entry_ids = await _xadd_reports(ctx, fresh)
+    rows = [_receipt_row(v, e, channel) for v, e in zip(fresh, entry_ids, strict=True)]
+    await in_thread(_save_receipts, ctx.engine, rows)
+    ids = [v.report.report_id for v in reports]
+    for v in fresh:
+        await audit.record_async(
+            ctx.engine, caller.organisation, caller.role, "submit",
+            f"report:{caller.organisation}/{v.report.report_id}", remote, channel,
+        )  # fmt: skip
+    statuses = await in_thread(statuses_of, ctx.engine, caller.organisation, ids)
+    return [statuses[i] for i in ids]
+
+
+async def _xadd_reports(ctx: IntakeContext, reports: list[ValidReport]) -> list[str]:
+    if not reports:
+        return []
+    await ctx.ensure_groups()
+    pipe = ctx.redis.pipeline(transaction=False)
+    for v in reports:
+        key = f"{v.report.organisation}/{v.report.report_id}"
+        pipe.xadd(REPORTS_STREAM, await envelope(v.report, key))  # type: ignore[arg-type]
+    return [e.decode() if isinstance(e, bytes) else str(e) for e in await pipe.execute()]
+
+
+def _receipt_row(valid: ValidReport, entry_id: str, channel: str) -> dict[str, Any]:
+    r = valid.report
+    return {
+        "organisation": r.organisation,
+        "report_id": r.report_id,
+        "kommun": r.kommun,
+        "channel": channel,
+        "entry_id": entry_id,
+        "content_hash": content_hash(valid),
+        "category": r.category,
+        "lat": r.lat,
+        "lon": r.lon,
+        "description_scrubbed": scrub(r.description),
+        "occurred_at": r.occurred_at,
+        "submitted_at": datetime.now(UTC),
+    }
+
+
+def _known_hashes(engine: Engine, organisation: str, reports: list[ValidReport]) -> dict[str, str]:
+    ids = [v.report.report_id for v in reports]
+    with Session(engine) as s:
+        rows = s.exec(
+            select(IntakeReceipt.report_id, IntakeReceipt.content_hash).where(
+                IntakeReceipt.organisation == organisation, col(IntakeReceipt.report_id).in_(ids)
+            )
+        ).all()
+    return dict(rows)
+
+
+def _save_receipts(engine: Engine, rows: list[dict[str, Any]]) -> None:
+    # Insert-or-ignore, then update: two concurrent retries of one report must not fail.
+    with Session(engine) as s:
+        for row in rows:
+            s.exec(insert_ignoring_conflicts(engine, IntakeReceipt).values(**row))
+            s.exec(
+                update(IntakeReceipt)
+                .where(
+                    col(IntakeReceipt.organisation) == row["organisation"],
+                    col(IntakeReceipt.report_id) == row["report_id"],
+                )
+                .values(**{k: v for k, v in row.items() if k not in ("organisation", "report_id")})
+            )
+        s.commit()
+
+
+# --- status ------------------------------------------------------------------------
+
+
+def statuses_of(engine: Engine, organisation: str, report_ids: Iterable[str]) -> dict[str, Status]:
+    """The status of each known report id of the organisation (unknown ids are left out)."""
+    ids = list(dict.fromkeys(report_ids))
+    with Session(engine) as s:
+        receipts = {
+            r.report_id: r
+            for r in s.exec(
+                select(IntakeReceipt).where(
+                    IntakeReceipt.organisation == organisation,
+                    col(IntakeReceipt.report_id).in_(ids),
+                )
+            ).all()
+        }
+        stored = set(
+            s.exec(
+                select(StoredReport.report_id).where(
+                    StoredReport.organisation == organisation, col(StoredReport.report_id).in_(ids)
+                )
+            ).all()
+        )
+        rejections = _rejections(s, [r.entry_id for r in receipts.values()])
+    found: dict[str, Status] = {}
+    for report_id in ids:
+        receipt = receipts.get(report_id)
+        receipt_id = receipt.id if receipt else None
+        if report_id in stored:
+            found[report_id] = Status(report_id, STORED, receipt_id)
+        elif receipt is not None and receipt.entry_id in rejections:
+            found[report_id] = Status(report_id, REJECTED, receipt_id, rejections[receipt.entry_id])
+        elif receipt is not None:
+            found[report_id] = Status(report_id, QUEUED, receipt_id)
+    return found
+
+
+def _rejections(s: Session, entry_ids: list[str]) -> dict[str, dict[str, Any]]:
+    rows = s.exec(
+        select(RejectedSubmission).where(col(RejectedSubmission.entry_id).in_(entry_ids))
+    ).all()
+    return {r.entry_id: error_item(r.code, r.message_sv, r.message_en, r.field_name) for r in rows}
+
+
+def receipts_for(
+    engine: Engine,
+    kommun: str,
+    organisation: str | None = None,
+    receipt_ids: list[int] | None = None,
+    category: str | None = None,
+    limit: int = 1000,
+) -> list[IntakeReceipt]:
+    """Receipts of a kommun, newest first (only the organisation's when given)."""
+    query = select(IntakeReceipt).where(IntakeReceipt.kommun == kommun)
+    if organisation is not None:
+        query = query.where(IntakeReceipt.organisation == organisation)
+    if receipt_ids is not None:
+        query = query.where(col(IntakeReceipt.id).in_(receipt_ids))
+    if category:
+        query = query.where(IntakeReceipt.category == category)
+    with Session(engine) as s:
+        return list(s.exec(query.order_by(col(IntakeReceipt.id).desc()).limit(limit)).all())
+
+
+def statuses_of_receipts(engine: Engine, receipts: list[IntakeReceipt]) -> dict[int, Status]:
+    by_org: dict[str, list[IntakeReceipt]] = {}
+    for r in receipts:
+        by_org.setdefault(r.organisation, []).append(r)
+    found: dict[int, Status] = {}
+    for org, rows in by_org.items():
+        statuses = statuses_of(engine, org, [r.report_id for r in rows])
+        found.update({r.id: statuses[r.report_id] for r in rows if r.id is not None})
+    return found
+
+
+# --- nollrapporter -----------------------------------------------------------------
+
+
+def nollrapport(
+    ctx: IntakeContext,
+    caller: Caller,
+    source: str | None,
+    iso_week: str | None,
+    area: str | None,
+    now: datetime,
+) -> NollrapportV1:
+    """The nollrapport the caller means, or an IntakeError saying what is wrong."""
+    if source is None and len(caller.sources) == 1:
+        source = caller.sources[0]
+    if source is None:
+        raise _invalid("source", "Ange källa (source).", "Give the source.")
+    check_source(caller, source)
+    week = iso_week or iso_week_of(now)
+    _check_week(week, now)
+    areas = ctx.kommuner.get(caller.kommun)
+    if area is not None and (areas is None or area not in areas.area_names):
+        raise _invalid("area", f"Okänt område {area!r}.", f"Unknown area {area!r}.")
+    message_id = f"{caller.organisation}/{caller.kommun}/{week}/{area or '*'}"
+    return NollrapportV1(
+        message_id=message_id,
+        kommun=caller.kommun,
+        organisation=caller.organisation,
+        source=Source(source),
+        iso_week=week,
+        area=area,
+        submitted_at=now,
+    )
+
+
+def _check_week(week: str, now: datetime) -> None:
+    try:
+        year, number = parse_week(week)
+    except ValueError:
+        raise _invalid(
+            "iso_week", f"Ogiltig vecka {week!r}, t.ex. 2026-W47.", f"Invalid week {week!r}."
+        ) from None
+    if date.fromisocalendar(year, number, 1) > now.astimezone(STOCKHOLM).date():
+        raise _invalid(
+            "iso_week",
+            f"Veckan {week} har inte börjat; en nollrapport gäller en pågående eller gången vecka.",
+            f"The week {week} has not begun; a nollrapport is for a current or past week.",
+        )
+
+
+def _invalid(field: str, sv: str, en: str) -> IntakeError:
+    return IntakeError.one(422, "invalid_field", sv, en, field)
+
+
+async def publish_nollrapport(ctx: IntakeContext, message: NollrapportV1) -> str:
+    await ctx.ensure_groups()
+    fields: Mapping[Any, Any] = await envelope(message, message.message_id)
+    entry_id = await ctx.redis.xadd(NOLLRAPPORT_STREAM, fields)  # type: ignore[arg-type]
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)

@@ -1,0 +1,70 @@
+"""Access-control tables, owned by the intake service: organisations with their hashed
+tokens, the audit log, and the intake's receipts (report id -> stream entry id).
+
+No other service reads these; what they need of an organisation travels on the streams.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Organisation(SQLModel, table=True):
+    """A reporting or reading organisation. Only the sha256 of its token is kept."""
+
+    __tablename__ = "organisation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    kommun: str
+    role: str
+    allowed_sources: str = ""  # comma-separated `Source` codes
+    token_hash: str = Field(unique=True)
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def sources(self) -> list[str]:
+        return [s for s in self.allowed_sources.split(",") if s]
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who submitted, changed, exported or viewed what, and from where."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_at", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    organisation: str
+    role: str
+    action: str  # submit, view, change, export, denied
+    object: str  # e.g. "report:Securitas/abc-1", "open311:requests", "org:Securitas"
+    remote_addr: str = ""
+    detail: str = ""
+
+
+class IntakeReceipt(SQLModel, table=True):
+    """A report the intake published: lets the status endpoint find its stream entry (and
+    so its rejection), and lets a retried submission be answered without publishing again.
+    Holds no free text but the scrubbed one."""
+
+    __tablename__ = "intake_receipt"
+    __table_args__ = (UniqueConstraint("organisation", "report_id", name="uq_receipt_org_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation: str
+    report_id: str = Field(index=True)
+    kommun: str = Field(index=True)
+    channel: str  # api, form, open311
+    entry_id: str
+    content_hash: str
+    category: str
+    lat: float
+    lon: float
+    description_scrubbed: str = ""
+    occurred_at: datetime
+    submitted_at: datetime
