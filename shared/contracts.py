@@ -171,6 +171,53 @@ class IncidentPoint(_Message):
     duplicate_of: str | None = None
 
 
+class CellStatsV1(_Message):
+    """An area × category cell against its own history (see docs/analysis.md)."""
+
+    area: str
+    category: str
+    count: int
+    previous: int | None
+    mean_8: float | None
+    mean_52: float | None
+    baseline_weeks: int
+    change_vs_previous: int | None
+    ratio_vs_mean: float | None
+    p_value: float | None
+    q_value: float | None
+    alert: bool
+    text: str = Field(description="the change in words, for the meeting")
+
+
+class HotspotV1(_Message):
+    name: str
+    areas: list[str]
+    polygon: list[list[list[float]]] = Field(description="GeoJSON Polygon coordinates, WGS84")
+    centroid: tuple[float, float] = Field(description="(lat, lon)")
+    count: int
+    previous: int
+    baseline_mean: float | None
+    categories: dict[str, int]
+    cells: int
+    score: float
+    trend: str
+
+
+class TimeProfileV1(_Message):
+    area: str | None = Field(description="None: the whole kommun")
+    category: str | None = Field(description="None: all categories")
+    total: int
+    counts: list[list[int]] = Field(description="7 × 24, Monday first, Stockholm local hours")
+    peak: str
+
+
+class AreaCoverageV1(_Message):
+    area: str
+    reports: dict[str, int] = Field(description="organisation -> reports this week")
+    nollrapporter: list[str]
+    status: str = Field(description="rapporterat | nollrapport | ej rapporterat")
+
+
 class WeekSnapshotV1(_Message):
     """The frozen content of one week's lägesbild for one kommun."""
 
@@ -189,6 +236,10 @@ class WeekSnapshotV1(_Message):
     incidents_purged: bool = Field(
         default=False, description="points and free text removed by the retention purge"
     )
+    stats: list[CellStatsV1] = Field(default_factory=list)
+    hotspots: list[HotspotV1] = Field(default_factory=list)
+    time_profiles: list[TimeProfileV1] = Field(default_factory=list)
+    coverage: list[AreaCoverageV1] = Field(default_factory=list)
 
 
 class LagesbildReadyV1(_Message):

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from services.aggregate import store
-from services.aggregate.logic import build_snapshot
+from services.aggregate.snapshot import BASELINE_WEEKS_FOR_HOTSPOTS, WeekInputs, build_snapshot
 from shared.areas import KommunAreas
 from shared.contracts import WeekSnapshotV1
 from shared.weeks import shift_week
@@ -38,9 +38,7 @@ class WeekBuilder:
         snapshot = build_snapshot(
             kommun=self.kommuner[kommun],
             categories=self.categories,
-            iso_week=iso_week,
-            incidents=store.week_incidents(self.engine, kommun, iso_week),
-            previous_incidents=store.week_incidents(self.engine, kommun, shift_week(iso_week, -1)),
+            inputs=self.inputs(kommun, iso_week),
             revision=(latest.revision + 1) if latest else 1,
             built_at=now,
         )
@@ -55,3 +53,20 @@ class WeekBuilder:
             return current, False
         log.info("built %s %s revision %d", kommun, iso_week, snapshot.revision)
         return snapshot, True
+
+    def inputs(self, kommun: str, iso_week: str) -> WeekInputs:
+        """Read what the week is computed from: its reports, the week before, 52 weeks of
+        counts and 8 weeks of points. Bounded by those windows, not by all of history."""
+        history_weeks = [shift_week(iso_week, -i) for i in range(1, 53)]
+        recent = {
+            w: store.week_incidents(self.engine, kommun, w)
+            for w in history_weeks[:BASELINE_WEEKS_FOR_HOTSPOTS]
+        }
+        return WeekInputs(
+            iso_week=iso_week,
+            incidents=store.week_incidents(self.engine, kommun, iso_week),
+            previous_incidents=recent[history_weeks[0]],
+            history=store.week_counts(self.engine, kommun, history_weeks),
+            recent_incidents=[i for week in recent.values() for i in week],
+            nollrapporter=store.week_nollrapporter(self.engine, kommun, iso_week),
+        )

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.areas import KommunAreas
 from shared.categories import Source
-from shared.contracts import AreaCount, IncidentPoint, WeekSnapshotV1
-from shared.weeks import shift_week
+from shared.contracts import AreaCount, IncidentPoint
 
 
 @dataclass(frozen=True)
@@ -46,7 +42,7 @@ def area_cells(
     ]
 
 
-def _points(incidents: Iterable[Incident]) -> list[IncidentPoint]:
+def incident_points(incidents: Iterable[Incident]) -> list[IncidentPoint]:
     ordered = sorted(incidents, key=lambda i: (i.occurred_at, i.key))
     return [
         IncidentPoint(
@@ -63,36 +59,3 @@ def _points(incidents: Iterable[Incident]) -> list[IncidentPoint]:
         )
         for i in ordered
     ]
-
-
-def content_hash(snapshot: WeekSnapshotV1) -> str:
-    """Hash of what the week says, not of when it was built: equal content, equal hash."""
-    body = snapshot.model_dump(mode="json", exclude={"revision", "built_at", "content_hash"})
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-
-
-def build_snapshot(
-    *,
-    kommun: KommunAreas,
-    categories: Mapping[str, str],
-    iso_week: str,
-    incidents: list[Incident],
-    previous_incidents: list[Incident],
-    revision: int,
-    built_at: datetime,
-) -> WeekSnapshotV1:
-    draft = WeekSnapshotV1(
-        kommun=kommun.kommun,
-        kommun_name=kommun.kommun_name,
-        iso_week=iso_week,
-        previous_week=shift_week(iso_week, -1),
-        revision=revision,
-        content_hash="",
-        built_at=built_at,
-        categories=dict(categories),
-        areas=kommun.area_names,
-        cells=area_cells(count_cells(incidents), count_cells(previous_incidents)),
-        incidents=_points(incidents),
-        duplicates_linked=sum(1 for i in incidents if i.duplicate_of is not None),
-    )
-    return draft.model_copy(update={"content_hash": content_hash(draft)})
