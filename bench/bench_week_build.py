@@ -72,13 +72,19 @@ def make_db(path: Path, history: int, week_size: int) -> WeekBuilder:
         week_size, [shift_week(TARGET, -1)], rng, "p"
     )
     rows += _rows(history, history_weeks, rng, "h")
+    builder = WeekBuilder(engine, {"0580": KOMMUN}, DEFAULT_CATEGORIES)
+    # The same tables the aggregate service keeps as reports arrive, filled in bulk here.
+    counts = Counter((r[1], r[2], r[3], r[4]) for r in rows)
+    cells = Counter((r[1], r[2], *builder.cell_of(r[1], r[7], r[8])) for r in rows)  # type: ignore[misc]
     with sqlite3.connect(path) as conn:
         conn.executemany("INSERT INTO week_incident VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-        counts = Counter((r[1], r[2], r[3], r[4]) for r in rows)
         conn.executemany(
             "INSERT INTO week_count VALUES (?,?,?,?,?)", [(*k, n) for k, n in counts.items()]
         )
-    return WeekBuilder(engine, {"0580": KOMMUN}, DEFAULT_CATEGORIES)
+        conn.executemany(
+            "INSERT INTO week_cell_count VALUES (?,?,?,?,?)", [(*k, n) for k, n in cells.items()]
+        )
+    return builder
 
 
 def time_build(builder: WeekBuilder, runs: int = 5) -> float:

@@ -93,12 +93,12 @@ def maps() -> None:
 @app.command()
 def up() -> None:
     """Kör alla tre tjänsterna (och en inbäddad Redis vid behov) för utveckling."""
-    from services.supervisor import exited, start_services, stop_services
+    from services.supervisor import SERVICES, exited, start_services, stop_services
 
     settings = _settings()
     url, server = ensure_redis(settings)
-    procs = start_services({"LAGESBILD_REDIS_URL": url})
-    console.print(f"Tjänsterna körs mot {url}. Avsluta med Ctrl-C.")
+    procs = start_services({"LAGESBILD_REDIS_URL": url}, services=(*SERVICES, "intake"))
+    console.print(f"Tjänsterna (och intake på http) körs mot {url}. Avsluta med Ctrl-C.")
     try:
         while not exited(procs):
             time.sleep(0.5)
@@ -312,10 +312,15 @@ def _register_subcommands() -> None:
     # Commands that live with the service they belong to.
     from services.aggregate.forecast_cli import evaluate_command, forecast_command
     from services.ingest import police_cli
+    from services.intake.cli import audit_app, import_app, intake_command, org_app
 
-    import_app = typer.Typer(help="Importera rapporter från andra källor.", no_args_is_help=True)
+    police_cli.register(import_app)  # import csv (intake) and import police (ingest)
     app.add_typer(import_app, name="import")
-    police_cli.register(import_app)
+    app.add_typer(org_app, name="org")
+    app.add_typer(audit_app, name="audit")
+    app.command("intake", help="Kör intake-tjänsten: webbformulär, HTTP-API och Open311.")(
+        intake_command
+    )
 
     app.command("forecast", help="Prognos: nästa veckas hotspot-celler som GeoJSON.")(
         forecast_command

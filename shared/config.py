@@ -31,7 +31,8 @@ class Settings(BaseSettings):
 
     # ingest
     batch_size: int = 200
-    max_deliveries: int = 3
+    max_failures: int = Field(3, ge=1, description="processing failures before dead-lettering")
+    max_deliveries: int = Field(20, ge=2, description="deliveries (crashes too) before it anyway")
     claim_idle_ms: int = 30_000
     claim_interval_ms: int = 5_000
     max_future_skew_minutes: int = 15

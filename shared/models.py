@@ -102,6 +102,18 @@ class WeekCount(SQLModel, table=True):
     count: int = 0
 
 
+class WeekCellCount(SQLModel, table=True):
+    """Counted reports per kommun × week × 250 m grid cell (exact places only), so a
+    hotspot's earlier weeks cost a few rows, not a scan of every report near it."""
+
+    __tablename__ = "week_cell_count"
+    kommun: str = Field(primary_key=True)
+    iso_week: str = Field(primary_key=True)
+    cell_x: int = Field(primary_key=True)
+    cell_y: int = Field(primary_key=True)
+    count: int = 0
+
+
 class NollrapportRow(SQLModel, table=True):
     """ "Nothing to report this week" from an organisation, for an area or the whole kommun."""
 

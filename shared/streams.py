@@ -8,8 +8,9 @@ payload bytes, so validation, not the transport, decides what is wrong with them
 FastStream's group subscriber reads only new entries (`>`): an entry whose consumer
 died, or whose batch failed, stays pending for ever. `Reclaimer` closes that gap with
 XAUTOCLAIM, retries claimed entries one at a time so one poison entry cannot sink its
-neighbours, and dead-letters an entry once it was delivered more than `max_deliveries`
-times. `trim_acknowledged` bounds a stream without ever trimming an unacked entry.
+neighbours, and dead-letters an entry once its processing failed `max_failures` times (or,
+if it keeps killing its consumer, once it was delivered more than `max_deliveries` times).
+`trim_acknowledged` bounds a stream without ever trimming an unacked entry.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Any
 from faststream.redis.parser.binary import BinaryMessageFormatV1
 from pydantic import BaseModel
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import BusyLoadingError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 log = logging.getLogger("lagesbild.streams")
 
@@ -98,7 +100,8 @@ class Reclaimer:
     settle: Settle  # process and make durable; raise to leave the entries pending
     dead_letter: DeadLetter  # store an entry that keeps failing, with the reason
     min_idle_ms: int
-    max_deliveries: int
+    max_failures: int  # processing failures before an entry is dead-lettered
+    max_deliveries: int  # deliveries (crash redeliveries included) before it is anyway
     batch_size: int = 100
 
     async def run_forever(self, interval_s: float) -> None:
@@ -156,19 +159,33 @@ class Reclaimer:
             settled += await self._settle_one(entry)
         return settled
 
+    @property
+    def _failures_key(self) -> str:
+        return f"lagesbild:failures:{self.stream}:{self.group}"
+
     async def _settle_one(self, entry: RawEntry) -> int:
+        """Process one entry; dead-letter it once processing itself failed `max_failures`
+        times. Redeliveries after a consumer crash are not the entry's fault and do not
+        count, up to a ceiling of `max_deliveries` (a payload that kills its consumer)."""
         try:
             if entry.deliveries > self.max_deliveries:
                 reason = f"levererad {entry.deliveries} gånger / delivered {entry.deliveries} times"
                 await self.dead_letter(entry, reason)
             else:
                 await self.settle([entry])
-        except Exception:
-            log.exception(
-                "entry %s failed (delivery %d); stays pending", entry.entry_id, entry.deliveries
-            )
-            return 0
+        except Exception as exc:
+            failures = int(await self.redis.hincrby(self._failures_key, entry.entry_id, 1))
+            log.exception("entry %s failed (%d of %d)", entry.entry_id, failures, self.max_failures)
+            if failures < self.max_failures:
+                return 0
+            reason = f"misslyckades {failures} gånger / failed {failures} times: {exc!r}"[:500]
+            try:
+                await self.dead_letter(entry, reason)
+            except Exception:
+                log.exception("could not dead-letter %s; stays pending", entry.entry_id)
+                return 0
         await self.redis.xack(self.stream, self.group, entry.entry_id)
+        await self.redis.hdel(self._failures_key, entry.entry_id)
         return 1
 
     async def _delivery_counts(self, ids: list[Any]) -> dict[bytes, int]:
@@ -183,12 +200,27 @@ class Reclaimer:
         return counts
 
 
+async def wait_for_redis(redis: Redis, max_wait_s: float = 5.0) -> None:
+    """Block until Redis answers: a service that starts while Redis restarts (or loads its
+    AOF) waits for it instead of crashing."""
+    delay = 0.1
+    while True:
+        try:
+            await redis.ping()
+            return
+        except (RedisConnectionError, BusyLoadingError, TimeoutError) as exc:
+            log.warning("Redis not ready (%s); retrying in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_wait_s)
+
+
 async def ensure_groups(redis: Redis, groups: Mapping[str, tuple[str, ...]]) -> None:
     """Create consumer groups at the start of their streams if they do not exist yet.
 
     FastStream would create them at `$` (only new entries): reports submitted before a
     service first started would then be skipped for ever.
     """
+    await wait_for_redis(redis)
     for stream, names in groups.items():
         for name in names:
             try:

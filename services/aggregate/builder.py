@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from services.aggregate import store
-from services.aggregate.snapshot import BASELINE_WEEKS_FOR_HOTSPOTS, WeekInputs, build_snapshot
+from services.aggregate.hotspot_grid import Grid
+from services.aggregate.snapshot import (
+    BASELINE_WEEKS_FOR_HOTSPOTS,
+    HOTSPOT_CELL_M,
+    WeekInputs,
+    build_snapshot,
+    hotspot_cells,
+)
 from shared.areas import KommunAreas
 from shared.contracts import WeekSnapshotV1
 from shared.weeks import shift_week
@@ -28,6 +35,7 @@ class WeekBuilder:
     engine: Engine
     kommuner: Mapping[str, KommunAreas]
     categories: Mapping[str, str]
+    _grids: dict[str, Grid] = field(default_factory=dict, init=False, repr=False)
 
     def build(self, kommun: str, iso_week: str, now: datetime) -> tuple[WeekSnapshotV1, bool]:
         """The week's current snapshot, and whether this call created a new revision."""
@@ -56,17 +64,25 @@ class WeekBuilder:
 
     def inputs(self, kommun: str, iso_week: str) -> WeekInputs:
         """Read what the week is computed from: its reports, the week before, 52 weeks of
-        counts and 8 weeks of points. Bounded by those windows, not by all of history."""
+        counts, and the 8 weeks before only where this week has hotspots. Bounded by the
+        week and those windows, not by the size of history."""
         history_weeks = [shift_week(iso_week, -i) for i in range(1, 53)]
-        recent = {
-            w: store.week_incidents(self.engine, kommun, w)
-            for w in history_weeks[:BASELINE_WEEKS_FOR_HOTSPOTS]
-        }
-        return WeekInputs(
+        inputs = WeekInputs(
             iso_week=iso_week,
             incidents=store.week_incidents(self.engine, kommun, iso_week),
-            previous_incidents=recent[history_weeks[0]],
+            previous_incidents=store.week_incidents(self.engine, kommun, history_weeks[0]),
             history=store.week_counts(self.engine, kommun, history_weeks),
-            recent_incidents=[i for week in recent.values() for i in week],
             nollrapporter=store.week_nollrapporter(self.engine, kommun, iso_week),
         )
+        cells = hotspot_cells(inputs, self.kommuner[kommun])
+        recent_weeks = history_weeks[:BASELINE_WEEKS_FOR_HOTSPOTS]
+        recent = store.cell_counts(self.engine, kommun, recent_weeks, cells)
+        return replace(inputs, recent_cells=recent, recent_weeks=len(recent_weeks))
+
+    def cell_of(self, kommun: str, lat: float, lon: float) -> tuple[int, int] | None:
+        """The hotspot grid cell of a point, for the per-cell counts kept as reports arrive."""
+        if kommun not in self.kommuner:
+            return None
+        if kommun not in self._grids:
+            self._grids[kommun] = Grid(self.kommuner[kommun], HOTSPOT_CELL_M)
+        return self._grids[kommun].cell(lat, lon)

@@ -44,7 +44,9 @@ class Aggregate:
                 events.append(AcceptedReportV1.model_validate_json(entry.payload))
             except ValidationError as exc:
                 await self.dead_letter(entry, f"not an AcceptedReportV1: {exc.errors()[:1]}")
-        await asyncio.to_thread(store.add_incidents, self.builder.engine, events)
+        await asyncio.to_thread(
+            store.add_incidents, self.builder.engine, events, self.builder.cell_of
+        )
         await self.rebuild_frozen_weeks(events)
 
     async def rebuild_frozen_weeks(self, events: list[AcceptedReportV1]) -> None:

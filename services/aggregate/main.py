@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastStream:
             settle=settle,
             dead_letter=functools.partial(aggregate.dead_letter, stream=stream),
             min_idle_ms=settings.claim_idle_ms,
+            max_failures=settings.max_failures,
             max_deliveries=settings.max_deliveries,
         )
         for stream, settle in (

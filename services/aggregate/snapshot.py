@@ -13,8 +13,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
+from shapely.geometry import Polygon
+
 from services.aggregate.analysis import cell_stats, describe_change
-from services.aggregate.hotspots import find_hotspots
+from services.aggregate.hotspot_grid import Grid
+from services.aggregate.hotspots import cells_under, find_hotspots
 from services.aggregate.logic import Incident, area_cells, count_cells, incident_points
 from services.aggregate.patterns import coverage, time_profiles
 from shared.areas import KommunAreas
@@ -28,6 +31,7 @@ from shared.contracts import (
 from shared.weeks import shift_week
 
 BASELINE_WEEKS_FOR_HOTSPOTS = 8
+HOTSPOT_CELL_M = 250.0
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,9 @@ class WeekInputs:
     incidents: list[Incident]
     previous_incidents: list[Incident]
     history: Mapping[str, Counter[tuple[str, str]]]  # earlier weeks' counts (up to 52)
-    recent_incidents: list[Incident] = field(default_factory=list)  # the 8 weeks before
+    # Reports per grid cell over the `recent_weeks` before, where this week has hotspots.
+    recent_cells: Mapping[tuple[int, int], int] = field(default_factory=dict)
+    recent_weeks: int = 0
     nollrapporter: list[tuple[str, str | None]] = field(default_factory=list)
 
 
@@ -58,10 +64,22 @@ def _hotspots(inputs: WeekInputs, kommun: KommunAreas) -> list[HotspotV1]:
         inputs.incidents,
         inputs.previous_incidents,
         kommun,
-        baseline_incidents=inputs.recent_incidents,
-        baseline_weeks=BASELINE_WEEKS_FOR_HOTSPOTS if inputs.recent_incidents else 0,
+        cell_m=HOTSPOT_CELL_M,
+        baseline_cells=inputs.recent_cells,
+        baseline_weeks=inputs.recent_weeks,
     )
     return [HotspotV1.model_validate(asdict(h)) for h in spots]
+
+
+def hotspot_cells(inputs: WeekInputs, kommun: KommunAreas) -> set[tuple[int, int]]:
+    """The grid cells under this week's hotspots: the only places whose earlier weeks the
+    snapshot needs."""
+    grid = Grid(kommun, HOTSPOT_CELL_M)
+    return {
+        cell
+        for spot in find_hotspots(inputs.incidents, inputs.previous_incidents, kommun)
+        for cell in cells_under(Polygon(spot.polygon[0]), grid)
+    }
 
 
 def _profiles(inputs: WeekInputs) -> list[TimeProfileV1]:

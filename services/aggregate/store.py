@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import func
@@ -13,10 +14,20 @@ from sqlmodel import Session, col, select
 from services.aggregate.logic import Incident
 from shared.contracts import AcceptedReportV1, NollrapportV1, WeekSnapshotV1
 from shared.db import insert_ignoring_conflicts
-from shared.models import NollrapportRow, WeekCount, WeekIncident, WeekSnapshotRow
+from shared.models import (
+    NollrapportRow,
+    WeekCellCount,
+    WeekCount,
+    WeekIncident,
+    WeekSnapshotRow,
+)
+
+CellOf = Callable[[str, float, float], tuple[int, int] | None]  # (kommun, lat, lon) -> cell
 
 
-def add_incidents(engine: Engine, events: list[AcceptedReportV1]) -> int:
+def add_incidents(
+    engine: Engine, events: list[AcceptedReportV1], cell_of: CellOf | None = None
+) -> int:
     """Project accepted reports and count them; returns how many were new.
 
     Idempotent: a redelivered event finds its row, is not RETURNed, and so is not counted
@@ -34,22 +45,59 @@ def add_incidents(engine: Engine, events: list[AcceptedReportV1]) -> int:
                 WeekIncident.area,
                 WeekIncident.category,
                 WeekIncident.duplicate_of,
+                WeekIncident.lat,
+                WeekIncident.lon,
+                WeekIncident.location_precision,
             ),
             rows,
         ).all()
-        counted = Counter(
-            (k, w, a, c) for k, w, a, c, duplicate_of in inserted if duplicate_of is None
-        )
+        counted = Counter((k, w, a, c) for k, w, a, c, dup, *_ in inserted if dup is None)
         if counted:
             conn.execute(
-                _increment_counts(engine),
+                _increment(engine, WeekCount, ["kommun", "iso_week", "area", "category"]),
                 [
                     {"kommun": k, "iso_week": w, "area": a, "category": c, "count": n}
                     for (k, w, a, c), n in counted.items()
                 ],
             )
+        if cell_of is not None:
+            _count_cells(engine, conn, inserted, cell_of)
         session.commit()
     return len(inserted)
+
+
+def _count_cells(engine: Engine, conn: Any, inserted: Sequence[Any], cell_of: CellOf) -> None:
+    cells: Counter[tuple[str, str, int, int]] = Counter()
+    for kommun, week, _area, _cat, dup, lat, lon, precision in inserted:
+        cell = cell_of(kommun, lat, lon) if dup is None and precision == "exact" else None
+        if cell is not None:
+            cells[(kommun, week, *cell)] += 1
+    if cells:
+        conn.execute(
+            _increment(engine, WeekCellCount, ["kommun", "iso_week", "cell_x", "cell_y"]),
+            [
+                {"kommun": k, "iso_week": w, "cell_x": x, "cell_y": y, "count": n}
+                for (k, w, x, y), n in cells.items()
+            ],
+        )
+
+
+def cell_counts(
+    engine: Engine, kommun: str, weeks: list[str], cells: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], int]:
+    """Reports per grid cell summed over `weeks`, for the given cells only."""
+    wanted = set(cells)
+    if not wanted or not weeks:
+        return {}
+    c = WeekCellCount
+    xs = {x for x, _ in wanted}
+    with Session(engine) as session:
+        rows = session.connection().execute(
+            select(c.cell_x, c.cell_y, func.sum(c.count))
+            .where(c.kommun == kommun, col(c.iso_week).in_(weeks), col(c.cell_x).in_(xs))
+            .group_by(c.cell_x, c.cell_y)
+        )
+        return {(x, y): int(n) for x, y, n in rows if (x, y) in wanted}
 
 
 def _incident_row(e: AcceptedReportV1) -> dict[str, object]:
@@ -69,12 +117,12 @@ def _incident_row(e: AcceptedReportV1) -> dict[str, object]:
     }
 
 
-def _increment_counts(engine: Engine) -> Any:
+def _increment(engine: Engine, table: Any, key: list[str]) -> Any:
+    """Upsert that adds to `count`: increments commute, so batches may arrive in any order."""
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(WeekCount)
+    stmt = dialect.insert(table)
     return stmt.on_conflict_do_update(
-        index_elements=["kommun", "iso_week", "area", "category"],
-        set_={"count": WeekCount.count + stmt.excluded.count},
+        index_elements=key, set_={"count": table.count + stmt.excluded.count}
     )
 
 
@@ -82,13 +130,16 @@ def week_counts(
     engine: Engine, kommun: str, weeks: list[str]
 ) -> dict[str, Counter[tuple[str, str]]]:
     """iso_week -> (area, category) -> count, for the given weeks that have any data."""
+    c = WeekCount
     with Session(engine) as session:
-        rows = session.exec(
-            select(WeekCount).where(WeekCount.kommun == kommun, col(WeekCount.iso_week).in_(weeks))
-        ).all()
-    result: dict[str, Counter[tuple[str, str]]] = {}
-    for r in rows:
-        result.setdefault(r.iso_week, Counter())[(r.area, r.category)] += r.count
+        rows = session.connection().execute(
+            select(c.iso_week, c.area, c.category, c.count).where(
+                c.kommun == kommun, col(c.iso_week).in_(weeks)
+            )
+        )
+        result: dict[str, Counter[tuple[str, str]]] = {}
+        for week, area, category, count in rows:
+            result.setdefault(week, Counter())[(area, category)] += count
     return result
 
 
@@ -121,25 +172,27 @@ def week_nollrapporter(engine: Engine, kommun: str, iso_week: str) -> list[tuple
         return sorted({(org, area) for org, area in rows}, key=lambda r: (r[0], r[1] or ""))
 
 
+_INCIDENT_COLUMNS = (
+    WeekIncident.key,
+    WeekIncident.area,
+    WeekIncident.category,
+    WeekIncident.source,
+    WeekIncident.occurred_at,
+    WeekIncident.lat,
+    WeekIncident.lon,
+    WeekIncident.location_precision,
+    WeekIncident.description,
+    WeekIncident.duplicate_of,
+)
+
+
 def week_incidents(engine: Engine, kommun: str, iso_week: str) -> list[Incident]:
     """The week's projected reports, read through the (kommun, iso_week) index: the cost
     follows the week's size, not the history's."""
     w = WeekIncident
-    columns = (
-        w.key,
-        w.area,
-        w.category,
-        w.source,
-        w.occurred_at,
-        w.lat,
-        w.lon,
-        w.location_precision,
-        w.description,
-        w.duplicate_of,
-    )
     with Session(engine) as session:
         rows = session.connection().execute(
-            select(*columns).where(w.kommun == kommun, w.iso_week == iso_week)
+            select(*_INCIDENT_COLUMNS).where(w.kommun == kommun, w.iso_week == iso_week)
         )
         return [Incident(*row) for row in rows]
 

@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastStream:
         settle=ingest.settle,
         dead_letter=ingest.dead_letter,
         min_idle_ms=settings.claim_idle_ms,
+        max_failures=settings.max_failures,
         max_deliveries=settings.max_deliveries,
     )
     tasks: list[asyncio.Task[None]] = []

@@ -18,21 +18,25 @@ def record(
     organisation: str,
     role: str,
     action: str,
-    obj: str,
+    obj: str | list[str],
     remote_addr: str = "",
     detail: str = "",
 ) -> None:
-    entry = AuditEntry(
-        at=datetime.now(UTC),
-        organisation=organisation,
-        role=role,
-        action=action,
-        object=obj[:500],
-        remote_addr=remote_addr,
-        detail=detail[:2000],
-    )
+    """One entry per object (a list: one transaction for a whole batch of reports)."""
+    at = datetime.now(UTC)
     with Session(engine) as s:
-        s.add(entry)
+        for one in [obj] if isinstance(obj, str) else obj:
+            s.add(
+                AuditEntry(
+                    at=at,
+                    organisation=organisation,
+                    role=role,
+                    action=action,
+                    object=one[:500],
+                    remote_addr=remote_addr,
+                    detail=detail[:2000],
+                )
+            )
         s.commit()
 
 
@@ -41,7 +45,7 @@ async def record_async(
     organisation: str,
     role: str,
     action: str,
-    obj: str,
+    obj: str | list[str],
     remote_addr: str = "",
     detail: str = "",
 ) -> None:

@@ -123,11 +123,11 @@ async def publish_reports(
     rows = [_receipt_row(v, e, channel) for v, e in zip(fresh, entry_ids, strict=True)]
     await in_thread(_save_receipts, ctx.engine, rows)
     ids = [v.report.report_id for v in reports]
-    for v in fresh:
+    objects = [f"report:{caller.organisation}/{v.report.report_id}" for v in fresh]
+    if objects:
         await audit.record_async(
-            ctx.engine, caller.organisation, caller.role, "submit",
-            f"report:{caller.organisation}/{v.report.report_id}", remote, channel,
-        )  # fmt: skip
+            ctx.engine, caller.organisation, caller.role, "submit", objects, remote, channel
+        )
     statuses = await in_thread(statuses_of, ctx.engine, caller.organisation, ids)
     return [statuses[i] for i in ids]
 

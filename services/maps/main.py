@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastStream:
         settle=maps.settle,
         dead_letter=maps.dead_letter,
         min_idle_ms=settings.claim_idle_ms,
+        max_failures=settings.max_failures,
         max_deliveries=settings.max_deliveries,
     )
     app = FastStream(broker)

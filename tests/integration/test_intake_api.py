@@ -71,22 +71,25 @@ class Intake:
         pipeline.process(raw, datetime.now(UTC))
 
 
-def settings_for(tmp_path: Path, redis_url: str, **changes: Any) -> IntakeSettings:
+def settings_for(tmp_path: Path, redis_url: str, db_url: str, **changes: Any) -> IntakeSettings:
     values: dict[str, Any] = {
         "redis_url": redis_url,
         "data_dir": tmp_path / "data",
-        "database_url": f"sqlite:///{tmp_path / 'data' / 'lagesbild.db'}",
+        "database_url": db_url,
         "intake_rate_limit_per_minute": 10_000,
     }
     return IntakeSettings(**(values | changes))
 
 
 @pytest.fixture
-def make_intake(tmp_path: Path, redis_server: EmbeddedRedis) -> Iterator[Callable[..., Intake]]:
+def make_intake(
+    tmp_path: Path, redis_server: EmbeddedRedis, db_url: str
+) -> Iterator[Callable[..., Intake]]:
+    """The app on a real Redis and a fresh database (SQLite file and PostgreSQL)."""
     opened: list[tuple[TestClient, Redis]] = []
 
     def make(**changes: Any) -> Intake:
-        settings = settings_for(tmp_path, redis_server.url, **changes)
+        settings = settings_for(tmp_path, redis_server.url, db_url, **changes)
         engine = make_engine(settings.resolved_database_url)
         init_db(engine)
         client = TestClient(create_app(settings)).__enter__()
@@ -181,10 +184,13 @@ LONG = "x" * 2001
         (report(lat="norr"), "invalid_field", "lat"),
         (report(occurred_at="2026-11-20T22:15:00"), "invalid_field", "occurred_at"),
         (report(lat=59.33, lon=18.07), "outside_kommun", None),
-        (report(occurred_at=(datetime.now(UTC) + timedelta(days=1)).isoformat()), "future_time",
-         None),
+        (
+            report(occurred_at=(datetime.now(UTC) + timedelta(days=1)).isoformat()),
+            "future_time",
+            None,
+        ),
         (report(occurred_at="2001-01-01T12:00:00+01:00"), "too_old", None),
-    ],  # fmt: skip
+    ],
 )
 def test_each_rejection_is_a_422_with_the_ingest_code(
     intake: Intake, body: Any, code: str, field: str | None
@@ -478,7 +484,9 @@ def test_org_add_prints_the_token_once_and_list_and_revoke(intake: Intake) -> No
     [org] = json.loads(listed.stdout)
     assert org["sources"] == ["vaktare", "ordningsvakt"] and token not in listed.stdout
     assert runner.invoke(lagesbild, ["org", *args], env=env).exit_code == 1  # the name is taken
-    assert runner.invoke(lagesbild, ["org", "revoke", "Securitas Linköping"], env=env).exit_code == 0
+    assert (
+        runner.invoke(lagesbild, ["org", "revoke", "Securitas Linköping"], env=env).exit_code == 0
+    )
     assert intake.post(token, report("b")).status_code == 401
 
 
@@ -529,8 +537,8 @@ def test_xlsx_import_with_a_column_mapping_and_a_dry_run(intake: Intake, tmp_pat
                   "Klotter", 58.4108, 15.6214])  # fmt: skip
     path = tmp_path / "vecka.xlsx"
     book.save(path)
-    args = ["csv", str(path), "--org", "Securitas", "--map", "time=Kl", "--map", "category=Händelse",
-            "--map", "lat=N", "--map", "lon=E"]  # fmt: skip
+    mapping = ["time=Kl", "category=Händelse", "lat=N", "lon=E"]
+    args = ["csv", str(path), "--org", "Securitas", *(f"--map={m}" for m in mapping)]
     dry = CliRunner().invoke(lagesbild, ["import", *args, "--dry-run"], env=_env(intake))
     assert dry.exit_code == 0, dry.output
     assert "1 godkända (1 skulle skickas (provkörning))" in dry.stdout

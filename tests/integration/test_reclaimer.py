@@ -26,7 +26,7 @@ def _reclaimer(
     dead: list[tuple[RawEntry, str]],
     *,
     poison: bytes = b"",
-    max_deliveries: int = 3,
+    max_failures: int = 3,
 ) -> Reclaimer:
     async def settle(entries: list[RawEntry]) -> None:
         if any(e.payload == poison for e in entries):
@@ -44,7 +44,8 @@ def _reclaimer(
         settle=settle,
         dead_letter=dead_letter,
         min_idle_ms=0,
-        max_deliveries=max_deliveries,
+        max_failures=max_failures,
+        max_deliveries=20,
     )
 
 
@@ -60,23 +61,36 @@ async def test_a_dead_consumers_pending_entries_are_processed_and_acked(
     await redis.aclose()
 
 
-async def test_a_poison_entry_is_dead_lettered_after_max_deliveries_and_spares_the_rest(
+async def test_a_poison_entry_is_dead_lettered_after_max_failures_and_spares_the_rest(
     redis_server: EmbeddedRedis,
 ) -> None:
     redis = Redis.from_url(redis_server.url)
     await _leave_pending(redis, [b"ok-1", b"poison", b"ok-2"])
     settled: list[RawEntry] = []
     dead: list[tuple[RawEntry, str]] = []
-    reclaimer = _reclaimer(redis, settled, dead, poison=b"poison", max_deliveries=3)
-    assert await reclaimer.run_once() == 2  # delivery 2: the neighbours go through
+    reclaimer = _reclaimer(redis, settled, dead, poison=b"poison", max_failures=3)
+    assert await reclaimer.run_once() == 2  # failure 1: the neighbours go through
+    assert await reclaimer.run_once() == 0  # failure 2: still retried
     assert dead == []
-    await reclaimer.run_once()  # delivery 3: still retried
-    assert dead == []
-    assert await reclaimer.run_once() == 1  # delivery 4 > 3: dead-lettered and acked
+    assert await reclaimer.run_once() == 1  # failure 3: dead-lettered and acked
     assert [e.payload for e, _ in dead] == [b"poison"]
-    assert "4" in dead[0][1] and dead[0][0].deliveries == 4
+    assert "failed 3 times" in dead[0][1] and "cannot process" in dead[0][1]
     assert sorted(e.payload for e in settled) == [b"ok-1", b"ok-2"]
     assert (await redis.xpending(STREAM, GROUP))["pending"] == 0
+    await redis.aclose()
+
+
+async def test_redeliveries_after_crashes_are_not_failures(redis_server: EmbeddedRedis) -> None:
+    redis = Redis.from_url(redis_server.url)
+    await _leave_pending(redis, [b"survivor"])
+    for n in range(5):  # five consumers read it and died before acknowledging
+        await redis.xclaim(STREAM, GROUP, f"dead-{n + 2}", 0, [b"0-0"], justid=True)
+        await redis.xautoclaim(STREAM, GROUP, f"dead-{n + 2}", 0, count=10)
+    settled: list[RawEntry] = []
+    dead: list[tuple[RawEntry, str]] = []
+    assert await _reclaimer(redis, settled, dead).run_once() == 1
+    assert dead == [] and [e.payload for e in settled] == [b"survivor"]
+    assert settled[0].deliveries > 3  # more deliveries than max_failures, yet processed
     await redis.aclose()
 
 

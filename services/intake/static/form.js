@@ -45,6 +45,7 @@
     $("kvitto-text").textContent = text;
     $("kvitto-text").className = kind || "";
     $("kvitto-status").textContent = status || "";
+    if (text && $("kvitto").scrollIntoView) $("kvitto").scrollIntoView({ block: "nearest" });
   }
 
   // --- the token ------------------------------------------------------------------
