@@ -40,7 +40,6 @@ class Settings(BaseSettings):
     boundary_tolerance_m: float = 200.0
     duplicate_distance_m: float = 75.0
     duplicate_window_minutes: int = 60
-    stream_maxlen: int = 1_000_000
 
     # aggregate
     week_build_cron: str = Field("0 6 * * mon", description="cron line, Europe/Stockholm")

@@ -37,15 +37,28 @@ def make_engine(url: str) -> Engine:
 _SCHEMA_LOCK = 580_001  # any constant: one advisory lock id for schema changes
 
 
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config() -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
 def init_db(engine: Engine) -> None:
-    """Create missing tables. On PostgreSQL under an advisory lock: three services starting
-    together on an empty database would otherwise race to create the same tables."""
-    if engine.dialect.name != "postgresql":
-        SQLModel.metadata.create_all(engine)
-        return
+    """Bring the schema to the newest migration (Alembic). On PostgreSQL under an advisory
+    lock: services starting together on an empty database would otherwise race."""
+    from alembic import command
+
+    config = alembic_config()
     with engine.begin() as conn:
-        conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _SCHEMA_LOCK})
-        SQLModel.metadata.create_all(conn)
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _SCHEMA_LOCK})
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
 
 
 def insert_ignoring_conflicts(engine: Engine, table: type[SQLModel]) -> Any:
