@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from shapely import prepared
+import shapely
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points, unary_union
@@ -46,11 +46,16 @@ class KommunAreas:
 
     @cached_property
     def _prepared(self) -> list[tuple[str, Any]]:
-        return [(a.name, prepared.prep(a.geometry)) for a in self.areas]
+        # shapely.prepare works in place; intersects_xy then tests a point without
+        # creating a Point object (the ingest asks this for every report).
+        for area in self.areas:
+            shapely.prepare(area.geometry)
+        return [(a.name, a.geometry) for a in self.areas]
 
     @cached_property
     def _prepared_boundary(self) -> Any:
-        return prepared.prep(self.boundary)
+        shapely.prepare(self.boundary)
+        return self.boundary
 
     @property
     def area_names(self) -> list[str]:
@@ -58,19 +63,18 @@ class KommunAreas:
 
     def area_of(self, lat: float, lon: float) -> str:
         """The named area containing the point, else OTHER_AREA (call `contains` first)."""
-        point = Point(lon, lat)
         for name, geom in self._prepared:
-            if geom.covers(point):
+            if shapely.intersects_xy(geom, lon, lat):  # boundary included, like covers()
                 return name
         return OTHER_AREA
 
     def contains(self, lat: float, lon: float, tolerance_m: float = 0.0) -> bool:
         """Inside the kommun boundary, or within `tolerance_m` metres of it."""
-        point = Point(lon, lat)
-        if self._prepared_boundary.covers(point):
+        if shapely.intersects_xy(self._prepared_boundary, lon, lat):
             return True
         if tolerance_m <= 0:
             return False
+        point = Point(lon, lat)
         # Degrees -> metres with the longitude scale of this latitude: exact enough for
         # a tolerance of a few hundred metres.
         nearest = nearest_points(self.boundary.boundary, point)[0]

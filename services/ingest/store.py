@@ -7,7 +7,7 @@ re-announce them; a reused report_id with other content becomes a conflict row.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
@@ -130,8 +130,9 @@ def _store_reports(
         # A centroid says which kommun, not where: all of a kommun's police events share
         # one point, so they are never duplicates of each other by place.
         if row.location_precision == "exact":
-            row.duplicate_of = finder.original_of(_observation(row))
-            finder.add(_observation(row))
+            observation = _observation(row)
+            row.duplicate_of = finder.original_of(observation)
+            finder.add(replace(observation, duplicate_of=row.duplicate_of))
         existing[key] = row
         new_rows.append(row)
         out.accepted.append(_accepted_event(row, now))
@@ -277,21 +278,24 @@ def _conflict_row(sub: Submission, now: datetime) -> dict:
 
 
 def _accepted_event(row: StoredReport | NewRow, now: datetime) -> AcceptedReportV1:
-    return AcceptedReportV1(
-        # The event id is the report's key: a redelivered event is recognisably the same.
-        message_id=report_key(row.organisation, row.report_id),
-        report_id=row.report_id,
-        organisation=row.organisation,
-        kommun=row.kommun,
-        source=row.source,
-        category=row.category,
-        occurred_at=row.occurred_at,  # type: ignore[arg-type]
-        iso_week=row.iso_week,
-        area=row.area,
-        lat=row.lat,
-        lon=row.lon,
-        location_precision=row.location_precision,  # type: ignore[arg-type]
-        description=row.description_scrubbed,
-        duplicate_of=row.duplicate_of,
-        accepted_at=now,
+    # model_validate of a dict: validated, and faster than the keyword constructor.
+    return AcceptedReportV1.model_validate(
+        {
+            # The event id is the report's key: a redelivered event is recognisably the same.
+            "message_id": report_key(row.organisation, row.report_id),
+            "report_id": row.report_id,
+            "organisation": row.organisation,
+            "kommun": row.kommun,
+            "source": row.source,
+            "category": row.category,
+            "occurred_at": row.occurred_at,
+            "iso_week": row.iso_week,
+            "area": row.area,
+            "lat": row.lat,
+            "lon": row.lon,
+            "location_precision": row.location_precision,
+            "description": row.description_scrubbed,
+            "duplicate_of": row.duplicate_of,
+            "accepted_at": now,
+        }
     )
