@@ -12,14 +12,7 @@ from pydantic import BaseModel, Field
 
 from services.ingest.logic import Rejection
 from services.intake import audit
-from services.intake.auth import (
-    ROLE_PERMISSIONS,
-    VIEW_REPORTS,
-    AnyCaller,
-    Auditor,
-    StatusReader,
-    Submitter,
-)
+from services.intake.auth import AnyCaller, Auditor, StatusReader, Submitter
 from services.intake.context import Ctx, IntakeContext, in_thread, remote_addr
 from services.intake.errors import IntakeError, rejection_item
 from services.intake.submit import (
@@ -30,6 +23,7 @@ from services.intake.submit import (
     statuses_of,
     validate_all,
 )
+from shared.access import ROLE_PERMISSIONS, VIEW_REPORTS
 from shared.categories import SOURCE_LABELS, Source
 from shared.contracts import ReportV1
 

@@ -20,8 +20,9 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
-from services.intake import audit, auth, csv_import
+from services.intake import audit, csv_import
 from services.intake.config import IntakeSettings
+from shared import access
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -56,7 +57,7 @@ def _engine(settings: IntakeSettings) -> Engine:
 def org_add(
     name: Annotated[str, typer.Argument(help="Organisationens namn, t.ex. 'Securitas Linköping'.")],
     kommun: Annotated[str, typer.Option(help="Kommunkod, t.ex. 0580.")],
-    role: Annotated[str, typer.Option(help=f"Roll: {', '.join(auth.ROLES)}.")] = "reporter",
+    role: Annotated[str, typer.Option(help=f"Roll: {', '.join(access.ROLES)}.")] = "reporter",
     source: Annotated[
         list[str] | None, typer.Option("--source", help="Tillåten källa (kan upprepas).")
     ] = None,
@@ -64,8 +65,8 @@ def org_add(
     """Lägg till en organisation och skriv ut dess nyckel (visas bara nu)."""
     engine = _engine(_settings())
     try:
-        org, token = auth.create_organisation(engine, name, kommun, role, source or [])
-    except auth.OrganisationError as exc:
+        org, token = access.create_organisation(engine, name, kommun, role, source or [])
+    except access.OrganisationError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
     audit.record(engine, "cli", "admin", "change", f"org:{org.name}", "", f"add role={role}")
@@ -77,7 +78,7 @@ def org_add(
 @org_app.command("list")
 def org_list(as_json: JsonFlag = False) -> None:
     """Visa organisationerna (utan nycklar)."""
-    orgs = auth.list_organisations(_engine(_settings()))
+    orgs = access.list_organisations(_engine(_settings()))
     rows = [
         {
             "name": o.name,
@@ -105,7 +106,7 @@ def org_list(as_json: JsonFlag = False) -> None:
 def org_revoke(name: Annotated[str, typer.Argument(help="Organisationens namn.")]) -> None:
     """Återkalla organisationens nyckel; den slutar gälla direkt."""
     engine = _engine(_settings())
-    if not auth.revoke_organisation(engine, name):
+    if not access.revoke_organisation(engine, name):
         err.print(f"[red]Ingen aktiv organisation heter {name!r}.[/red]")
         raise typer.Exit(1)
     audit.record(engine, "cli", "admin", "change", f"org:{name}", "", "revoke")
@@ -196,14 +197,14 @@ def import_csv_command(
     _print_summary(file, result, sent, dry_run)
 
 
-def _import_caller(engine: Engine, name: str) -> auth.Caller:
-    caller = auth.caller_by_name(engine, name)
+def _import_caller(engine: Engine, name: str) -> access.Caller:
+    caller = access.caller_by_name(engine, name)
     if caller is None:
         err.print(
             f"[red]Ingen aktiv organisation heter {name!r}; lägg till den med `org add`.[/red]"
         )
         raise typer.Exit(1)
-    if not caller.can(auth.SUBMIT):
+    if not caller.can(access.SUBMIT):
         err.print(f"[red]Rollen {caller.role} får inte skicka rapporter.[/red]")
         raise typer.Exit(1)
     return caller

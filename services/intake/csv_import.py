@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from services.ingest.logic import Rejection, ValidReport
-from services.intake.auth import Caller
+from shared.access import Caller
 from shared.categories import SOURCE_LABELS
 from shared.weeks import STOCKHOLM
 

@@ -17,16 +17,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import JSONResponse
 
 from services.intake import audit
-from services.intake.auth import (
-    OWN_STATUS,
-    SUBMIT,
-    VIEW_REPORTS,
-    AnyCaller,
-    Caller,
-    authorize,
-    deny,
-    token_of,
-)
+from services.intake.auth import AnyCaller, authorize, deny, token_of
 from services.intake.context import Ctx, IntakeContext, in_thread, remote_addr
 from services.intake.errors import IntakeError
 from services.intake.submit import (
@@ -38,6 +29,7 @@ from services.intake.submit import (
     statuses_of_receipts,
     validate_all,
 )
+from shared.access import OWN_STATUS, SUBMIT, VIEW_REPORTS, Caller
 from shared.models_access import IntakeReceipt
 
 router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])

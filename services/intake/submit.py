@@ -20,9 +20,9 @@ from sqlmodel import Session, col, select
 
 from services.ingest.logic import Rejection, ValidReport
 from services.intake import audit
-from services.intake.auth import Caller
 from services.intake.context import IntakeContext, in_thread
 from services.intake.errors import IntakeError, error_item, rejection_item
+from shared.access import Caller
 from shared.categories import Source
 from shared.contracts import NOLLRAPPORT_STREAM, REPORTS_STREAM, NollrapportV1
 from shared.db import insert_ignoring_conflicts

@@ -20,9 +20,9 @@ import uvicorn
 from redis import Redis
 from sqlmodel import Session, select
 
-from services.intake.auth import create_organisation
 from services.intake.config import IntakeSettings
 from services.intake.main import create_app
+from shared.access import create_organisation
 from shared.contracts import NOLLRAPPORT_STREAM, REPORTS_STREAM
 from shared.db import init_db, make_engine
 from shared.models import StoredReport

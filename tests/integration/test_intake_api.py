@@ -17,10 +17,10 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from services.ingest.main import build_pipeline
-from services.intake.auth import create_organisation, revoke_organisation
 from services.intake.cli import audit_app, import_app, org_app
 from services.intake.config import IntakeSettings
 from services.intake.main import create_app
+from shared.access import create_organisation, revoke_organisation
 from shared.contracts import NOLLRAPPORT_STREAM, REPORTS_STREAM, NollrapportV1
 from shared.db import init_db, make_engine
 from shared.redis_runtime import EmbeddedRedis

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from services.intake import auth
-from services.intake.auth import (
+from shared import access
+from shared.access import (
     AGGREGATED,
     AUDIT,
     OWN_STATUS,
@@ -73,7 +73,7 @@ def test_create_find_and_revoke(engine: Engine) -> None:
         stored = s.exec(select(Organisation)).one()
     assert stored.token_hash == hash_token(token) and token not in stored.token_hash
     caller = find_caller(engine, token)
-    assert caller == auth.Caller("Securitas", "0580", "reporter", ("vaktare", "ordningsvakt"))
+    assert caller == access.Caller("Securitas", "0580", "reporter", ("vaktare", "ordningsvakt"))
     assert find_caller(engine, token + "x") is None
     assert revoke_organisation(engine, "Securitas")
     assert find_caller(engine, token) is None
