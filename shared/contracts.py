@@ -24,6 +24,8 @@ LAGESBILD_READY_STREAM = "lagesbild.lagesbild.ready.v1"  # aggregate -> maps
 PUBLISHED_STREAM = "lagesbild.lagesbild.published.v1"  # maps -> whoever listens
 DEAD_LETTER_STREAM = "lagesbild.dead-letter.v1"  # internal events no consumer could use
 NOLLRAPPORT_STREAM = "lagesbild.nollrapporter.v1"  # "nothing to report this week", per org/area
+DECISION_STREAM = "lagesbild.decisions.v1"  # the meeting's decisions (and their closing)
+TIB_ORDER_STREAM = "lagesbild.tib.orders.v1"  # patrol orders and their life cycle
 
 ALL_STREAMS = (
     REPORTS_STREAM,
@@ -34,6 +36,8 @@ ALL_STREAMS = (
     PUBLISHED_STREAM,
     DEAD_LETTER_STREAM,
     NOLLRAPPORT_STREAM,
+    DECISION_STREAM,
+    TIB_ORDER_STREAM,
 )
 
 # consumer groups, one per service
@@ -49,6 +53,7 @@ CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
     WEEK_BUILD_STREAM: (AGGREGATE_GROUP,),
     LAGESBILD_READY_STREAM: (MAPS_GROUP,),
     NOLLRAPPORT_STREAM: (AGGREGATE_GROUP,),
+    DECISION_STREAM: (AGGREGATE_GROUP,),
 }
 
 MAX_DESCRIPTION_CHARS = 2000
@@ -218,6 +223,62 @@ class AreaCoverageV1(_Message):
     status: str = Field(description="rapporterat | nollrapport | ej rapporterat")
 
 
+class PlanLinkV1(_Message):
+    """A plan activity (åtgärd) that matches a hotspot or an unusual rise, and why."""
+
+    target: str = Field(description='"hotspot" or "rise"')
+    target_name: str = Field(description="the hotspot's name, or 'area / category label'")
+    plan_id: str
+    activity_id: str
+    activity: str = Field(description="what is to be done (åtgärd)")
+    focus_area: str = Field(description="samverkansområde / fokusområde")
+    responsible: list[str]
+    reasons: list[str] = Field(description="why it matches: category, area, place, time")
+
+
+class PlanGapV1(_Message):
+    """A hotspot or rise that no plan activity addresses: a gap in the plan."""
+
+    target: str
+    target_name: str
+    categories: list[str]
+
+
+class DecisionV1(_Message):
+    """A decision of the weekly meeting (also the event on DECISION_STREAM)."""
+
+    message_id: str = Field(default_factory=new_message_id)
+    decision_id: str
+    kommun: str = Field(pattern=r"^\d{4}$")
+    measure: str = Field(description="what is to be done")
+    activity_id: str | None = Field(default=None, description="the plan activity, if any")
+    target: str = Field(description="a hotspot's name or an area")
+    categories: list[str] = Field(default_factory=list)
+    responsible: list[str]
+    from_week: str
+    until_week: str
+    status: Literal["open", "closed"] = "open"
+    decided_at: AwareDatetime
+    note: str = ""
+
+
+class FollowUpV1(_Message):
+    """Did it help? Counts at the target before and after, against comparable places."""
+
+    decision_id: str
+    target: str
+    weeks_before: int
+    weeks_after: int
+    before: int
+    after: int
+    comparison_before: int
+    comparison_after: int
+    ratio: float | None = Field(description="relative change vs the comparison places")
+    ratio_low: float | None
+    ratio_high: float | None
+    statement: str = Field(description="the result and its uncertainty, in Swedish")
+
+
 class WeekSnapshotV1(_Message):
     """The frozen content of one week's lägesbild for one kommun."""
 
@@ -240,6 +301,10 @@ class WeekSnapshotV1(_Message):
     hotspots: list[HotspotV1] = Field(default_factory=list)
     time_profiles: list[TimeProfileV1] = Field(default_factory=list)
     coverage: list[AreaCoverageV1] = Field(default_factory=list)
+    plan_links: list[PlanLinkV1] = Field(default_factory=list)
+    plan_gaps: list[PlanGapV1] = Field(default_factory=list)
+    open_decisions: list[DecisionV1] = Field(default_factory=list)
+    followups: list[FollowUpV1] = Field(default_factory=list)
 
 
 class LagesbildReadyV1(_Message):
