@@ -57,9 +57,21 @@ def _engine(settings: Settings) -> Any:
 
 
 def _run_service(factory_path: str) -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    import signal
+
+    from shared.observability import OpsSettings, configure_logging
+
+    def exit_now(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    # SIGTERM before FastStream installs its own handler (imports, migrations): nothing is
+    # in flight yet, so stop at once, and with exit status 0 like a graceful stop.
+    signal.signal(signal.SIGTERM, exit_now)
+    try:
+        log_format = OpsSettings().log_format  # LAGESBILD_LOG_FORMAT=json: one object a line
+    except Exception:
+        log_format = "text"  # _settings() below reports the bad variable
+    configure_logging(log_format, logging.INFO)
     settings = _settings()
     url, server = ensure_redis(settings)
     settings = settings.model_copy(update={"redis_url": url})
@@ -316,8 +328,10 @@ def db_revision(
 def settings_classes() -> list[type]:
     from services.ingest.police_cli import PoliceSettings
     from services.intake.config import IntakeSettings
+    from services.maps.server import MapsServerSettings
+    from services.tib.config import TibSettings
 
-    return [Settings, IntakeSettings, PoliceSettings]
+    return [Settings, IntakeSettings, PoliceSettings, TibSettings, MapsServerSettings]
 
 
 def env_example() -> str:
@@ -372,11 +386,21 @@ def _register_subcommands() -> None:
     from services.aggregate.forecast_cli import evaluate_command, forecast_command
     from services.ingest import police_cli
     from services.intake.cli import audit_app, import_app, intake_command, org_app
+    from services.maps.screenshot import screenshot_command
+    from services.maps.server import serve_command
+    from services.tib.cli import tib_app
 
     police_cli.register(import_app)  # import csv (intake) and import police (ingest)
     app.add_typer(import_app, name="import")
     app.add_typer(org_app, name="org")
     app.add_typer(audit_app, name="audit")
+    app.add_typer(tib_app, name="tib")
+    app.command("maps-serve", help="Servera arkivet av lägesbilder över HTTP (med behörighet).")(
+        serve_command
+    )
+    app.command("screenshot", help="Skärmbilder (PNG) av veckans karta och mötesunderlag.")(
+        screenshot_command
+    )
     app.command("intake", help="Kör intake-tjänsten: webbformulär, HTTP-API och Open311.")(
         intake_command
     )

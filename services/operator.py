@@ -131,8 +131,16 @@ async def status(engine: Engine, redis_url: str) -> Status:
             "week_snapshots": _count(s, WeekSnapshotRow),
         }
     dead_letters = sum(st.length for st in streams if st.stream == DEAD_LETTER_STREAM)
-    pending = sum(g["pending"] for st in streams for g in st.groups.values())
-    unread = sum(g["lag"] for st in streams for g in st.groups.values())
+    # The core pipeline's groups only: an optional consumer (the TiB) that is not running
+    # must not make the pipeline look busy.
+    core = [
+        (st, g)
+        for st in streams
+        for name, g in st.groups.items()
+        if name in CONSUMER_GROUPS.get(st.stream, ())
+    ]
+    pending = sum(g["pending"] for _st, g in core)
+    unread = sum(g["lag"] for _st, g in core)
     return Status(
         **counts, pending=pending, unread=unread, dead_letters=dead_letters, streams=streams
     )

@@ -36,7 +36,9 @@ AUDIT = "audit"  # read the audit log
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "reporter": frozenset({SUBMIT, OWN_STATUS}),
-    "tib": frozenset({SUBMIT, OWN_STATUS, VIEW_REPORTS, AGGREGATED, "live", "tasking"}),
+    "tib": frozenset(
+        {SUBMIT, OWN_STATUS, VIEW_REPORTS, AGGREGATED, "live", "tasking", "restricted_lagesbild"}
+    ),
     "meeting": frozenset({VIEW_REPORTS, AGGREGATED, "restricted_lagesbild"}),
     "public": frozenset({AGGREGATED}),
     "admin": frozenset(

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shared.categories import Source
 
@@ -320,3 +320,51 @@ class LagesbildPublishedV1(_Message):
     map_path: str
     summary_path: str
     published_at: AwareDatetime
+
+
+# --- TiB patrol orders (the events on TIB_ORDER_STREAM) ------------------------------
+OrderEventKind = Literal[
+    "issued", "updated", "cancelled", "acknowledged", "checked_in", "checked_out", "outcome"
+]
+TIB_EVENTS = ("issued", "updated", "cancelled")  # the TiB's ("tasking")
+GUARD_EVENTS = ("acknowledged", "checked_in", "checked_out", "outcome")  # the guards'
+
+
+class PatrolOrderV1(_Message):
+    """What the TiB asks a guard company to do: where, when, what, how urgent."""
+
+    order_id: str = Field(default_factory=new_message_id)
+    kommun: str = Field(pattern=r"^\d{4}$")
+    place: str = Field(min_length=1, max_length=200, description="a hotspot's name or an area")
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    area: str | None = None
+    start: AwareDatetime
+    end: AwareDatetime
+    task: str = Field(min_length=1, max_length=1000, description="what to do there")
+    priority: Literal["hög", "normal", "låg"] = "normal"
+    assigned_to: str | None = Field(
+        default=None, description="the guard organisation; None = any of the kommun's"
+    )
+    reason: str = Field(default="", max_length=500, description="why, e.g. the recommendation")
+
+    @model_validator(mode="after")
+    def _window(self) -> PatrolOrderV1:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class PatrolOrderEventV1(_Message):
+    """One step of an order's life. `order` is set on issued/updated; `incident_report_id`
+    names the report (organisation/report_id) an outcome was filed with, if any."""
+
+    message_id: str = Field(default_factory=new_message_id)
+    order_id: str
+    kommun: str = Field(pattern=r"^\d{4}$")
+    kind: OrderEventKind
+    at: AwareDatetime
+    by: str = Field(description="the organisation (from its token)")
+    order: PatrolOrderV1 | None = None
+    note: str = Field(default="", max_length=2000)
+    incident_report_id: str | None = None

@@ -12,6 +12,7 @@ from sqlmodel import SQLModel, create_engine
 
 import shared.models  # registers the tables on SQLModel.metadata
 import shared.models_access  # noqa: F401
+import shared.models_tib  # noqa: F401
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -142,6 +142,46 @@ class WeekSnapshotRow(SQLModel, table=True):
     snapshot_json: str
 
 
+class PlanRow(SQLModel, table=True):
+    """One version of a kommun's handlingsplan, as loaded (the TOML text, validated). Loading
+    a plan again makes a new version; the newest is the current one, the earlier ones stay."""
+
+    __tablename__ = "plan"
+    __table_args__ = (UniqueConstraint("kommun", "plan_id", "version", name="uq_plan_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kommun: str = Field(index=True)
+    plan_id: str
+    version: int
+    title: str
+    toml_text: str
+    content_hash: str
+    loaded_at: datetime
+
+
+class DecisionRow(SQLModel, table=True):
+    """A decision of the weekly meeting (DecisionV1), stored once per decision_id; a later
+    'closed' event closes it."""
+
+    __tablename__ = "decision"
+    __table_args__ = (Index("ix_decision_weeks", "kommun", "from_week", "until_week"),)
+
+    decision_id: str = Field(primary_key=True)
+    message_id: str
+    kommun: str
+    measure: str
+    activity_id: str | None = None
+    target: str
+    categories_json: str = "[]"
+    responsible_json: str = "[]"
+    from_week: str
+    until_week: str
+    status: str = "open"
+    decided_at: datetime
+    closed_at: datetime | None = None
+    note: str = ""
+
+
 # --- retention (written by whichever service or operator runs the purge) -----------
 class PurgeRun(SQLModel, table=True):
     """The audit entry of one retention purge: what it removed (or would have)."""

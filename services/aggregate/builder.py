@@ -10,8 +10,10 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from services.aggregate import store
+from services.aggregate import plan_store, store
+from services.aggregate.followup import weeks_needed
 from services.aggregate.hotspot_grid import Grid
+from services.aggregate.plan import parse_plan
 from services.aggregate.snapshot import (
     BASELINE_WEEKS_FOR_HOTSPOTS,
     HOTSPOT_CELL_M,
@@ -64,7 +66,8 @@ class WeekBuilder:
 
     def inputs(self, kommun: str, iso_week: str) -> WeekInputs:
         """Read what the week is computed from: its reports, the week before, 52 weeks of
-        counts, and the 8 weeks before only where this week has hotspots. Bounded by the
+        counts, the 8 weeks before only where this week has hotspots, the current plans and the
+        decisions near the week with the counts of their follow-up weeks. Bounded by the
         week and those windows, not by the size of history."""
         history_weeks = [shift_week(iso_week, -i) for i in range(1, 53)]
         inputs = WeekInputs(
@@ -77,7 +80,19 @@ class WeekBuilder:
         cells = hotspot_cells(inputs, self.kommuner[kommun])
         recent_weeks = history_weeks[:BASELINE_WEEKS_FOR_HOTSPOTS]
         recent = store.cell_counts(self.engine, kommun, recent_weeks, cells)
-        return replace(inputs, recent_cells=recent, recent_weeks=len(recent_weeks))
+        decisions = plan_store.week_decisions(self.engine, kommun, iso_week)
+        return replace(
+            inputs,
+            recent_cells=recent,
+            recent_weeks=len(recent_weeks),
+            plans=[
+                parse_plan(row.toml_text) for row in plan_store.current_plans(self.engine, kommun)
+            ],
+            decisions=decisions,
+            decision_counts=store.week_counts(
+                self.engine, kommun, weeks_needed(decisions, iso_week)
+            ),
+        )
 
     def cell_of(self, kommun: str, lat: float, lon: float) -> tuple[int, int] | None:
         """The hotspot grid cell of a point, for the per-cell counts kept as reports arrive."""

@@ -1,4 +1,5 @@
-"""The aggregate service's stream endpoints: project accepted reports, build weeks on request."""
+"""The aggregate service's stream endpoints: project accepted reports, build weeks on request,
+keep the meeting's decisions."""
 
 from __future__ import annotations
 
@@ -13,17 +14,19 @@ from faststream.redis.annotations import RedisBatchStreamMessage
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
-from services.aggregate import store
+from services.aggregate import plan_store, store
 from services.aggregate.builder import UnknownKommunError, WeekBuilder
 from shared.contracts import (
     ACCEPTED_STREAM,
     AGGREGATE_GROUP,
     DEAD_LETTER_STREAM,
+    DECISION_STREAM,
     LAGESBILD_READY_STREAM,
     NOLLRAPPORT_STREAM,
     WEEK_BUILD_STREAM,
     AcceptedReportV1,
     DeadLetterV1,
+    DecisionV1,
     LagesbildReadyV1,
     NollrapportV1,
     WeekBuildRequestedV1,
@@ -80,6 +83,17 @@ class Aggregate:
                 reason = f"not a NollrapportV1: {exc.errors()[:1]}"
                 await self.dead_letter(entry, reason, stream=NOLLRAPPORT_STREAM)
         await asyncio.to_thread(store.add_nollrapporter, self.builder.engine, events)
+
+    async def settle_decisions(self, entries: list[RawEntry]) -> None:
+        """Store each decision once; the next week build shows it (and its follow-up)."""
+        for entry in entries:
+            try:
+                event = DecisionV1.model_validate_json(entry.payload)
+            except ValidationError as exc:
+                reason = f"not a DecisionV1: {exc.errors()[:1]}"
+                await self.dead_letter(entry, reason, stream=DECISION_STREAM)
+                continue
+            await asyncio.to_thread(plan_store.add_decision, self.builder.engine, event)
 
     async def settle_build_requests(self, entries: list[RawEntry]) -> None:
         for entry in entries:
@@ -164,5 +178,25 @@ def register(broker: RedisBroker, aggregate: Aggregate, *, consumer: str, batch_
             await aggregate.settle_nollrapporter(raw_entries(msg.raw_message))
         except Exception:
             log.exception("nollrapport batch failed; left pending for the reclaimer")
+            return
+        await msg.ack()
+
+    @broker.subscriber(
+        stream=StreamSub(
+            DECISION_STREAM,
+            group=AGGREGATE_GROUP,
+            consumer=consumer,
+            batch=True,
+            max_records=batch_size,
+            polling_interval=500,
+        ),
+        parser=keep_raw_entries,
+        ack_policy=AckPolicy.MANUAL,
+    )
+    async def when_the_meeting_decides_keep_the_decision(msg: RedisBatchStreamMessage) -> None:
+        try:
+            await aggregate.settle_decisions(raw_entries(msg.raw_message))
+        except Exception:
+            log.exception("decision batch failed; left pending for the reclaimer")
             return
         await msg.ack()

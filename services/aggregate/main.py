@@ -27,6 +27,7 @@ from shared.contracts import (
     ACCEPTED_STREAM,
     AGGREGATE_GROUP,
     CONSUMER_GROUPS,
+    DECISION_STREAM,
     NOLLRAPPORT_STREAM,
     WEEK_BUILD_STREAM,
 )
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastStream:
             (ACCEPTED_STREAM, aggregate.settle_accepted),
             (WEEK_BUILD_STREAM, aggregate.settle_build_requests),
             (NOLLRAPPORT_STREAM, aggregate.settle_nollrapporter),
+            (DECISION_STREAM, aggregate.settle_decisions),
         )
     ]
 

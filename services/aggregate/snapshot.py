@@ -1,4 +1,5 @@
-"""The week's lägesbild as one frozen snapshot: counts, rises, hotspots, patterns, coverage.
+"""The week's lägesbild as one frozen snapshot: counts, rises, hotspots, patterns, coverage,
+and the plan: activities linked to hotspots and rises, gaps, open decisions and follow-ups.
 
 Pure: every input is passed in (the builder reads it from the store), so a week rebuilt
 from the same stored reports is identical, bit for bit.
@@ -11,24 +12,29 @@ import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
+import shapely
 from shapely.geometry import Polygon
 
 from services.aggregate.analysis import cell_stats, describe_change
+from services.aggregate.followup import follow_up
 from services.aggregate.hotspot_grid import Grid
 from services.aggregate.hotspots import cells_under, find_hotspots
 from services.aggregate.logic import Incident, area_cells, count_cells, incident_points
 from services.aggregate.patterns import coverage, time_profiles
+from services.aggregate.plan import Plan
+from services.aggregate.plan_match import Target, distance_m, link_plans
 from shared.areas import KommunAreas
 from shared.contracts import (
     AreaCoverageV1,
     CellStatsV1,
+    DecisionV1,
     HotspotV1,
     TimeProfileV1,
     WeekSnapshotV1,
 )
-from shared.weeks import shift_week
+from shared.weeks import STOCKHOLM, parse_week, shift_week
 
 BASELINE_WEEKS_FOR_HOTSPOTS = 8
 HOTSPOT_CELL_M = 250.0
@@ -46,6 +52,11 @@ class WeekInputs:
     recent_cells: Mapping[tuple[int, int], int] = field(default_factory=dict)
     recent_weeks: int = 0
     nollrapporter: list[tuple[str, str | None]] = field(default_factory=list)
+    plans: list[Plan] = field(default_factory=list)  # the kommun's current plans
+    # Decisions active in the week or ended recently, and area × category counts of the
+    # weeks their follow-up compares (plan_store.week_decisions, followup.weeks_needed).
+    decisions: list[DecisionV1] = field(default_factory=list)
+    decision_counts: Mapping[str, Counter[tuple[str, str]]] = field(default_factory=dict)
 
 
 def content_hash(snapshot: WeekSnapshotV1) -> str:
@@ -91,6 +102,70 @@ def _profiles(inputs: WeekInputs) -> list[TimeProfileV1]:
     ]
 
 
+def _times(incidents: list[Incident]) -> tuple[tuple[int, int], ...]:
+    local = sorted(i.occurred_at.astimezone(STOCKHOLM) for i in incidents)
+    return tuple((t.weekday(), t.hour) for t in local)
+
+
+def _targets(
+    inputs: WeekInputs,
+    hotspots: list[HotspotV1],
+    stats: list[CellStatsV1],
+    labels: Mapping[str, str],
+) -> list[Target]:
+    """The week's hotspots and unusual rises, with the times of their events."""
+    counted = [i for i in inputs.incidents if i.duplicate_of is None]
+    targets = []
+    for spot in hotspots:
+        shape = Polygon(spot.polygon[0])
+        inside = [
+            i
+            for i in counted
+            if i.category in spot.categories and shapely.intersects_xy(shape, i.lon, i.lat)
+        ]
+        reach = max(distance_m(spot.centroid, (lat, lon)) for lon, lat in spot.polygon[0])
+        targets.append(
+            Target(
+                "hotspot",
+                spot.name,
+                tuple(spot.areas),
+                tuple(spot.categories),
+                spot.centroid,
+                reach,
+                _times(inside),
+            )
+        )
+    for s in (s for s in stats if s.alert):
+        events = [i for i in counted if (i.area, i.category) == (s.area, s.category)]
+        name = f"{s.area} / {labels.get(s.category, s.category)}"
+        targets.append(Target("rise", name, (s.area,), (s.category,), times=_times(events)))
+    return targets
+
+
+def _plan_parts(
+    inputs: WeekInputs,
+    kommun: KommunAreas,
+    categories: Mapping[str, str],
+    hotspots: list[HotspotV1],
+    stats: list[CellStatsV1],
+) -> dict[str, list]:
+    year, week = parse_week(inputs.iso_week)
+    days = (date.fromisocalendar(year, week, 1), date.fromisocalendar(year, week, 7))
+    targets = _targets(inputs, hotspots, stats, categories)
+    links, gaps = link_plans(inputs.plans, targets, days, categories, kommun.area_of)
+    decisions = sorted(inputs.decisions, key=lambda d: (d.from_week, d.decision_id))
+    return {
+        "plan_links": links,
+        "plan_gaps": gaps,
+        # Open ones stay on the agenda after their last week, until the meeting closes them.
+        "open_decisions": [d for d in decisions if d.status == "open"],
+        "followups": [
+            follow_up(d, decisions, inputs.decision_counts, kommun.area_names, inputs.iso_week)
+            for d in decisions
+        ],
+    }
+
+
 def build_snapshot(
     *,
     kommun: KommunAreas,
@@ -99,6 +174,7 @@ def build_snapshot(
     revision: int,
     built_at: datetime,
 ) -> WeekSnapshotV1:
+    stats, hotspots = _stats(inputs), _hotspots(inputs, kommun)
     draft = WeekSnapshotV1(
         kommun=kommun.kommun,
         kommun_name=kommun.kommun_name,
@@ -112,12 +188,13 @@ def build_snapshot(
         cells=area_cells(count_cells(inputs.incidents), count_cells(inputs.previous_incidents)),
         incidents=incident_points(inputs.incidents),
         duplicates_linked=sum(1 for i in inputs.incidents if i.duplicate_of is not None),
-        stats=_stats(inputs),
-        hotspots=_hotspots(inputs, kommun),
+        stats=stats,
+        hotspots=hotspots,
         time_profiles=_profiles(inputs),
         coverage=[
             AreaCoverageV1.model_validate(asdict(c))
             for c in coverage(inputs.incidents, inputs.nollrapporter, kommun.area_names)
         ],
+        **_plan_parts(inputs, kommun, categories, hotspots, stats),
     )
     return draft.model_copy(update={"content_hash": content_hash(draft)})

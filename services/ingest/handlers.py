@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from datetime import UTC, datetime
 
@@ -13,7 +14,14 @@ from redis.asyncio import Redis
 
 from services.ingest.pipeline import IngestPipeline
 from services.ingest.store import BatchOutcome
-from shared.contracts import ACCEPTED_STREAM, INGEST_GROUP, REJECTED_STREAM, REPORTS_STREAM
+from shared.contracts import (
+    ACCEPTED_STREAM,
+    INGEST_GROUP,
+    REJECTED_STREAM,
+    REPORTS_STREAM,
+    RejectedReportV1,
+)
+from shared.observability import ACCEPTED, DEAD_LETTERED, REJECTED
 from shared.streams import RawEntry, envelope, keep_raw_entries, raw_entries
 
 log = logging.getLogger("lagesbild.ingest")
@@ -31,6 +39,7 @@ class Ingest:
         # (measured: about 8 % of throughput). The loop is blocked for one batch at most.
         outcome = self.pipeline.process(entries, datetime.now(UTC))
         await self.announce(outcome, [e.entry_id for e in entries] if ack else None)
+        record(outcome)
         return outcome
 
     async def dead_letter(self, entry: RawEntry, reason: str) -> None:
@@ -38,6 +47,8 @@ class Ingest:
             self.pipeline.dead_letter, [entry], reason, datetime.now(UTC)
         )
         await self.announce(outcome)
+        record(outcome)
+        DEAD_LETTERED.labels("ingest", REPORTS_STREAM).inc()
 
     async def announce(self, outcome: BatchOutcome, ack: list[str] | None = None) -> None:
         """Publish the batch's events, and XACK `ack` after them, in one round trip."""
@@ -49,6 +60,34 @@ class Ingest:
         if ack:
             pipe.xack(REPORTS_STREAM, INGEST_GROUP, *ack)
         await pipe.execute()
+
+
+def record(outcome: BatchOutcome) -> None:
+    """Count the batch (after it is durable) and log each rejection with its report id."""
+    ACCEPTED.inc(outcome.new)
+    for rejected in outcome.rejected:
+        REJECTED.labels(rejected.code).inc()
+        log.info(
+            "rejected %s: %s",
+            rejected.code,
+            rejected.message_en,
+            extra={
+                "report_id": _report_id(rejected),
+                "entry_id": rejected.entry_id,
+                "stream": REPORTS_STREAM,
+                "code": rejected.code,
+            },
+        )
+
+
+def _report_id(rejected: RejectedReportV1) -> str | None:
+    # Only rejections are parsed again, so the accepted path pays nothing for this.
+    try:
+        payload = json.loads(rejected.payload)
+    except ValueError:
+        return None
+    value = payload.get("report_id") if isinstance(payload, dict) else None
+    return str(value)[:128] if isinstance(value, str | int) else None
 
 
 def register(broker: RedisBroker, ingest: Ingest, *, consumer: str, batch_size: int) -> None:

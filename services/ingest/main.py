@@ -24,6 +24,7 @@ from shared.categories import category_catalog
 from shared.config import Settings
 from shared.contracts import CONSUMER_GROUPS, INGEST_GROUP, REPORTS_STREAM
 from shared.db import init_db, make_engine
+from shared.observability import observe_service
 from shared.scheduling import make_scheduler
 from shared.service import consumer_name
 from shared.streams import Reclaimer, ensure_groups
@@ -60,6 +61,14 @@ def create_app(settings: Settings | None = None) -> FastStream:
     ingest = handlers.Ingest(broker, redis, pipeline)
     handlers.register(broker, ingest, consumer=consumer, batch_size=settings.batch_size)
     app = FastStream(broker)
+    observe_service(
+        app,
+        "ingest",
+        broker=broker,
+        redis=redis,
+        engine=pipeline.engine,
+        streams={REPORTS_STREAM: INGEST_GROUP},
+    )
     reclaimer = Reclaimer(
         redis=redis,
         stream=REPORTS_STREAM,
@@ -99,6 +108,11 @@ def create_app(settings: Settings | None = None) -> FastStream:
             "ingest %s: consuming %s, reclaiming every %.1f s", consumer, REPORTS_STREAM, interval
         )
 
+    # Graceful shutdown (SIGTERM): FastStream runs the on_shutdown hooks, then stops the
+    # subscriber, which waits (graceful_timeout, 15 s by default) for the batch in flight
+    # to be stored, announced and acked. A reclaimer pass cancelled here just leaves its
+    # entries pending: the next process reclaims them. The connections the batch needs
+    # are closed only after that, in after_shutdown.
     @app.on_shutdown
     async def stop_reclaimer() -> None:
         scheduler.shutdown(wait=False)
@@ -106,7 +120,11 @@ def create_app(settings: Settings | None = None) -> FastStream:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    @app.after_shutdown
+    async def close_connections() -> None:
         await redis.aclose()
         pipeline.engine.dispose()
+        log.info("ingest %s: stopped", consumer)
 
     return app

@@ -27,7 +27,15 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
+from services.maps.layers import (
+    CHANGE_LAYER,
+    add_change_layer,
+    add_hotspot_layer,
+    alert_tooltip_html,
+    area_alerts,
+)
 from services.maps.offline import install_assets, localize_html
+from services.maps.suppress import MIN_PUBLIC_COUNT, shown_change, shown_count
 from shared.areas import OTHER_AREA, KommunAreas
 from shared.categories import DEFAULT_CATEGORIES, SOURCE_LABELS, Source
 from shared.contracts import IncidentPoint, WeekSnapshotV1
@@ -37,6 +45,7 @@ __all__ = [
     "format_time_sv",
     "install_assets",
     "render_index",
+    "render_public_map",
     "render_week_map",
     "week_summary",
 ]
@@ -322,40 +331,109 @@ def _area_tooltip(area: str, row: dict[str, Any], iso_week: str) -> str:
     )
 
 
-def _add_areas(
-    m: folium.Map, summary: dict[str, Any], kommun_areas: KommunAreas, *, opaque: bool
-) -> None:
+def _public_area_tooltip(area: str, row: dict[str, Any], iso_week: str) -> str:
+    """Counts below MIN_PUBLIC_COUNT as '<3'; the change only when both weeks are shown."""
+    total, previous = shown_count(row["total"]), shown_count(row["previous"])
+    change = shown_change(row["total"], row["previous"])
+    text = f"<br>{html.escape(change_text(change))}" if change is not None else ""
+    return (
+        f"<b>{html.escape(area)}</b><br>"
+        f"{html.escape(str(total))} rapporter vecka {html.escape(iso_week)}<br>"
+        f"Förra veckan: {html.escape(str(previous))}{text}"
+    )
+
+
+def _area_features(
+    summary: dict[str, Any],
+    kommun_areas: KommunAreas,
+    alerts: dict[str, list[str]],
+    *,
+    public: bool,
+) -> list[dict[str, Any]]:
+    """One feature per area with its tooltip, total and change (no colour yet)."""
     by_area = {a["area"]: a for a in summary["areas"]}
     empty = {"total": 0, "previous": 0, "change": 0}
-    max_total = max((a["total"] for a in summary["areas"]), default=0)
-    colormap, legend_items = _scale(max_total)
+    tooltip = _public_area_tooltip if public else _area_tooltip
     features = []
     for name, geom in _area_geometries(kommun_areas):
         shaped = _shape_for_map(geom)
         if shaped is None:
             continue
         row = by_area.get(name, empty)
+        text = tooltip(name, row, summary["iso_week"])
+        if alerts.get(name):
+            text += alert_tooltip_html(alerts[name])
         props = {
-            "tooltip": _area_tooltip(name, row, summary["iso_week"]),
-            "fill": colormap(row["total"])[:7],
+            "tooltip": text,
+            "total": row["total"],
+            "change": row["change"],
+            "alert": bool(alerts.get(name)),
         }
         features.append({"type": "Feature", "geometry": shaped, "properties": props})
+    return features
+
+
+def _add_areas(
+    m: folium.Map,
+    summary: dict[str, Any],
+    kommun_areas: KommunAreas,
+    *,
+    opaque: bool,
+    alerts: dict[str, list[str]] | None = None,
+    public: bool = False,
+) -> None:
+    features = _area_features(summary, kommun_areas, alerts or {}, public=public)
+    max_total = max((a["total"] for a in summary["areas"]), default=0)
+    colormap, legend_items = _public_scale(max_total) if public else _scale(max_total)
+    for f in features:
+        total = f["properties"]["total"]
+        # Public: every count below the threshold gets the same colour, so the shade
+        # cannot tell 1 from 2.
+        value = 0 if public and total < MIN_PUBLIC_COUNT else total
+        f["properties"]["fill"] = colormap(value)[:7]
+    # Only what the page draws goes into it: the public page must not carry raw counts.
+    drawn = [
+        {**f, "properties": {k: f["properties"][k] for k in ("tooltip", "fill", "alert")}}
+        for f in features
+    ]
     opacity = 0.75 if opaque else 0.55
     folium.GeoJson(
-        {"type": "FeatureCollection", "features": features},
+        {"type": "FeatureCollection", "features": drawn},
         name="Rapporter per område",
         style_function=lambda f: {
             "fillColor": f["properties"]["fill"],
             "fillOpacity": opacity,
-            "color": "#555555",
-            "weight": 1,
+            # Unusual rises get a red outline as well as the tooltip line.
+            "color": "#c00000" if f["properties"]["alert"] else "#555555",
+            "weight": 3 if f["properties"]["alert"] else 1,
         },
         highlight_function=lambda f: {"weight": 3, "color": "#222222"},
         tooltip=folium.GeoJsonTooltip(["tooltip"], labels=False, sticky=True),
     ).add_to(m)
     caption = f"Antal rapporter vecka {summary['iso_week']}"
     legend = _templates.get_template("legend.html.j2").render(caption=caption, items=legend_items)
+    if not public:
+        change_items = add_change_layer(m, features)
+        legend += _templates.get_template("legend.html.j2").render(
+            caption=CHANGE_LAYER, items=change_items, css_class="lb-change-legend"
+        )
     _HtmlControl(legend, "bottomleft", "lb-legend-control").add_to(m)
+
+
+def _public_scale(max_total: int) -> tuple[StepColormap, list[dict[str, str]]]:
+    """Like `_scale`, but the lowest class is '<3' and the steps start at 3."""
+    top = max(max_total, MIN_PUBLIC_COUNT)
+    classes = min(len(SCALE_COLOURS), top - MIN_PUBLIC_COUNT + 1)
+    step = math.ceil((top - MIN_PUBLIC_COUNT + 1) / classes)
+    edges = [MIN_PUBLIC_COUNT + k * step for k in range(classes + 1)]
+    while len(edges) > 2 and edges[-2] > top:
+        edges.pop()
+    colours = [ZERO_COLOUR, *SCALE_COLOURS[: len(edges) - 1]]
+    colormap = StepColormap(colours, index=[0, *edges], vmin=0, vmax=edges[-1])
+    items = [{"colour": ZERO_COLOUR, "label": f"<{MIN_PUBLIC_COUNT}"}]
+    for lo, hi, colour in zip(edges, edges[1:], colours[1:], strict=False):
+        items.append({"colour": colour, "label": str(lo) if hi - 1 == lo else f"{lo}–{hi - 1}"})
+    return colormap, items
 
 
 def _add_area_labels(m: folium.Map, kommun_areas: KommunAreas) -> None:
@@ -454,18 +532,24 @@ def _add_heatmap(m: folium.Map, exact: list[IncidentPoint]) -> None:
     HeatMap(points, radius=18, blur=15, min_opacity=0.35, control=False).add_to(layer)
 
 
-def _add_title(m: folium.Map, summary: dict[str, Any]) -> None:
+def _add_title(m: folium.Map, summary: dict[str, Any], *, public: bool = False) -> None:
     _, week = parse_week(summary["iso_week"])
     built = datetime.fromisoformat(summary["built_at"]).astimezone(STOCKHOLM)
+    change = summary["change"]
+    if public:
+        change = shown_change(summary["total"], summary["previous_total"])
     box = _templates.get_template("title_box.html.j2").render(
+        public=public,
         kommun_name=summary["kommun_name"],
         iso_week=summary["iso_week"],
         week_number=week,
         date_range=_date_range_sv(summary["iso_week"]),
-        total=summary["total"],
-        previous_total=summary["previous_total"],
-        change_text=change_text(summary["change"]),
-        centroid_only=summary["centroid_only"],
+        total=shown_count(summary["total"]) if public else summary["total"],
+        previous_total=(
+            shown_count(summary["previous_total"]) if public else summary["previous_total"]
+        ),
+        change_text=change_text(change) if change is not None else "",
+        centroid_only=0 if public else summary["centroid_only"],
         revision=summary["revision"],
         built_at=f"{built:%Y-%m-%d %H:%M}",
     )
@@ -486,13 +570,37 @@ def render_week_map(
     summary = week_summary(snapshot)
     title = f"Lägesbild {snapshot.kommun_name} {snapshot.iso_week}"
     m = _base_map(kommun_areas, tiles, title)
-    _add_areas(m, summary, kommun_areas, opaque=tiles is None)
+    alerts = area_alerts(snapshot)
+    _add_areas(m, summary, kommun_areas, opaque=tiles is None, alerts=alerts)
     _add_area_labels(m, kommun_areas)
     _add_boundary(m, kommun_areas)
+    add_hotspot_layer(m, snapshot)
     exact = [i for i in snapshot.incidents if not _is_centroid(i)]
     _add_incident_layers(m, snapshot, exact)
     _add_heatmap(m, exact)
     _add_title(m, summary)
+    return _finish(m, asset_prefix)
+
+
+def render_public_map(
+    snapshot: WeekSnapshotV1,
+    kommun_areas: KommunAreas,
+    *,
+    tiles: str | None = "OpenStreetMap",
+    asset_prefix: str = "../../assets",
+) -> str:
+    """The public map: areas only, counts below 3 shown as '<3'; no points, no text."""
+    summary = week_summary(snapshot)
+    title = f"Lägesbild {snapshot.kommun_name} {snapshot.iso_week} (offentlig)"
+    m = _base_map(kommun_areas, tiles, title)
+    _add_areas(m, summary, kommun_areas, opaque=tiles is None, public=True)
+    _add_area_labels(m, kommun_areas)
+    _add_boundary(m, kommun_areas)
+    _add_title(m, summary, public=True)
+    return _finish(m, asset_prefix)
+
+
+def _finish(m: folium.Map, asset_prefix: str) -> str:
     control = folium.LayerControl(collapsed=False)
     control.add_to(m)
     _CompactLayerControl(control).add_to(m)
@@ -500,8 +608,10 @@ def render_week_map(
     return localize_html(page, asset_prefix)
 
 
-def render_index(weeks: list[dict[str, Any]]) -> str:
-    """The index of published weeks: per kommun, newest week first."""
+def render_index(weeks: list[dict[str, Any]], *, public: bool = False) -> str:
+    """The archive index: per kommun, newest week first, earlier revisions linked.
+
+    `public`: the index of the public tree (totals below 3 as '<3', no exports)."""
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for week in weeks:  # one row per week: its newest revision
         key = (week["kommun"], week["iso_week"])
@@ -509,11 +619,17 @@ def render_index(weeks: list[dict[str, Any]]) -> str:
             latest[key] = week
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for (kommun, _), week in sorted(latest.items()):
-        grouped[kommun].append(week)
+        revisions = week.get("revisions") or [week.get("revision", 0)]
+        row = {
+            **week,
+            "total": shown_count(week["total"]) if public else week["total"],
+            "earlier": [r for r in sorted(revisions) if r != week.get("revision")],
+        }
+        grouped[kommun].append(row)
     groups = []
     for kommun, rows in grouped.items():
         rows = sorted(rows, key=lambda w: w["iso_week"], reverse=True)
         name = next((w["kommun_name"] for w in rows if w.get("kommun_name")), kommun)
         groups.append({"kommun": kommun, "kommun_name": name, "weeks": rows})
     groups.sort(key=lambda g: (g["kommun_name"], g["kommun"]))
-    return _templates.get_template("index.html.j2").render(groups=groups)
+    return _templates.get_template("index.html.j2").render(groups=groups, public=public)

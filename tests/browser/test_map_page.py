@@ -144,7 +144,7 @@ def test_offline_map_layers_and_popup(browser: Any, tmp_path: Path) -> None:
     assert "Ordningsstörning" not in overlays  # centroid-only: a count, not points
     title = page.locator(".lb-title").inner_text()
     assert "Lägesbild Testköping" in title and "Polisens händelser (kommunnivå): 1" in title
-    assert "Antal rapporter vecka 2026-W47" in page.locator(".lb-legend").inner_text()
+    assert "Antal rapporter vecka 2026-W47" in page.locator(".lb-legend").first.inner_text()
     assert page.locator(".lb-area-label", has_text="Ryd & <Lambohov>").count() == 1
 
     # One cluster per category, three single markers; toggling Klotter hides its share.

@@ -1,0 +1,204 @@
+"""The week map's analysis layers: change against last week, unusual rises, hotspots.
+
+Kept apart from render.py, which draws what every week has (areas, incidents, heat);
+these draw what the aggregate's analysis adds to a snapshot. Pure functions.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import folium
+from branca.element import MacroElement
+from folium.template import Template
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from shared.categories import DEFAULT_CATEGORIES
+from shared.contracts import DecisionV1, HotspotV1, PlanLinkV1, WeekSnapshotV1
+
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html", "j2")),
+)
+
+CHANGE_LAYER = "Förändring mot förra veckan"
+HOTSPOT_COLOUR = "#111111"
+# ColorBrewer RdBu: blue = fewer reports, red = more; the middle is "about the same".
+CHANGE_COLOURS = ("#2166ac", "#67a9cf", "#d1e5f0", "#f7f7f7", "#fddbc7", "#ef8a62", "#b2182b")
+
+
+def label_of(snapshot: WeekSnapshotV1, code: str) -> str:
+    return snapshot.categories.get(code) or DEFAULT_CATEGORIES.get(code) or code
+
+
+# --- unusual rises ------------------------------------------------------------------
+
+
+def area_alerts(snapshot: WeekSnapshotV1) -> dict[str, list[str]]:
+    """Per area, the unusual rises (stats alert) as 'Kategori: text' lines."""
+    alerts: dict[str, list[str]] = defaultdict(list)
+    for s in snapshot.stats:
+        if s.alert:
+            alerts[s.area].append(f"{label_of(snapshot, s.category)}: {s.text}")
+    return dict(alerts)
+
+
+def alert_tooltip_html(lines: list[str]) -> str:
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    return f'<div class="lb-alert"><b>⚠ Ovanlig ökning</b><ul>{items}</ul></div>'
+
+
+# --- change against last week -------------------------------------------------------
+
+
+def change_classes(max_abs: int) -> tuple[int, list[dict[str, str]]]:
+    """Step size and legend of the diverging scale: three classes down, 0, three up."""
+    step = max(1, math.ceil(max_abs / 3))
+    items = []
+    for k in (3, 2, 1):
+        lo, hi = (k - 1) * step + 1, k * step
+        items.append({"colour": CHANGE_COLOURS[3 - k], "label": _range_label(-hi, -lo, k == 3)})
+    items.append({"colour": CHANGE_COLOURS[3], "label": "0"})
+    for k in (1, 2, 3):
+        lo, hi = (k - 1) * step + 1, k * step
+        items.append({"colour": CHANGE_COLOURS[3 + k], "label": _range_label(lo, hi, k == 3)})
+    return step, items
+
+
+def _range_label(lo: int, hi: int, open_end: bool) -> str:
+    def sign(n: int) -> str:
+        return f"+{n}" if n > 0 else f"−{-n}"
+
+    if open_end:
+        return f"{sign(lo)} eller mer" if lo > 0 else f"{sign(hi)} eller mer"
+    return sign(lo) if lo == hi else f"{sign(lo)} … {sign(hi)}"
+
+
+def change_colour(change: int, step: int) -> str:
+    if change == 0:
+        return CHANGE_COLOURS[3]
+    k = min(3, math.ceil(abs(change) / step))
+    return CHANGE_COLOURS[3 + k] if change > 0 else CHANGE_COLOURS[3 - k]
+
+
+def add_change_layer(m: folium.Map, features: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Areas shaded by change (hidden at first); each feature's properties hold
+    'change' and 'tooltip'. Returns the legend items."""
+    max_abs = max((abs(f["properties"]["change"]) for f in features), default=0)
+    step, items = change_classes(max_abs)
+    shaded = [
+        {
+            **f,
+            "properties": {
+                "tooltip": f["properties"]["tooltip"],
+                "fill": change_colour(f["properties"]["change"], step),
+            },
+        }
+        for f in features
+    ]
+    layer = folium.FeatureGroup(name=CHANGE_LAYER, show=False)
+    layer.add_to(m)
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": shaded},
+        style_function=lambda f: {
+            "fillColor": f["properties"]["fill"],
+            "fillOpacity": 0.8,
+            "color": "#555555",
+            "weight": 1,
+        },
+        highlight_function=lambda f: {"weight": 3, "color": "#222222"},
+        tooltip=folium.GeoJsonTooltip(["tooltip"], labels=False, sticky=True),
+    ).add_to(layer)
+    _LegendFollowsLayer(layer, ".lb-change-legend").add_to(m)
+    return items
+
+
+class _LegendFollowsLayer(MacroElement):
+    """Show a legend section only while its layer is on (keeps a phone's map clear)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }}, layer = {{ this.layer.get_name() }};
+            function sync() {
+                var el = document.querySelector({{ this.selector|tojson }});
+                if (el) { el.style.display = map.hasLayer(layer) ? "" : "none"; }
+            }
+            map.on("overlayadd overlayremove", sync);
+            map.whenReady(function () { setTimeout(sync, 0); });
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, layer: folium.FeatureGroup, selector: str) -> None:
+        super().__init__()
+        self._name = "LegendFollowsLayer"
+        self.layer, self.selector = layer, selector
+
+
+# --- hotspots -------------------------------------------------------------------------
+
+
+def hotspot_links(snapshot: WeekSnapshotV1, hotspot: HotspotV1) -> list[PlanLinkV1]:
+    return [
+        link
+        for link in snapshot.plan_links
+        if link.target == "hotspot" and link.target_name == hotspot.name
+    ]
+
+
+def hotspot_decisions(snapshot: WeekSnapshotV1, hotspot: HotspotV1) -> list[DecisionV1]:
+    return [d for d in snapshot.open_decisions if d.target == hotspot.name]
+
+
+def hotspot_has_gap(snapshot: WeekSnapshotV1, hotspot: HotspotV1) -> bool:
+    return any(g.target == "hotspot" and g.target_name == hotspot.name for g in snapshot.plan_gaps)
+
+
+def hotspot_popup_html(snapshot: WeekSnapshotV1, hotspot: HotspotV1) -> str:
+    categories = sorted(hotspot.categories.items(), key=lambda kv: (-kv[1], kv[0]))
+    return _templates.get_template("hotspot_popup.html.j2").render(
+        h=hotspot,
+        categories=[(label_of(snapshot, code), n) for code, n in categories],
+        links=hotspot_links(snapshot, hotspot),
+        decisions=hotspot_decisions(snapshot, hotspot),
+        gap=hotspot_has_gap(snapshot, hotspot),
+    )
+
+
+def add_hotspot_layer(m: folium.Map, snapshot: WeekSnapshotV1) -> None:
+    """Statistical hotspots as outlined shapes; a click opens their popup."""
+    if not snapshot.hotspots:
+        return
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Polygon", "coordinates": h.polygon},
+            "properties": {
+                "popup": hotspot_popup_html(snapshot, h),
+                "tooltip": f"<b>{html.escape(h.name)}</b> (hotspot)",
+            },
+        }
+        for h in snapshot.hotspots
+    ]
+    layer = folium.FeatureGroup(name=f"Hotspots ({len(features)})", show=True).add_to(m)
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": features},
+        style_function=lambda f: {
+            "color": HOTSPOT_COLOUR,
+            "weight": 3,
+            "dashArray": "6 4",
+            "fillColor": HOTSPOT_COLOUR,
+            "fillOpacity": 0.08,  # a fill, so a click inside the outline opens the popup
+            "className": "lb-hotspot",
+        },
+        highlight_function=lambda f: {"weight": 5},
+        tooltip=folium.GeoJsonTooltip(["tooltip"], labels=False, sticky=True),
+        popup=folium.GeoJsonPopup(["popup"], labels=False, localize=False, max_width=360),
+    ).add_to(layer)

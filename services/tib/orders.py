@@ -1,0 +1,144 @@
+"""A patrol order's life, derived from its events (pure), and the guards' presence.
+
+    issued ─► acknowledged ─► checked_in ─► checked_out
+      │  ▲          │              │  (outcome: any number, once checked in)
+      ▼  └ updated ◄┘              ▼
+    cancelled ◄────────────────────┘
+
+An update sends an acknowledged order back to `issued`: the guards must acknowledge what
+changed. The first guard organisation to act on an order without `assigned_to` holds it;
+only the holder may act on it afterwards.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from shared.contracts import PatrolOrderEventV1, PatrolOrderV1
+from shared.weeks import week_bounds
+
+STATUS_LABELS = {
+    "issued": "utfärdad",
+    "acknowledged": "kvitterad",
+    "checked_in": "på plats",
+    "checked_out": "avslutad",
+    "cancelled": "inställd",
+}
+# which statuses each event may follow, and the status it leads to (None: unchanged)
+_RULES: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "updated": (("issued", "acknowledged"), "issued"),
+    "cancelled": (("issued", "acknowledged", "checked_in"), "cancelled"),
+    "acknowledged": (("issued",), "acknowledged"),
+    "checked_in": (("issued", "acknowledged"), "checked_in"),
+    "checked_out": (("checked_in",), "checked_out"),
+    "outcome": (("checked_in", "checked_out"), None),
+}
+
+
+class OrderConflict(ValueError):
+    """An event that does not fit the order's state; the message is Swedish."""
+
+
+@dataclass(frozen=True)
+class OrderState:
+    order: PatrolOrderV1
+    status: str
+    holder: str | None = None  # the guard organisation that acts on it
+    checked_in_at: datetime | None = None
+    checked_out_at: datetime | None = None
+    outcomes: tuple[str, ...] = ()
+    incident_reports: tuple[str, ...] = ()
+    updated_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "order": self.order.model_dump(mode="json"),
+            "status": self.status,
+            "status_sv": STATUS_LABELS[self.status],
+            "holder": self.holder,
+            "checked_in_at": self.checked_in_at.isoformat() if self.checked_in_at else None,
+            "checked_out_at": self.checked_out_at.isoformat() if self.checked_out_at else None,
+            "outcomes": list(self.outcomes),
+            "incident_reports": list(self.incident_reports),
+        }
+
+
+def apply(state: OrderState | None, event: PatrolOrderEventV1) -> OrderState:
+    """The state after `event`, or OrderConflict when the event does not fit."""
+    if event.kind == "issued":
+        if state is not None:
+            raise OrderConflict(f"Uppdraget {event.order_id} finns redan.")
+        if event.order is None:
+            raise OrderConflict("Ett nytt uppdrag behöver plats, tid och uppgift.")
+        return OrderState(event.order, "issued", event.order.assigned_to, updated_at=event.at)
+    if state is None:
+        raise OrderConflict(f"Uppdraget {event.order_id} finns inte.")
+    allowed_from, to = _RULES[event.kind]
+    if state.status not in allowed_from:
+        raise OrderConflict(
+            f"Uppdraget är {STATUS_LABELS[state.status]}; det går inte att {_VERBS[event.kind]} nu."
+        )
+    if event.kind in ("updated", "cancelled"):
+        order = event.order or state.order
+        return replace(state, order=order, status=to or state.status, updated_at=event.at)
+    if state.holder not in (None, event.by):
+        raise OrderConflict(f"Uppdraget är tilldelat {state.holder}.")
+    state = replace(state, holder=event.by, status=to or state.status, updated_at=event.at)
+    if event.kind == "checked_in":
+        return replace(state, checked_in_at=event.at)
+    if event.kind == "checked_out":
+        return replace(state, checked_out_at=event.at)
+    if event.kind == "outcome":
+        reports = state.incident_reports + (
+            (event.incident_report_id,) if event.incident_report_id else ()
+        )
+        return replace(state, outcomes=(*state.outcomes, event.note), incident_reports=reports)
+    return state
+
+
+_VERBS = {
+    "updated": "ändra det",
+    "cancelled": "ställa in det",
+    "acknowledged": "kvittera det",
+    "checked_in": "checka in",
+    "checked_out": "checka ut",
+    "outcome": "rapportera utfall",
+}
+
+
+def fold(events: Iterable[PatrolOrderEventV1]) -> dict[str, OrderState]:
+    """Every order's state from its events in order; events that do not fit are skipped
+    (the API refuses them, so only a hand-written stream entry could hold one)."""
+    states: dict[str, OrderState] = {}
+    for event in events:
+        try:
+            states[event.order_id] = apply(states.get(event.order_id), event)
+        except OrderConflict:
+            continue
+    return states
+
+
+def presence(states: Iterable[OrderState], iso_week: str) -> list[dict[str, Any]]:
+    """Guard hours per place in the week (check-in to check-out, clipped to the week)."""
+    start, end = week_bounds(iso_week)
+    rows: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"hours": 0.0, "visits": 0, "outcomes": [], "incident_reports": 0}
+    )
+    for s in states:
+        if s.checked_in_at is None or s.checked_out_at is None:
+            continue
+        a, b = max(s.checked_in_at, start), min(s.checked_out_at, end)
+        if b <= a:
+            continue
+        row = rows[s.order.place]
+        row.update(place=s.order.place, area=s.order.area, lat=s.order.lat, lon=s.order.lon)
+        row["hours"] += (b - a).total_seconds() / 3600
+        row["visits"] += 1
+        row["outcomes"] += [o for o in s.outcomes if o]
+        row["incident_reports"] += len(s.incident_reports)
+    out = [r | {"hours": round(r["hours"], 2)} for r in rows.values()]
+    return sorted(out, key=lambda r: (-r["hours"], r["place"]))

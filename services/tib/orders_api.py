@@ -1,0 +1,208 @@
+"""Patrol orders: the TiB issues, edits and cancels them ("tasking"); the guard company
+acknowledges, checks in and out and reports the outcome with its own reporting token.
+
+Each change is checked against the order's state, stored as an event, then put on
+TIB_ORDER_STREAM for the guard company's consumer. An outcome may carry an incident
+report: it goes to the reports stream like any intake submission (organisation, kommun and
+source from the token), so the ingest validates and stores it as usual.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import anyio.to_thread
+from fastapi import APIRouter
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError
+
+from services.tib import orders, store
+from services.tib.web import LIVE, AnyCaller, Ctx, Guard, Tasking, TibContext, TibError
+from shared.access import Caller
+from shared.contracts import (
+    CONSUMER_GROUPS,
+    REPORTS_STREAM,
+    TIB_ORDER_STREAM,
+    PatrolOrderEventV1,
+    PatrolOrderV1,
+    ReportV1,
+)
+from shared.streams import ensure_groups, envelope
+
+router = APIRouter(prefix="/api/v1/tib/orders", tags=["TiB-uppdrag"])
+
+
+class OrderIn(BaseModel):
+    place: str = Field(min_length=1, max_length=200)
+    lat: float | None = None
+    lon: float | None = None
+    area: str | None = None
+    start: AwareDatetime
+    end: AwareDatetime
+    task: str = Field(min_length=1, max_length=1000)
+    priority: Literal["hög", "normal", "låg"] = "normal"
+    assigned_to: str | None = None
+    reason: str = Field("", max_length=500)
+
+
+class NoteIn(BaseModel):
+    note: str = Field("", max_length=2000)
+
+
+class IncidentIn(BaseModel):
+    report_id: str | None = Field(None, description="unset: tib-<order id>-<n>")
+    category: str
+    occurred_at: AwareDatetime | None = None
+    lat: float | None = Field(None, description="unset: the order's place")
+    lon: float | None = None
+    source: str | None = Field(None, description="unset: the token's first source")
+    description: str = Field("", max_length=2000)
+
+
+class OutcomeIn(NoteIn):
+    incident: IncidentIn | None = None
+
+
+def _order(caller: Caller, body: OrderIn, order_id: str | None = None) -> PatrolOrderV1:
+    try:
+        extra = {"order_id": order_id} if order_id else {}
+        return PatrolOrderV1(kommun=caller.kommun, **body.model_dump(), **extra)
+    except ValidationError as exc:
+        raise TibError(422, "invalid_order", f"Ogiltigt uppdrag: {exc.errors()[0]['msg']}",
+                       f"Invalid order: {exc.errors()[0]['msg']}") from None  # fmt: skip
+
+
+async def _record(
+    ctx: TibContext, caller: Caller, order_id: str, kind: str, **fields: Any
+) -> dict[str, Any]:
+    """Check the event against the order's state, store it, put it on the stream."""
+    event = PatrolOrderEventV1(
+        order_id=order_id,
+        kommun=caller.kommun,
+        kind=kind,
+        at=datetime.now(UTC),
+        by=caller.organisation,
+        **fields,
+    )
+    async with ctx.order_lock:
+        events = await anyio.to_thread.run_sync(
+            store.order_events, ctx.engine, caller.kommun, order_id
+        )
+        try:
+            state = orders.apply(orders.fold(events).get(order_id), event)
+        except orders.OrderConflict as exc:
+            raise TibError(
+                409, "order_conflict", str(exc), "The order's state does not allow this."
+            ) from None
+        await anyio.to_thread.run_sync(store.append_event, ctx.engine, event)
+        try:
+            await ctx.redis.xadd(TIB_ORDER_STREAM, await envelope(event, event.message_id))  # type: ignore[arg-type]
+        except Exception:
+            await anyio.to_thread.run_sync(store.remove_event, ctx.engine, event.message_id)
+            raise
+    return state.as_dict()
+
+
+def _visible(caller: Caller, state: orders.OrderState) -> bool:
+    """The TiB sees every order of its kommun; a guard company its own and unassigned ones."""
+    if caller.can(LIVE):
+        return True
+    return state.holder in (None, caller.organisation)
+
+
+@router.get("", summary="Uppdragen i kommunen")
+async def list_orders(caller: AnyCaller, ctx: Ctx) -> list[dict[str, Any]]:
+    events = await anyio.to_thread.run_sync(store.order_events, ctx.engine, caller.kommun)
+    states = [s for s in orders.fold(events).values() if _visible(caller, s)]
+    return [s.as_dict() for s in sorted(states, key=lambda s: s.order.start)]
+
+
+@router.post("", status_code=201, summary="Utfärda ett uppdrag (TiB)")
+async def issue(body: OrderIn, caller: Tasking, ctx: Ctx) -> dict[str, Any]:
+    order = _order(caller, body)
+    return await _record(ctx, caller, order.order_id, "issued", order=order)
+
+
+@router.put("/{order_id}", summary="Ändra ett uppdrag (TiB)")
+async def update(order_id: str, body: OrderIn, caller: Tasking, ctx: Ctx) -> dict[str, Any]:
+    return await _record(ctx, caller, order_id, "updated", order=_order(caller, body, order_id))
+
+
+@router.post("/{order_id}/cancel", summary="Ställ in ett uppdrag (TiB)")
+async def cancel(order_id: str, body: NoteIn, caller: Tasking, ctx: Ctx) -> dict[str, Any]:
+    return await _record(ctx, caller, order_id, "cancelled", note=body.note)
+
+
+@router.post("/{order_id}/acknowledge", summary="Kvittera ett uppdrag (väktarbolaget)")
+async def acknowledge(order_id: str, body: NoteIn, caller: Guard, ctx: Ctx) -> dict[str, Any]:
+    return await _record(ctx, caller, order_id, "acknowledged", note=body.note)
+
+
+@router.post("/{order_id}/check-in", summary="Checka in på platsen (väktarbolaget)")
+async def check_in(order_id: str, body: NoteIn, caller: Guard, ctx: Ctx) -> dict[str, Any]:
+    return await _record(ctx, caller, order_id, "checked_in", note=body.note)
+
+
+@router.post("/{order_id}/check-out", summary="Checka ut från platsen (väktarbolaget)")
+async def check_out(order_id: str, body: NoteIn, caller: Guard, ctx: Ctx) -> dict[str, Any]:
+    return await _record(ctx, caller, order_id, "checked_out", note=body.note)
+
+
+@router.post("/{order_id}/outcome", summary="Rapportera utfallet (väktarbolaget)")
+async def outcome(order_id: str, body: OutcomeIn, caller: Guard, ctx: Ctx) -> dict[str, Any]:
+    """The outcome in words, optionally with an incident report for the lägesbild."""
+    report_key = None
+    if body.incident is not None:
+        events = await anyio.to_thread.run_sync(
+            store.order_events, ctx.engine, caller.kommun, order_id
+        )
+        state = orders.fold(events).get(order_id)
+        probe = PatrolOrderEventV1(order_id=order_id, kommun=caller.kommun, kind="outcome",
+                                   at=datetime.now(UTC), by=caller.organisation)  # fmt: skip
+        try:  # refuse before the report is published, not after
+            state = orders.apply(state, probe)
+        except orders.OrderConflict as exc:
+            raise TibError(
+                409, "order_conflict", str(exc), "The order's state does not allow this."
+            ) from None
+        report = _incident_report(
+            ctx, caller, state, body.incident, len(state.incident_reports) + 1
+        )
+        await ensure_groups(ctx.redis, CONSUMER_GROUPS)
+        key = f"{report.organisation}/{report.report_id}"
+        await ctx.redis.xadd(REPORTS_STREAM, await envelope(report, key))  # type: ignore[arg-type]
+        report_key = key
+    return await _record(
+        ctx, caller, order_id, "outcome", note=body.note, incident_report_id=report_key
+    )
+
+
+def _incident_report(
+    ctx: TibContext, caller: Caller, state: orders.OrderState, inc: IncidentIn, n: int
+) -> ReportV1:
+    source = inc.source or (caller.sources[0] if caller.sources else None)
+    if source not in caller.sources:
+        raise TibError(403, "source_not_allowed", f"Nyckeln får inte rapportera som {source!r}.",
+                       f"The token may not report as {source!r}.")  # fmt: skip
+    if inc.category not in ctx.categories:
+        raise TibError(422, "unknown_category", f"Okänd kategori {inc.category!r}.",
+                       f"Unknown category {inc.category!r}.")  # fmt: skip
+    lat, lon = (
+        inc.lat if inc.lat is not None else state.order.lat,
+        inc.lon if inc.lon is not None else state.order.lon,
+    )
+    try:
+        return ReportV1(
+            report_id=inc.report_id or f"tib-{state.order.order_id}-{n}",
+            kommun=caller.kommun,
+            source=source,
+            organisation=caller.organisation,
+            category=inc.category,
+            occurred_at=inc.occurred_at or datetime.now(UTC),
+            lat=lat,
+            lon=lon,
+            description=inc.description,
+        )
+    except ValidationError as exc:
+        raise TibError(422, "invalid_report", f"Ogiltig rapport: {exc.errors()[0]['msg']}",
+                       f"Invalid report: {exc.errors()[0]['msg']}") from None  # fmt: skip

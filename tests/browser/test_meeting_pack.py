@@ -1,0 +1,186 @@
+"""The published week in real headless Chromium, network blocked: hotspot popups, the
+change layer, the meeting pack (table, alerts, coverage, time patterns, print) and the
+public version (no free text, no names, no count below 3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.maps.publish import PUBLIC_DIR, publish_week
+from tests.browser.test_map_page import OfflinePage, browser  # noqa: F401 (fixture)
+from tests.unit.test_maps_meeting import (
+    ACTIVITY,
+    DESCRIPTIONS,
+    HOT_CENTRUM,
+    HOT_NORR,
+    MEASURE,
+    ORGANISATIONS,
+    STATEMENT,
+    rich_snapshot,
+)
+from tests.unit.test_render import make_areas
+
+pytestmark = pytest.mark.browser
+WEEK = Path("0580") / "2026-W47"
+
+
+@pytest.fixture
+def published(tmp_path: Path) -> Path:
+    out = tmp_path / "out"
+    publish_week(out, rich_snapshot(), make_areas(), tiles=None)
+    return out
+
+
+def _open_map(offline: OfflinePage, path: Path) -> Any:
+    page = offline.page
+    page.goto(path.as_uri(), wait_until="load")
+    page.wait_for_selector(".leaflet-control-layers-overlays label", state="attached")
+    return page
+
+
+def _click_latlng(page: Any, lat: float, lon: float) -> None:
+    """Click the map where (lat, lon) is; folium's map is a global named like its div."""
+    x, y = page.evaluate(
+        """([lat, lon]) => {
+            const div = document.querySelector('.folium-map');
+            const p = window[div.id].latLngToContainerPoint([lat, lon]);
+            const box = div.getBoundingClientRect();
+            return [box.left + p.x, box.top + p.y];
+        }""",
+        [lat, lon],
+    )
+    page.mouse.click(x, y)
+
+
+def _overlay(page: Any, text: str) -> Any:
+    label = page.locator(".leaflet-control-layers-overlays label", has_text=text)
+    assert label.count() == 1, text
+    return label.locator("input[type=checkbox]")
+
+
+def test_hotspot_popup_change_layer_and_alerts(browser: Any, published: Path) -> None:  # noqa: F811
+    offline = OfflinePage(browser)
+    page = _open_map(offline, published / WEEK / "karta.html")
+    overlays = page.locator(".leaflet-control-layers-overlays").inner_text()
+    for name in ("Hotspots (2)", "Förändring mot förra veckan", "Klotter (7)", "Täthet"):
+        assert name in overlays, name
+    assert page.locator("path.lb-hotspot").count() == 2
+
+    _click_latlng(page, 58.403, 15.582)  # inside "Centrum, norra delen", off the markers
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    text = popup.inner_text()
+    for expected in (HOT_CENTRUM, "6 rapporter (förra veckan 1)", "ökar", "Klotter: 6"):
+        assert expected in text, expected
+    assert ACTIVITY in text and ORGANISATIONS[1] in text and MEASURE in text
+    page.keyboard.press("Escape")
+    _click_latlng(page, 58.4335, 15.5635)  # the other hotspot: a gap in the plan
+    page.wait_for_function(
+        "t => document.querySelector('.leaflet-popup-content')?.innerText.includes(t)",
+        arg=HOT_NORR,
+    )
+    assert "Ingen åtgärd i planen" in popup.inner_text()
+
+    # hotspots toggle off; the change layer and its legend toggle on
+    _overlay(page, "Hotspots").uncheck()
+    offline.wait_count("path.lb-hotspot", 0)
+    change_legend = page.locator(".lb-change-legend")
+    assert not change_legend.is_visible()
+    _overlay(page, "Förändring mot").check()
+    change_legend.wait_for(state="visible")
+    assert "+7 eller mer" in change_legend.inner_text() or "+" in change_legend.inner_text()
+
+    # an unusual rise is in the area's tooltip
+    _overlay(page, "Förändring mot").uncheck()
+    _overlay(page, "Klotter (").uncheck()
+    page.mouse.move(0, 0)
+    box = page.locator(".folium-map").bounding_box()
+    assert box
+    x, y = page.evaluate(
+        """() => { const d = document.querySelector('.folium-map');
+           const p = window[d.id].latLngToContainerPoint([58.386, 15.555]);
+           return [p.x, p.y]; }"""
+    )
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    tooltip = page.locator(".leaflet-tooltip", has_text="Ovanlig ökning")
+    tooltip.wait_for()
+    assert "Klotter: 6 (+5 mot förra veckan)" in tooltip.inner_text()
+    assert offline.errors == [] and offline.blocked == []
+    page.close()
+
+
+def test_meeting_pack_shows_table_alerts_coverage_and_charts(
+    browser: Any,  # noqa: F811
+    published: Path,
+) -> None:
+    offline = OfflinePage(browser)
+    page = offline.page
+    page.goto((published / WEEK / "motesunderlag.html").as_uri(), wait_until="load")
+    assert "Vecka 47 kom 10 rapporter" in page.locator("#vad-har-hant").inner_text()
+    rows = page.locator("table.cells tbody tr")
+    assert rows.count() == 4
+    alert_rows = page.locator("table.cells tr.alert")
+    assert alert_rows.count() == 1 and "⚠ Ja" in alert_rows.inner_text()
+    assert ACTIVITY in alert_rows.inner_text()
+    hotspots = page.locator("table.hotspots").inner_text()
+    assert HOT_CENTRUM in hotspots and "Ingen åtgärd i planen" in hotspots
+    decisions = page.locator("table.decisions").inner_text()
+    assert MEASURE in decisions and STATEMENT in decisions
+    coverage = page.locator("table.coverage")
+    assert "Securitas Östgöta (6)" in coverage.inner_text()
+    missing = coverage.locator("td.status-ej")
+    assert missing.inner_text() == "ej rapporterat"
+    assert missing.evaluate("e => getComputedStyle(e).color") == "rgb(160, 0, 0)"
+    strips = page.locator("svg.timestrip")
+    assert strips.count() == 3
+    assert strips.first.locator("rect").count() == 7 * 24
+    assert strips.first.bounding_box()["width"] > 300
+
+    nav = page.locator("nav")
+    assert nav.is_visible()
+    page.emulate_media(media="print")
+    assert not nav.is_visible()  # no links or controls on paper
+    assert page.locator("#beslut").evaluate("e => getComputedStyle(e).breakBefore") == "page"
+    pdf = page.pdf(format="A4")
+    assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
+    assert offline.errors == [] and offline.blocked == []
+    page.close()
+
+
+def _shown_counts(page: Any, selector: str) -> list[str]:
+    return [t.strip() for t in page.locator(selector).all_inner_texts()]
+
+
+def test_public_pages_have_no_text_names_or_small_counts(
+    browser: Any,  # noqa: F811
+    published: Path,
+) -> None:
+    offline = OfflinePage(browser)
+    page = offline.page
+    page.goto((published / PUBLIC_DIR / WEEK / "motesunderlag.html").as_uri(), wait_until="load")
+    body = page.locator("body").inner_text()
+    for secret in (*DESCRIPTIONS, *ORGANISATIONS, MEASURE, ACTIVITY, STATEMENT):
+        assert secret not in body, secret
+    assert page.locator("svg.timestrip").count() == 0 and page.locator("#beslut").count() == 0
+    numbers = _shown_counts(page, "td.num") + _shown_counts(page, "span.n")
+    assert len(numbers) >= 10
+    for value in numbers:
+        assert value in ("<3", "–") or int(value.lstrip("+−")) >= 3, value
+    assert "ej rapporterat" in page.locator("table.coverage").inner_text()
+
+    map_page = _open_map(offline, published / PUBLIC_DIR / WEEK / "karta.html")
+    overlays = map_page.locator(".leaflet-control-layers-overlays").inner_text()
+    assert "Rapporter per område" in overlays
+    assert "Klotter" not in overlays and "Hotspots" not in overlays and "Täthet" not in overlays
+    assert offline.count(".marker-cluster") == 0 and offline.count(".lb-pt") == 0
+    title = map_page.locator(".lb-title").inner_text()
+    assert "10 rapporter" in title and "offentlig" in title
+    assert "<3" in map_page.locator(".lb-legend").first.inner_text()
+    html_text = map_page.content()
+    for secret in (*DESCRIPTIONS, *ORGANISATIONS):
+        assert secret not in html_text
+    assert offline.errors == [] and offline.blocked == []
+    page.close()
