@@ -384,6 +384,7 @@ def demo(
 def _register_subcommands() -> None:
     # Commands that live with the service they belong to.
     from services.aggregate.forecast_cli import evaluate_command, forecast_command
+    from services.aggregate.plan_cli import decision_app, plan_app
     from services.ingest import police_cli
     from services.intake.cli import audit_app, import_app, intake_command, org_app
     from services.maps.screenshot import screenshot_command
@@ -395,6 +396,8 @@ def _register_subcommands() -> None:
     app.add_typer(org_app, name="org")
     app.add_typer(audit_app, name="audit")
     app.add_typer(tib_app, name="tib")
+    app.add_typer(plan_app, name="plan")
+    app.add_typer(decision_app, name="decision")
     app.command("maps-serve", help="Servera arkivet av lägesbilder över HTTP (med behörighet).")(
         serve_command
     )

@@ -27,8 +27,12 @@ from shared.config import Settings
 from shared.contracts import DECISION_STREAM, DecisionV1
 from shared.weeks import STOCKHOLM, iso_week_of, parse_week
 
-plan_app = typer.Typer(help="Handlingsplanen: samverkansområden, åtgärder, medborgarlöften.")
-decision_app = typer.Typer(help="Mötets beslut: åtgärd, plats, ansvar, veckor.")
+plan_app = typer.Typer(
+    help="Handlingsplanen: samverkansområden, åtgärder, medborgarlöften.", no_args_is_help=True
+)
+decision_app = typer.Typer(
+    help="Mötets beslut: åtgärd, plats, ansvar, veckor.", no_args_is_help=True
+)
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 

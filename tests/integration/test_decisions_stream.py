@@ -48,6 +48,9 @@ def test_plans_load_with_clear_errors(cli: Any, tmp_path: Path) -> None:
         ("0586", "mjolby-2018-2020"),
     }
     assert "Broken Windows: snabb klottersanering" in cli(plan_app, "show", "linkoping-samverkan")
+    [promise] = json.loads(cli(plan_app, "followup-promises", "--month", "2026-11", "--json"))
+    assert (promise["promise_id"], promise["count"]) == ("skaggetorp-trygghet", 0)
+    assert promise["statement"].startswith("För få händelser")
 
 
 def test_a_decision_goes_over_the_stream_and_is_closed_the_same_way(
