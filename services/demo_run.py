@@ -5,14 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import Progress
+from sqlalchemy.engine import Engine
 
 from services import operator
+from services.aggregate.plan import check_plan, parse_plan
+from services.aggregate.plan_store import save_plan
 from services.supervisor import exited, start_services, stop_services
 from shared.areas import load_kommuner
+from shared.categories import category_catalog
 from shared.config import Settings
+from shared.contracts import DECISION_STREAM, DecisionV1
 from shared.db import init_db, make_engine
 from shared.demo import generate_demo_reports
 from shared.redis_runtime import ensure_redis
@@ -26,6 +32,38 @@ BROKEN_LINES = [
     b' "organisation": "Demo", "category": "ufo", "occurred_at": "2026-01-01T12:00:00+01:00",'
     b' "lat": 58.41, "lon": 15.62}',
 ]
+
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_PLAN = REPO / "plans" / "linkoping.toml"
+
+
+def _plan_and_decision(
+    settings: Settings, engine: Engine, url: str, weeks: list[str], now: datetime, console: Console
+) -> None:
+    """Load Linköping's example plan and record one meeting decision, so the meeting pack
+    shows linked åtgärder, gaps, an open decision and its follow-up."""
+    if not DEMO_PLAN.exists():  # an installed package without the repo's examples
+        return
+    text = DEMO_PLAN.read_text(encoding="utf-8")
+    plan = parse_plan(text)
+    check_plan(plan, category_catalog(settings.extra_categories), load_kommuner(settings.areas_dir))
+    save_plan(engine, plan, text, now)
+    start = weeks[max(0, len(weeks) - 3)]
+    decision = DecisionV1(
+        decision_id="demo-klottersanering-skaggetorp",
+        kommun=DEMO_KOMMUN,
+        measure="Snabb klottersanering inom 24 timmar (Broken Windows)",
+        activity_id="klottersanering",
+        target="Skäggetorp",
+        categories=["klotter", "skadegorelse"],
+        responsible=["Kommunen, tekniska förvaltningen"],
+        from_week=start,
+        until_week=shift_week(weeks[-1], 4),
+        decided_at=now,
+    )
+    asyncio.run(operator.publish(url, DECISION_STREAM, decision))
+    console.print(f"Plan: {plan.title}; beslut från {start}: {decision.measure} i Skäggetorp.")
 
 
 def run_demo(settings: Settings, weeks: int, console: Console) -> int:
@@ -59,6 +97,8 @@ def run_demo(settings: Settings, weeks: int, console: Console) -> int:
         )
         last = last_complete_week(now)
         week_list = [shift_week(last, -i) for i in reversed(range(weeks))]
+        _plan_and_decision(settings, engine, url, week_list, now, console)
+        asyncio.run(operator.wait_until_idle(engine, url, timeout_s=120))
         since = asyncio.run(operator.request_builds(url, DEMO_KOMMUN, week_list))
         asyncio.run(
             operator.wait_for_published(

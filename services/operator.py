@@ -229,3 +229,9 @@ async def replay_rejected(engine: Engine, redis_url: str, rows: list[RejectedSub
                 s.add(stored)
         s.commit()
     return sent
+
+
+async def publish(redis_url: str, stream: str, message: Any) -> None:
+    """Publish one message (a contract model) on a stream."""
+    async with RedisBroker(redis_url) as broker:
+        await broker.publish(message, stream=stream)
