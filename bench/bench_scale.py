@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -63,6 +64,14 @@ def wait_until(
         time.sleep(0.02)
 
 
+def healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
 def run_one(workers: int, db_url: str, lines: list[bytes], workdir: Path) -> float:
     server = EmbeddedRedis(free_port(), workdir / "redis").start()
     client = redis.Redis.from_url(server.url)
@@ -76,22 +85,20 @@ def run_one(workers: int, db_url: str, lines: list[bytes], workdir: Path) -> flo
         "LAGESBILD_DATABASE_URL": db_url,
         "LAGESBILD_DATA_DIR": str(workdir),
     }
+    ports = [free_port() for _ in range(workers)]
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "services.cli", "ingest"],
-            env=env,
+            env={**env, "LAGESBILD_METRICS_PORT": str(port)},
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for _ in range(workers)
+        for port in ports
     ]
     try:
-        # Every process reads (and so is a consumer of the group) before the clock starts.
-        def ready() -> bool:
-            return len(client.xinfo_consumers(REPORTS_STREAM, INGEST_GROUP)) == workers
-
-        wait_until(ready, procs)
+        # Every process consumes (its /healthz says so) before the clock starts.
+        wait_until(lambda: all(healthy(port) for port in ports), procs)
         start = publish_all(server.url, lines)
 
         def done() -> bool:

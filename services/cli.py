@@ -330,8 +330,9 @@ def settings_classes() -> list[type]:
     from services.intake.config import IntakeSettings
     from services.maps.server import MapsServerSettings
     from services.tib.config import TibSettings
+    from shared.observability import OpsSettings
 
-    return [Settings, IntakeSettings, PoliceSettings, TibSettings, MapsServerSettings]
+    return [Settings, OpsSettings, IntakeSettings, PoliceSettings, TibSettings, MapsServerSettings]
 
 
 def env_example() -> str:

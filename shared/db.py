@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, create_engine
 
 import shared.models  # registers the tables on SQLModel.metadata
-import shared.models_access  # noqa: F401
+import shared.models_access
 import shared.models_tib  # noqa: F401
 
 

@@ -1,11 +1,12 @@
 """Metrics, health and structured logs for every service process.
 
-One call wires a service: `observe_service(app, "aggregate", broker=…, redis=…, engine=…,
-streams={stream: group})` serves `GET /metrics` (Prometheus text) and `GET /healthz` (JSON;
+One call wires a service: `observe_service(app, "aggregate", broker=broker, redis=redis,
+engine=engine)` serves `GET /metrics` (Prometheus text) and `GET /healthz` (JSON;
 503 unless Redis answers, the database answers and the consumer runs) on
-`LAGESBILD_METRICS_PORT` (0 = off), and keeps the pending/lag gauges of the service's
-streams current. Service-specific timings are module-level histograms, used as decorators or
-`with` blocks: `WEEK_BUILD_SECONDS.time()`, `RENDER_SECONDS.time()`.
+`LAGESBILD_METRICS_PORT` (0 = off), and keeps the pending/lag gauges of the streams the
+service's consumer group reads current. Service-specific timings are module-level
+histograms, used as decorators or `with` blocks: `WEEK_BUILD_SECONDS.time()`,
+`RENDER_SECONDS.time()`.
 
 The server is a few lines of asyncio rather than prometheus_client's own (which cannot
 answer /healthz) or uvicorn (which would take over the process's signal handlers, and with
@@ -29,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from shared.config import Settings
+from shared.contracts import CONSUMER_GROUPS
 
 log = logging.getLogger("lagesbild.ops")
 
@@ -110,13 +112,17 @@ async def watch_streams(
 Health = Callable[[], Awaitable[dict[str, bool]]]
 
 
-def health_checks(redis: Any, engine: Engine, consumer_running: Callable[[], bool]) -> Health:
+def health_checks(
+    redis: Any, engine: Engine | None, consumer_running: Callable[[], bool]
+) -> Health:
+    """Redis, the database (if the service has one) and the consumer must all work."""
+
     async def check() -> dict[str, bool]:
-        return {
-            "redis": await _ok(redis.ping(), 2.0),
-            "database": await _ok(asyncio.to_thread(_select_one, engine), 5.0),
-            "consumer": bool(consumer_running()),
-        }
+        checks = {"redis": await _ok(redis.ping(), 2.0)}
+        if engine is not None:
+            checks["database"] = await _ok(asyncio.to_thread(_select_one, engine), 5.0)
+        checks["consumer"] = bool(consumer_running())
+        return checks
 
     return check
 
@@ -178,24 +184,27 @@ def observe_service(
     *,
     broker: Any,
     redis: Any,
-    engine: Engine,
-    streams: Mapping[str, str],
+    engine: Engine | None = None,
+    streams: Mapping[str, str] | None = None,
     settings: OpsSettings | None = None,
 ) -> None:
     """Start the ops server and the stream gauges with a FastStream app, stop them with it.
 
-    `streams` maps each stream the service consumes to its consumer group.
+    `streams` maps each stream the service consumes to its consumer group; by default the
+    streams that `CONSUMER_GROUPS` gives a group named like the service. Without `engine`
+    (a service with no database) /healthz checks Redis and the consumer only.
     """
     ops = settings or OpsSettings()
+    if streams is None:
+        streams = {s: service for s, groups in CONSUMER_GROUPS.items() if service in groups}
     health = health_checks(redis, engine, lambda: subscribers_running(broker))
     server: list[asyncio.Server] = []
     tasks: list[asyncio.Task[None]] = []
 
     @app.after_startup
     async def start_observing() -> None:
-        tasks.append(
-            asyncio.create_task(watch_streams(redis, service, streams, ops.gauge_interval_s))
-        )
+        watch = watch_streams(redis, service, streams, ops.gauge_interval_s)
+        tasks.append(asyncio.create_task(watch))
         if ops.metrics_port:
             server.append(await start_ops_server(ops.metrics_port, health, ops.metrics_host))
             log.info("%s: /metrics and /healthz on port %d", service, ops.metrics_port)

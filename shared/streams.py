@@ -253,6 +253,7 @@ async def trim_acknowledged(redis: Redis, stream: str) -> int:
         needed.append((ms, seq + 1))  # everything after last-delivered is still unread
         if group["pending"]:
             summary = await redis.xpending(stream, group["name"])
-            needed.append(_id_tuple(summary["min"]))
+            if summary["min"] is not None:  # it may have been acked since XINFO
+                needed.append(_id_tuple(summary["min"]))
     ms, seq = min(needed)
     return int(await redis.xtrim(stream, minid=f"{ms}-{seq}", approximate=False))

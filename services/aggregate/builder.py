@@ -23,6 +23,7 @@ from services.aggregate.snapshot import (
 )
 from shared.areas import KommunAreas
 from shared.contracts import WeekSnapshotV1
+from shared.observability import WEEK_BUILD_SECONDS
 from shared.weeks import shift_week
 
 log = logging.getLogger("lagesbild.aggregate")
@@ -39,6 +40,7 @@ class WeekBuilder:
     categories: Mapping[str, str]
     _grids: dict[str, Grid] = field(default_factory=dict, init=False, repr=False)
 
+    @WEEK_BUILD_SECONDS.time()
     def build(self, kommun: str, iso_week: str, now: datetime) -> tuple[WeekSnapshotV1, bool]:
         """The week's current snapshot, and whether this call created a new revision."""
         if kommun not in self.kommuner:

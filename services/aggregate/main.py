@@ -7,7 +7,6 @@ Run alone with `lagesbild aggregate` or
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 from datetime import UTC, datetime
@@ -26,15 +25,15 @@ from shared.config import Settings
 from shared.contracts import (
     ACCEPTED_STREAM,
     AGGREGATE_GROUP,
-    CONSUMER_GROUPS,
     DECISION_STREAM,
     NOLLRAPPORT_STREAM,
     WEEK_BUILD_STREAM,
 )
 from shared.db import init_db, make_engine
+from shared.observability import observe_service
 from shared.scheduling import make_scheduler
-from shared.service import consumer_name
-from shared.streams import Reclaimer, ensure_groups
+from shared.service import consumer_name, run_alongside
+from shared.streams import Reclaimer
 
 log = logging.getLogger("lagesbild.aggregate")
 
@@ -105,30 +104,14 @@ def create_app(settings: Settings | None = None) -> FastStream:
         }
     )
     app = FastStream(broker)
-    tasks: list[asyncio.Task[None]] = []
-
-    @app.on_startup
-    async def create_groups() -> None:
-        await ensure_groups(redis, CONSUMER_GROUPS)
-
-    @app.after_startup
-    async def start_background_work() -> None:
-        # APScheduler's AsyncIOScheduler needs the running loop: start it here, not at import.
-        scheduler.start()
-        interval = max(0.2, settings.claim_interval_ms / 1000)
-        tasks.extend(asyncio.create_task(r.run_forever(interval)) for r in reclaimers)
-        log.info(
-            "aggregate %s: weekly build '%s' Europe/Stockholm", consumer, settings.week_build_cron
-        )
-
-    @app.on_shutdown
-    async def stop_background_work() -> None:
-        scheduler.shutdown(wait=False)
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await redis.aclose()
-        engine.dispose()
-
+    observe_service(app, "aggregate", broker=broker, redis=redis, engine=engine)
+    run_alongside(
+        app,
+        redis=redis,
+        reclaimers=reclaimers,
+        interval_s=max(0.2, settings.claim_interval_ms / 1000),
+        scheduler=scheduler,
+        close=[engine.dispose],
+    )
+    log.info("aggregate %s: weekly build '%s' Europe/Stockholm", consumer, settings.week_build_cron)
     return app

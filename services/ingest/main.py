@@ -6,7 +6,6 @@ Run alone with `lagesbild ingest` or `faststream run services.ingest.main:app --
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -22,12 +21,12 @@ from services.retention import INGEST_PARTS, purge
 from shared.areas import load_kommuner
 from shared.categories import category_catalog
 from shared.config import Settings
-from shared.contracts import CONSUMER_GROUPS, INGEST_GROUP, REPORTS_STREAM
+from shared.contracts import INGEST_GROUP, REPORTS_STREAM
 from shared.db import init_db, make_engine
 from shared.observability import observe_service
 from shared.scheduling import make_scheduler
-from shared.service import consumer_name
-from shared.streams import Reclaimer, ensure_groups
+from shared.service import consumer_name, run_alongside
+from shared.streams import Reclaimer
 
 log = logging.getLogger("lagesbild.ingest")
 
@@ -61,14 +60,8 @@ def create_app(settings: Settings | None = None) -> FastStream:
     ingest = handlers.Ingest(broker, redis, pipeline)
     handlers.register(broker, ingest, consumer=consumer, batch_size=settings.batch_size)
     app = FastStream(broker)
-    observe_service(
-        app,
-        "ingest",
-        broker=broker,
-        redis=redis,
-        engine=pipeline.engine,
-        streams={REPORTS_STREAM: INGEST_GROUP},
-    )
+    # /metrics, /healthz (LAGESBILD_METRICS_PORT) and the pending/lag gauges of its streams.
+    observe_service(app, INGEST_GROUP, broker=broker, redis=redis, engine=pipeline.engine)
     reclaimer = Reclaimer(
         redis=redis,
         stream=REPORTS_STREAM,
@@ -80,7 +73,6 @@ def create_app(settings: Settings | None = None) -> FastStream:
         max_failures=settings.max_failures,
         max_deliveries=settings.max_deliveries,
     )
-    tasks: list[asyncio.Task[None]] = []
 
     async def run_purge() -> None:
         await asyncio.to_thread(
@@ -93,38 +85,18 @@ def create_app(settings: Settings | None = None) -> FastStream:
             parts=INGEST_PARTS,
         )
 
-    scheduler = make_scheduler({"purge-ingest": (settings.purge_cron, run_purge)})
-
-    @app.on_startup
-    async def create_groups() -> None:
-        await ensure_groups(redis, CONSUMER_GROUPS)
-
-    @app.after_startup
-    async def start_reclaimer() -> None:
-        scheduler.start()
-        interval = max(0.2, settings.claim_interval_ms / 1000)
-        tasks.append(asyncio.create_task(reclaimer.run_forever(interval)))
-        log.info(
-            "ingest %s: consuming %s, reclaiming every %.1f s", consumer, REPORTS_STREAM, interval
-        )
-
-    # Graceful shutdown (SIGTERM): FastStream runs the on_shutdown hooks, then stops the
-    # subscriber, which waits (graceful_timeout, 15 s by default) for the batch in flight
-    # to be stored, announced and acked. A reclaimer pass cancelled here just leaves its
-    # entries pending: the next process reclaims them. The connections the batch needs
-    # are closed only after that, in after_shutdown.
-    @app.on_shutdown
-    async def stop_reclaimer() -> None:
-        scheduler.shutdown(wait=False)
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    @app.after_shutdown
-    async def close_connections() -> None:
-        await redis.aclose()
-        pipeline.engine.dispose()
-        log.info("ingest %s: stopped", consumer)
+    # Graceful shutdown (SIGTERM): the reclaimer and scheduler stop first; FastStream then
+    # waits (graceful_timeout) for the batch in flight to be stored, announced and acked;
+    # the connections it needs close only after that. A reclaimer pass cancelled here just
+    # leaves its entries pending for the next process.
+    run_alongside(
+        app,
+        redis=redis,
+        reclaimers=[reclaimer],
+        interval_s=max(0.2, settings.claim_interval_ms / 1000),
+        scheduler=make_scheduler({"purge-ingest": (settings.purge_cron, run_purge)}),
+        close=[pipeline.engine.dispose],
+    )
+    log.info("ingest %s: consuming %s", consumer, REPORTS_STREAM)
 
     return app

@@ -24,6 +24,7 @@ from shared.contracts import (
     LagesbildPublishedV1,
     LagesbildReadyV1,
 )
+from shared.observability import RENDER_SECONDS
 from shared.streams import RawEntry, keep_raw_entries, payload_text, raw_entries
 
 log = logging.getLogger("lagesbild.maps")
@@ -47,9 +48,10 @@ class Maps:
 
     async def publish(self, ready: LagesbildReadyV1, kommun_areas: KommunAreas) -> None:
         snap = ready.snapshot
-        map_path, summary_path = await asyncio.to_thread(
-            publish_week, self.out, snap, kommun_areas, tiles=self.tiles
-        )
+        with RENDER_SECONDS.time():
+            map_path, summary_path = await asyncio.to_thread(
+                publish_week, self.out, snap, kommun_areas, tiles=self.tiles
+            )
         event = LagesbildPublishedV1(
             kommun=snap.kommun,
             iso_week=snap.iso_week,

@@ -5,8 +5,6 @@ Run alone with `lagesbild maps` or `faststream run services.maps.main:create_app
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from faststream import FastStream
@@ -16,9 +14,10 @@ from redis.asyncio import Redis
 from services.maps import handlers
 from shared.areas import load_kommuner
 from shared.config import Settings
-from shared.contracts import CONSUMER_GROUPS, LAGESBILD_READY_STREAM, MAPS_GROUP
-from shared.service import consumer_name
-from shared.streams import Reclaimer, ensure_groups
+from shared.contracts import LAGESBILD_READY_STREAM, MAPS_GROUP
+from shared.observability import observe_service
+from shared.service import consumer_name, run_alongside
+from shared.streams import Reclaimer
 
 log = logging.getLogger("lagesbild.maps")
 
@@ -48,24 +47,12 @@ def create_app(settings: Settings | None = None) -> FastStream:
         max_deliveries=settings.max_deliveries,
     )
     app = FastStream(broker)
-    tasks: list[asyncio.Task[None]] = []
-
-    @app.on_startup
-    async def create_groups() -> None:
-        await ensure_groups(redis, CONSUMER_GROUPS)
-
-    @app.after_startup
-    async def start_reclaimer() -> None:
-        interval = max(0.2, settings.claim_interval_ms / 1000)
-        tasks.append(asyncio.create_task(reclaimer.run_forever(interval)))
-        log.info("maps %s: publishing to %s", consumer, settings.resolved_output_dir)
-
-    @app.on_shutdown
-    async def stop_reclaimer() -> None:
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await redis.aclose()
-
+    observe_service(app, "maps", broker=broker, redis=redis)
+    run_alongside(
+        app,
+        redis=redis,
+        reclaimers=[reclaimer],
+        interval_s=max(0.2, settings.claim_interval_ms / 1000),
+    )
+    log.info("maps %s: publishing to %s", consumer, settings.resolved_output_dir)
     return app

@@ -8,7 +8,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import shared.models
-import shared.models_access  # noqa: F401
+import shared.models_access
 import shared.models_tib  # noqa: F401
 from shared.config import Settings
 from shared.db import make_engine

@@ -46,8 +46,8 @@ def test_sigterm_mid_flow_exits_0_in_time_and_loses_nothing(
     service_env: dict[str, str], tmp_path: Path
 ) -> None:
     env = {**service_env, "LAGESBILD_BATCH_SIZE": "25"}
-    lines, valid, invalid = _payloads(1500, seed=5)
-    producer = threading.Thread(target=_publish_slowly, args=(env, lines, tmp_path, 15))
+    lines, valid, invalid = _payloads(1000, seed=5)
+    producer = threading.Thread(target=_publish_slowly, args=(env, lines, tmp_path, 10))
     producer.start()
     log = tmp_path / "ingest.log"
     stops = 0
@@ -74,12 +74,12 @@ def test_two_ingest_processes_in_one_group_store_each_report_once(
     service_env: dict[str, str], tmp_path: Path
 ) -> None:
     env = {**service_env, "LAGESBILD_BATCH_SIZE": "25"}
-    lines, valid, invalid = _payloads(2000, seed=9)
+    lines, valid, invalid = _payloads(1200, seed=9)
     logs = [tmp_path / "ingest-a.log", tmp_path / "ingest-b.log"]
     procs = [_start_ingest(env, log) for log in logs]
     try:
         time.sleep(2.0)
-        _publish_slowly(env, lines, tmp_path, 20)
+        _publish_slowly(env, lines, tmp_path, 12)
         _assert_all_stored_once(env, valid, invalid, logs[0].read_text())
         client = redis_sync.Redis.from_url(env["LAGESBILD_REDIS_URL"])
         consumers = client.xinfo_consumers(REPORTS_STREAM, INGEST_GROUP)

@@ -78,7 +78,7 @@ def test_metrics_health_and_json_logs(
         assert all(r["stream"] == "lagesbild.reports.v1" and r["entry_id"] for r in rejected)
 
         redis_server.stop()  # the process cannot work now, and says so
-        status, body = wait_for(lambda: (s := _get(port, "/healthz"))[0] == 503 and s, 30)
+        _, body = wait_for(lambda: (s := _get(port, "/healthz"))[0] == 503 and s, 30)
         assert json.loads(body)["checks"]["redis"] is False
     finally:
         client.close()

@@ -10,6 +10,7 @@ from shared.observability import (
     STREAM_LAG,
     STREAM_PENDING,
     JsonFormatter,
+    health_checks,
     start_ops_server,
     update_stream_gauges,
 )
@@ -74,3 +75,12 @@ def test_json_log_lines_carry_the_extra_fields() -> None:
     doc = json.loads(JsonFormatter().format(record))
     assert doc["message"] == "rejected x" and doc["level"] == "INFO"
     assert (doc["report_id"], doc["entry_id"], doc["stream"]) == ("r-1", "1-0", record.stream)
+
+
+async def test_a_service_without_a_database_is_healthy_on_redis_and_consumer() -> None:
+    class Redis:
+        async def ping(self) -> bool:
+            raise ConnectionError("down")
+
+    checks = await health_checks(Redis(), None, lambda: True)()
+    assert checks == {"redis": False, "consumer": True}
