@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,18 @@ def alembic_config() -> Any:
 
 
 def init_db(engine: Engine) -> None:
-    """Bring the schema to the newest migration (Alembic). On PostgreSQL under an advisory
-    lock: services starting together on an empty database would otherwise race."""
+    """Bring the schema to the newest migration (Alembic). Serialised across processes:
+    services starting together on an empty database would otherwise race to create the
+    same tables (a PostgreSQL advisory lock; for SQLite a lock file beside the database)."""
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        with open(f"{engine.url.database}.migrate.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            _upgrade(engine)
+        return
+    _upgrade(engine)
+
+
+def _upgrade(engine: Engine) -> None:
     from alembic import command
 
     config = alembic_config()

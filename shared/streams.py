@@ -23,6 +23,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from faststream import AckPolicy
+from faststream.redis import StreamSub
+from faststream.redis.annotations import RedisBatchStreamMessage
 from faststream.redis.parser.binary import BinaryMessageFormatV1
 from pydantic import BaseModel
 from redis.asyncio import Redis
@@ -88,6 +91,48 @@ def raw_entries(raw_message: Mapping[str, Any]) -> list[RawEntry]:
 
 
 Settle = Callable[[list[RawEntry]], Awaitable[object]]
+
+
+def subscribe_batches(
+    broker: Any,
+    *,
+    stream: str,
+    group: str,
+    consumer: str,
+    settle: Settle,
+    name: str,
+    max_records: int,
+    polling_ms: int = 100,
+) -> None:
+    """Register a batch subscriber: raw entries to `settle`, ack only when it returned.
+
+    A batch that raises stays pending; the stream's Reclaimer retries it entry by entry
+    and dead-letters what keeps failing. `name` names the subscriber (AsyncAPI, logs).
+    """
+
+    async def handle(msg: RedisBatchStreamMessage) -> None:
+        try:
+            await settle(raw_entries(msg.raw_message))
+        except Exception:
+            log.exception("%s: batch failed; left pending for the reclaimer", name)
+            return
+        await msg.ack()
+
+    handle.__name__ = handle.__qualname__ = name
+    broker.subscriber(
+        stream=StreamSub(
+            stream,
+            group=group,
+            consumer=consumer,
+            batch=True,
+            max_records=max_records,
+            polling_interval=polling_ms,
+        ),
+        parser=keep_raw_entries,
+        ack_policy=AckPolicy.MANUAL,
+    )(handle)
+
+
 DeadLetter = Callable[[RawEntry, str], Awaitable[None]]
 
 

@@ -8,9 +8,7 @@ import logging
 from collections import defaultdict
 from datetime import UTC, datetime
 
-from faststream import AckPolicy
-from faststream.redis import RedisBroker, StreamSub
-from faststream.redis.annotations import RedisBatchStreamMessage
+from faststream.redis import RedisBroker
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
@@ -31,7 +29,7 @@ from shared.contracts import (
     NollrapportV1,
     WeekBuildRequestedV1,
 )
-from shared.streams import RawEntry, keep_raw_entries, payload_text, raw_entries
+from shared.streams import RawEntry, payload_text, subscribe_batches
 
 log = logging.getLogger("lagesbild.aggregate")
 
@@ -121,82 +119,23 @@ class Aggregate:
 
 
 def register(broker: RedisBroker, aggregate: Aggregate, *, consumer: str, batch_size: int) -> None:
-    @broker.subscriber(
-        stream=StreamSub(
-            ACCEPTED_STREAM,
+    for stream, settle, name, records, polling_ms in (
+        (ACCEPTED_STREAM, aggregate.settle_accepted, "when_reports_are_accepted_count_them",
+         batch_size, 100),
+        (WEEK_BUILD_STREAM, aggregate.settle_build_requests, "when_a_week_is_requested_build_it",
+         10, 200),
+        (NOLLRAPPORT_STREAM, aggregate.settle_nollrapporter,
+         "when_nothing_was_seen_note_the_coverage", batch_size, 500),
+        (DECISION_STREAM, aggregate.settle_decisions,
+         "when_the_meeting_decides_keep_the_decision", batch_size, 500),
+    ):  # fmt: skip
+        subscribe_batches(
+            broker,
+            stream=stream,
             group=AGGREGATE_GROUP,
             consumer=consumer,
-            batch=True,
-            max_records=batch_size,
-            polling_interval=100,
-        ),
-        parser=keep_raw_entries,
-        ack_policy=AckPolicy.MANUAL,
-    )
-    async def when_reports_are_accepted_count_them(msg: RedisBatchStreamMessage) -> None:
-        try:
-            await aggregate.settle_accepted(raw_entries(msg.raw_message))
-        except Exception:
-            log.exception("accepted batch failed; left pending for the reclaimer")
-            return
-        await msg.ack()
-
-    @broker.subscriber(
-        stream=StreamSub(
-            WEEK_BUILD_STREAM,
-            group=AGGREGATE_GROUP,
-            consumer=consumer,
-            batch=True,
-            max_records=10,
-            polling_interval=200,
-        ),
-        parser=keep_raw_entries,
-        ack_policy=AckPolicy.MANUAL,
-    )
-    async def when_a_week_is_requested_build_it(msg: RedisBatchStreamMessage) -> None:
-        try:
-            await aggregate.settle_build_requests(raw_entries(msg.raw_message))
-        except Exception:
-            log.exception("week build request failed; left pending for the reclaimer")
-            return
-        await msg.ack()
-
-    @broker.subscriber(
-        stream=StreamSub(
-            NOLLRAPPORT_STREAM,
-            group=AGGREGATE_GROUP,
-            consumer=consumer,
-            batch=True,
-            max_records=batch_size,
-            polling_interval=500,
-        ),
-        parser=keep_raw_entries,
-        ack_policy=AckPolicy.MANUAL,
-    )
-    async def when_nothing_was_seen_note_the_coverage(msg: RedisBatchStreamMessage) -> None:
-        try:
-            await aggregate.settle_nollrapporter(raw_entries(msg.raw_message))
-        except Exception:
-            log.exception("nollrapport batch failed; left pending for the reclaimer")
-            return
-        await msg.ack()
-
-    @broker.subscriber(
-        stream=StreamSub(
-            DECISION_STREAM,
-            group=AGGREGATE_GROUP,
-            consumer=consumer,
-            batch=True,
-            max_records=batch_size,
-            polling_interval=500,
-        ),
-        parser=keep_raw_entries,
-        ack_policy=AckPolicy.MANUAL,
-    )
-    async def when_the_meeting_decides_keep_the_decision(msg: RedisBatchStreamMessage) -> None:
-        try:
-            await aggregate.settle_decisions(raw_entries(msg.raw_message))
-        except Exception:
-            log.exception("decision batch failed; left pending for the reclaimer")
-            return
-        await msg.ack()
+            settle=settle,
+            name=name,
+            max_records=records,
+            polling_ms=polling_ms,
+        )

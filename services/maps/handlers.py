@@ -8,9 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from faststream import AckPolicy
-from faststream.redis import RedisBroker, StreamSub
-from faststream.redis.annotations import RedisBatchStreamMessage
+from faststream.redis import RedisBroker
 from pydantic import ValidationError
 
 from services.maps.publish import publish_week
@@ -25,7 +23,7 @@ from shared.contracts import (
     LagesbildReadyV1,
 )
 from shared.observability import RENDER_SECONDS
-from shared.streams import RawEntry, keep_raw_entries, payload_text, raw_entries
+from shared.streams import RawEntry, payload_text, subscribe_batches
 
 log = logging.getLogger("lagesbild.maps")
 
@@ -79,22 +77,13 @@ class Maps:
 
 
 def register(broker: RedisBroker, maps: Maps, *, consumer: str) -> None:
-    @broker.subscriber(
-        stream=StreamSub(
-            LAGESBILD_READY_STREAM,
-            group=MAPS_GROUP,
-            consumer=consumer,
-            batch=True,
-            max_records=10,
-            polling_interval=200,
-        ),
-        parser=keep_raw_entries,
-        ack_policy=AckPolicy.MANUAL,
+    subscribe_batches(
+        broker,
+        stream=LAGESBILD_READY_STREAM,
+        group=MAPS_GROUP,
+        consumer=consumer,
+        settle=maps.settle,
+        name="when_a_lagesbild_is_ready_render_it",
+        max_records=10,
+        polling_ms=200,
     )
-    async def when_a_lagesbild_is_ready_render_it(msg: RedisBatchStreamMessage) -> None:
-        try:
-            await maps.settle(raw_entries(msg.raw_message))
-        except Exception:
-            log.exception("render failed; left pending for the reclaimer")
-            return
-        await msg.ack()
