@@ -4,7 +4,7 @@ groups, reclaimers, an optional scheduler, and an orderly stop."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import os
 import socket
 from collections.abc import Callable, Sequence
@@ -14,6 +14,8 @@ from redis.asyncio import Redis
 
 from shared.contracts import CONSUMER_GROUPS
 from shared.streams import Reclaimer, ensure_groups
+
+log = logging.getLogger("lagesbild.service")
 
 
 def consumer_name() -> str:
@@ -55,11 +57,14 @@ def run_alongside(
             scheduler.shutdown(wait=False)
         for task in tasks:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Bounded: a task stuck in a blocking call must not hold up the stop; whatever it
+        # had claimed stays pending and is reclaimed by the next process.
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
 
     @app.after_shutdown
     async def close_connections() -> None:
         await redis.aclose()
         for fn in close:
             fn()
+        log.info("%s: stopped", consumer_name())

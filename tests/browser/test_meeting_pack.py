@@ -42,7 +42,16 @@ def _open_map(offline: OfflinePage, path: Path) -> Any:
 
 
 def _click_latlng(page: Any, lat: float, lon: float) -> None:
-    """Click the map where (lat, lon) is; folium's map is a global named like its div."""
+    """Click the map where (lat, lon) is; folium's map is a global named like its div.
+
+    Waits first until the map stands still: an open popup auto-pans the map, and a point
+    computed during that animation lands somewhere else on a busy machine."""
+    page.wait_for_function(
+        """() => { const div = document.querySelector('.folium-map');
+                   const m = window[div.id];
+                   return !(m._panAnim && m._panAnim._inProgress) && !m._animatingZoom; }"""
+    )
+    page.wait_for_timeout(100)
     x, y = page.evaluate(
         """([lat, lon]) => {
             const div = document.querySelector('.folium-map');
