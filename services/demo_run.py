@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -12,19 +12,26 @@ from rich.progress import Progress
 from sqlalchemy.engine import Engine
 
 from services import operator
-from services.aggregate.plan import check_plan, parse_plan
+from shared.plan import check_plan, parse_plan
 from services.aggregate.plan_store import save_plan
 from services.supervisor import exited, start_services, stop_services
 from shared.areas import load_kommuner
 from shared.categories import category_catalog
 from shared.config import Settings
-from shared.contracts import DECISION_STREAM, DecisionV1
+from shared.contracts import (
+    DECISION_STREAM,
+    TIB_ORDER_STREAM,
+    DecisionV1,
+    PatrolOrderEventV1,
+    PatrolOrderV1,
+)
 from shared.db import init_db, make_engine
-from shared.demo import generate_demo_reports
+from shared.demo import SKAGGETORP_C, generate_demo_reports
 from shared.redis_runtime import ensure_redis
-from shared.weeks import iso_week_of, last_complete_week, shift_week
+from shared.weeks import STOCKHOLM, iso_week_of, last_complete_week, shift_week, week_bounds
 
 DEMO_KOMMUN = "0580"
+DEMO_GUARDS = "Trygghetsväktarna Linköping (demo)"
 # A few submissions that must be rejected, so the demo shows the dead-letter path too.
 BROKEN_LINES = [
     b'{"report_id": "demo-trasig-1", "kommun": "0580"',
@@ -66,6 +73,41 @@ def _plan_and_decision(
     console.print(f"Plan: {plan.title}; beslut från {start}: {decision.measure} i Skäggetorp.")
 
 
+def demo_patrols(weeks: list[str]) -> list[PatrolOrderEventV1]:
+    """TiB-directed guard visits at Skäggetorps centrum, Friday and Saturday 21–01 in the
+    demo's last two weeks: check-in and check-out, so the meeting pack shows presence."""
+    events: list[PatrolOrderEventV1] = []
+    for week in weeks[-2:]:
+        monday = week_bounds(week)[0].astimezone(STOCKHOLM)
+        for day in (4, 5):
+            start = (monday + timedelta(days=day)).replace(hour=21).astimezone(UTC)
+            order = PatrolOrderV1(
+                order_id=f"demo-{week}-{day}",
+                kommun=DEMO_KOMMUN,
+                place=SKAGGETORP_C.place,
+                lat=SKAGGETORP_C.lat,
+                lon=SKAGGETORP_C.lon,
+                area="Skäggetorp",
+                start=start,
+                end=start + timedelta(hours=4),
+                task="Synlig patrullering vid centrum och gångtunneln",
+            )
+            steps = [("issued", -60, "TiB Linköping"), ("checked_in", 5, DEMO_GUARDS),
+                     ("checked_out", 235, DEMO_GUARDS)]  # fmt: skip
+            events += [
+                PatrolOrderEventV1(
+                    order_id=order.order_id,
+                    kommun=DEMO_KOMMUN,
+                    kind=kind,
+                    at=start + timedelta(minutes=minutes),
+                    by=by,
+                    order=order if kind == "issued" else None,
+                )
+                for kind, minutes, by in steps
+            ]
+    return events
+
+
 def run_demo(settings: Settings, weeks: int, console: Console) -> int:
     now = datetime.now(UTC)
     out = settings.resolved_output_dir
@@ -98,6 +140,10 @@ def run_demo(settings: Settings, weeks: int, console: Console) -> int:
         last = last_complete_week(now)
         week_list = [shift_week(last, -i) for i in reversed(range(weeks))]
         _plan_and_decision(settings, engine, url, week_list, now, console)
+        patrols = demo_patrols(week_list)
+        for event in patrols:
+            asyncio.run(operator.publish(url, TIB_ORDER_STREAM, event))
+        console.print(f"Väktarpass: {len(patrols) // 3} besök vid {SKAGGETORP_C.place}.")
         asyncio.run(operator.wait_until_idle(engine, url, timeout_s=120))
         since = asyncio.run(operator.request_builds(url, DEMO_KOMMUN, week_list))
         asyncio.run(

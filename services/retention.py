@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from shared.contracts import WeekSnapshotV1
 from shared.models import (
+    PatrolEventRow,
     PurgeRun,
     RejectedSubmission,
     ReportConflict,
@@ -26,6 +27,7 @@ from shared.models import (
     WeekIncident,
     WeekSnapshotRow,
 )
+from shared.models_tib import TibOrderEvent
 from shared.weeks import iso_week_of
 
 
@@ -77,12 +79,15 @@ PURGES: dict[str, Callable[[Connection, datetime, bool], int]] = {
         c, WeekIncident, WeekIncident.occurred_at, t, d
     ),
     "snapshot_points": _purge_snapshots,
+    "patrol_events": lambda c, t, d: _rows_before(c, PatrolEventRow, PatrolEventRow.at, t, d),
+    # The TiB's own copy holds the guards' notes; the operator's purge removes it too.
+    "tib_order_events": lambda c, t, d: _rows_before(c, TibOrderEvent, TibOrderEvent.at, t, d),
 }
 
 
 # Each service purges only the tables it owns; the operator command purges all.
 INGEST_PARTS = ("reports", "rejected_submissions", "conflicts")
-AGGREGATE_PARTS = ("aggregate_points", "snapshot_points")
+AGGREGATE_PARTS = ("aggregate_points", "snapshot_points", "patrol_events")
 
 
 def purge(

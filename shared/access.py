@@ -33,17 +33,18 @@ OWN_STATUS = "own_status"  # see the status of the organisation's own reports
 VIEW_REPORTS = "view_reports"  # see single reports of the kommun (scrubbed, no identity)
 AGGREGATED = "aggregated"  # counts per area and week
 AUDIT = "audit"  # read the audit log
+RECORD_DECISIONS = "record_decisions"  # enter and close the meeting's decisions (maps-serve)
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "reporter": frozenset({SUBMIT, OWN_STATUS}),
     "tib": frozenset(
         {SUBMIT, OWN_STATUS, VIEW_REPORTS, AGGREGATED, "live", "tasking", "restricted_lagesbild"}
     ),
-    "meeting": frozenset({VIEW_REPORTS, AGGREGATED, "restricted_lagesbild"}),
+    "meeting": frozenset({VIEW_REPORTS, AGGREGATED, "restricted_lagesbild", RECORD_DECISIONS}),
     "public": frozenset({AGGREGATED}),
     "admin": frozenset(
         {SUBMIT, OWN_STATUS, VIEW_REPORTS, AGGREGATED, AUDIT, "live", "tasking"}
-        | {"restricted_lagesbild", "admin"}
+        | {"restricted_lagesbild", RECORD_DECISIONS, "admin"}
     ),
 }
 ROLES = tuple(ROLE_PERMISSIONS)

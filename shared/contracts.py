@@ -54,6 +54,7 @@ CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
     LAGESBILD_READY_STREAM: (MAPS_GROUP,),
     NOLLRAPPORT_STREAM: (AGGREGATE_GROUP,),
     DECISION_STREAM: (AGGREGATE_GROUP,),
+    TIB_ORDER_STREAM: (AGGREGATE_GROUP,),  # patrol presence; the guard company adds its own
 }
 
 MAX_DESCRIPTION_CHARS = 2000
@@ -277,6 +278,28 @@ class FollowUpV1(_Message):
     ratio_low: float | None
     ratio_high: float | None
     statement: str = Field(description="the result and its uncertainty, in Swedish")
+    guard_hours: float = Field(
+        default=0.0, description="guards' checked-in hours at the target in the weeks after"
+    )
+
+
+PLACE_REACH_M = 250.0  # a guard at a point watches about a block around it
+
+
+class PatrolPresenceV1(_Message):
+    """Where the guards were this week (from the TiB orders' check-in/check-out) and what
+    happened there: incidents within reach of the place, and those while a guard was there."""
+
+    place: str
+    area: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    hotspot: str | None = Field(default=None, description="the week's hotspot at the place")
+    hours: float
+    visits: int
+    incident_reports: int = Field(description="reports the guards filed from their visits")
+    incidents: int = Field(description="the week's incidents within PLACE_REACH_M of the place")
+    incidents_during: int = Field(description="of those, while a guard was checked in")
 
 
 class WeekSnapshotV1(_Message):
@@ -305,6 +328,7 @@ class WeekSnapshotV1(_Message):
     plan_gaps: list[PlanGapV1] = Field(default_factory=list)
     open_decisions: list[DecisionV1] = Field(default_factory=list)
     followups: list[FollowUpV1] = Field(default_factory=list)
+    patrol_presence: list[PatrolPresenceV1] = Field(default_factory=list)
 
 
 class LagesbildReadyV1(_Message):

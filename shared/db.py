@@ -53,15 +53,38 @@ def alembic_config() -> Any:
 
 
 def init_db(engine: Engine) -> None:
-    """Bring the schema to the newest migration (Alembic). Serialised across processes:
-    services starting together on an empty database would otherwise race to create the
-    same tables (a PostgreSQL advisory lock; for SQLite a lock file beside the database)."""
+    """Bring the schema to the newest migration (Alembic), all or nothing. Serialised across
+    processes: services starting together on an empty database would otherwise race to
+    create the same tables (a PostgreSQL advisory lock; for SQLite a lock file beside the
+    database)."""
     if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
         with open(f"{engine.url.database}.migrate.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            _upgrade(engine)
+            migrating = _transactional_sqlite(engine)
+            try:
+                _upgrade(migrating)
+            finally:
+                migrating.dispose()
         return
     _upgrade(engine)
+
+
+def _transactional_sqlite(engine: Engine) -> Engine:
+    """An engine on the same file whose transactions include DDL. Python's sqlite3 module
+    commits CREATE TABLE at once, so a migration killed half-way used to leave tables
+    without a recorded version, and the next start failed on "table already exists"."""
+    migrating = create_engine(engine.url, connect_args={"timeout": 30})
+
+    @event.listens_for(migrating, "connect")
+    def _manual(dbapi_connection: Any, record: Any) -> None:
+        _sqlite_pragmas(dbapi_connection, record)
+        dbapi_connection.isolation_level = None  # we say BEGIN ourselves
+
+    @event.listens_for(migrating, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return migrating
 
 
 def _upgrade(engine: Engine) -> None:

@@ -182,6 +182,25 @@ class DecisionRow(SQLModel, table=True):
     note: str = ""
 
 
+class PatrolEventRow(SQLModel, table=True):
+    """A TiB patrol order's event as the aggregate heard it on TIB_ORDER_STREAM, without the
+    guards' free-text notes: the week's patrol presence is folded from these."""
+
+    __tablename__ = "patrol_event"
+    __table_args__ = (
+        Index("ix_patrol_event_when", "kommun", "kind", "at"),
+        Index("ix_patrol_event_order", "order_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(unique=True)
+    order_id: str
+    kommun: str
+    kind: str
+    at: datetime
+    event_json: str
+
+
 # --- retention (written by whichever service or operator runs the purge) -----------
 class PurgeRun(SQLModel, table=True):
     """The audit entry of one retention purge: what it removed (or would have)."""

@@ -51,3 +51,11 @@ def shift_week(iso_week: str, weeks: int) -> str:
 def last_complete_week(now: datetime) -> str:
     """The most recent ISO week that has fully ended at `now`."""
     return shift_week(iso_week_of(now), -1)
+
+
+def weeks_between(start: datetime, end: datetime) -> list[str]:
+    """The ISO weeks (Stockholm) that the period [start, end] touches, in order."""
+    weeks, last = [iso_week_of(start)], iso_week_of(end)
+    while weeks[-1] < last:
+        weeks.append(shift_week(weeks[-1], 1))
+    return weeks

@@ -10,10 +10,11 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from services.aggregate import plan_store, store
+from services.aggregate import patrol_store, plan_store, store
 from services.aggregate.followup import weeks_needed
 from services.aggregate.hotspot_grid import Grid
-from services.aggregate.plan import parse_plan
+from shared.plan import parse_plan
+from services.aggregate.presence import presence_period
 from services.aggregate.snapshot import (
     BASELINE_WEEKS_FOR_HOTSPOTS,
     HOTSPOT_CELL_M,
@@ -68,8 +69,9 @@ class WeekBuilder:
 
     def inputs(self, kommun: str, iso_week: str) -> WeekInputs:
         """Read what the week is computed from: its reports, the week before, 52 weeks of
-        counts, the 8 weeks before only where this week has hotspots, the current plans and the
-        decisions near the week with the counts of their follow-up weeks. Bounded by the
+        counts, the 8 weeks before only where this week has hotspots, the current plans, the
+        decisions near the week with the counts of their follow-up weeks, and the guards'
+        visits in those weeks. Bounded by the
         week and those windows, not by the size of history."""
         history_weeks = [shift_week(iso_week, -i) for i in range(1, 53)]
         inputs = WeekInputs(
@@ -83,6 +85,7 @@ class WeekBuilder:
         recent_weeks = history_weeks[:BASELINE_WEEKS_FOR_HOTSPOTS]
         recent = store.cell_counts(self.engine, kommun, recent_weeks, cells)
         decisions = plan_store.week_decisions(self.engine, kommun, iso_week)
+        follow_weeks = weeks_needed(decisions, iso_week)
         return replace(
             inputs,
             recent_cells=recent,
@@ -91,8 +94,9 @@ class WeekBuilder:
                 parse_plan(row.toml_text) for row in plan_store.current_plans(self.engine, kommun)
             ],
             decisions=decisions,
-            decision_counts=store.week_counts(
-                self.engine, kommun, weeks_needed(decisions, iso_week)
+            decision_counts=store.week_counts(self.engine, kommun, follow_weeks),
+            visits=patrol_store.visits_between(
+                self.engine, kommun, *presence_period(iso_week, follow_weeks)
             ),
         )
 

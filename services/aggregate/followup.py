@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.aggregate.logic import Incident
-from services.aggregate.plan import Promise
+from shared.plan import Promise
 from services.aggregate.plan_match import distance_m
 from shared.areas import KOMMUN_LEVEL_AREA, OTHER_AREA
 from shared.contracts import DecisionV1, FollowUpV1

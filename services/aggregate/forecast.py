@@ -7,22 +7,28 @@ The pieces, in the order they are used:
 * `Grid`: square cells of `cell_m` metres aligned to multiples of `cell_m` in that CRS, so a
   cell is the same cell whatever data or cut-off it was built from.
 * `Method`: how a cell is scored from the incidents before the cut-off. The **baseline** is
-  the plain count of the last 52 weeks per cell. The other methods weight each incident by
+  the plain count of the last 52 weeks per cell. A method may use its own, smaller cell size
+  (`cell_m`; the default method counts on 83⅓ m cells) and may shrink a fine cell's count
+  towards its 250 m parent's (`shrink`). The other methods weight each incident by
   ``0.5 ** (age_weeks / half_life_weeks)`` (an exponentially time-decayed count, still over
   the last 52 weeks) and/or add ``neighbour_weight`` times the scores of the 8 neighbouring
   cells (spatial smoothing) and/or spread each incident over its cell and the adjacent ones
   with a Gaussian of ``kernel_m`` metres (position uncertainty). The default
-  (`DEFAULT_METHOD`) was chosen by `tune` on the first half of 2020 of real data and checked
-  on the held-out second half; see docs/forecast.md.
+  (`DEFAULT_METHOD`: the plain count on 83⅓ m cells) was chosen by `rank_candidates` on the
+  first half of 2020 of real data and checked on the held-out second half; see
+  docs/forecast.md, "Third round: the spatial unit".
 * The **study area** is the set of cells with at least one incident in all data before the
   cut-off ("the cells that ever had an incident in the training data"). It leaves out water,
   parks and land outside the jurisdiction that a bounding box or convex hull would count, so
-  PAI figures are not inflated by empty area. Forecast cells are chosen from the study area only.
-* `forecast`: rank the study-area cells by score and take the top ``round(area_fraction *
-  study cells)`` (at least one), i.e. the requested share of the study area within one cell.
+  PAI figures are not inflated by empty area. It is always made of the study grid's cells
+  (`cell_m` of `forecast`/`evaluate`, default 250 m), whatever cell size a method chooses
+  with, so methods with different cell sizes are compared on the same area.
+* `forecast`: rank the candidate cells by score and take the top ``round(area_fraction *
+  study km² / cell km²)`` (at least one), i.e. the requested share of the study area within
+  half a cell. Candidates are the method's cells whose centre lies in a study-area cell.
 * `evaluate`: rolling weekly, for each ISO week train on everything before its Monday,
   forecast, and score that week's incidents: hit rate = share inside the chosen cells,
-  PAI = hit rate / (chosen area / study area).
+  PAI = hit rate / (chosen km² / study km²).
 
 Times are naive wall-clock times in the data's own local time (the CLI converts aware
 timestamps); weeks start on Monday 00:00 of that clock.
@@ -192,9 +198,27 @@ class Grid:
             )
         return cls(float(cell_m), ix0, iy0, nx, ny)
 
+    @classmethod
+    def spanning(cls, other: Grid, cell_m: float) -> Grid:
+        """A grid of `cell_m` cells (aligned to multiples of `cell_m`) that covers `other`."""
+        if cell_m <= 0:
+            raise ValueError("cell_m must be positive")
+        x_lo, x_hi = other.ix0 * other.cell_m, (other.ix0 + other.nx) * other.cell_m
+        y_lo, y_hi = other.iy0 * other.cell_m, (other.iy0 + other.ny) * other.cell_m
+        ix0, iy0 = math.floor(x_lo / cell_m), math.floor(y_lo / cell_m)
+        nx, ny = math.ceil(x_hi / cell_m) - ix0, math.ceil(y_hi / cell_m) - iy0
+        if nx * ny > 50_000_000:
+            raise ValueError(f"{nx} x {ny} cells of {cell_m:g} m: too many; use larger cells")
+        return cls(float(cell_m), ix0, iy0, nx, ny)
+
     @property
     def size(self) -> int:
         return self.nx * self.ny
+
+    def centres(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """x and y of every cell's centre, in flat-index order."""
+        i, j = np.divmod(np.arange(self.size, dtype=np.int64), self.ny)
+        return (self.ix0 + i + 0.5) * self.cell_m, (self.iy0 + j + 0.5) * self.cell_m
 
     def flat_index(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int64]:
         """Flat cell index (i * ny + j) per point; -1 for points outside the grid."""
@@ -221,6 +245,12 @@ class Method:
     neighbour_weight: float = 0.0
     window_weeks: int = WINDOW_WEEKS
     kernel_m: float = 0.0  # σ in metres of the position kernel; 0 = each incident in its cell
+    # The method's own cell size in metres; None = the study grid's cell size (`cell_m` of
+    # `forecast`/`evaluate`). The study area and the area budget stay those of the study grid.
+    cell_m: float | None = None
+    # Shrinkage λ: add λ × (score of the study-grid cell containing the cell's centre) divided
+    # by the number of cells per study cell, (study cell_m / cell_m)². 0 = none.
+    shrink: float = 0.0
 
     def __post_init__(self) -> None:
         if self.half_life_weeks is not None and self.half_life_weeks <= 0:
@@ -231,36 +261,66 @@ class Method:
             raise ValueError("window_weeks must be >= 1")
         if self.kernel_m < 0:
             raise ValueError("kernel_m must be >= 0")
+        if self.cell_m is not None and not (math.isfinite(self.cell_m) and self.cell_m > 0):
+            raise ValueError("cell_m must be positive")
+        if not (math.isfinite(self.shrink) and self.shrink >= 0):
+            raise ValueError("shrink must be >= 0")
 
     @property
     def spec(self) -> str:
         """The parameters as `parse_method` reads them, e.g. "hl=13,nw=0.5,window=52"."""
         hl = "inf" if self.half_life_weeks is None else f"{self.half_life_weeks:g}"
         ks = f",ks={self.kernel_m:g}" if self.kernel_m else ""
-        return f"hl={hl},nw={self.neighbour_weight:g},window={self.window_weeks}{ks}"
+        cell = f",cell={_format_length(self.cell_m)}" if self.cell_m is not None else ""
+        shrink = f",shrink={self.shrink:g}" if self.shrink else ""
+        return f"hl={hl},nw={self.neighbour_weight:g},window={self.window_weeks}{ks}{cell}{shrink}"
+
+    def cell_size(self, study_cell_m: float) -> float:
+        """The size of the cells this method chooses, given the study grid's cell size."""
+        return study_cell_m if self.cell_m is None else self.cell_m
 
 
 BASELINE = Method("baseline")
-# Presets. The default ("decay", half-life 8 weeks, no smoothing) won the `tune` grid search
-# (half-life x neighbour weight) on 2020-W06..W27 of the Vancouver data; the held-out
-# 2020-W28..W52 figures are in docs/forecast.md. "smooth" and "decay-smooth" are kept for
+FINE_CELL_M = 250.0 / 3  # 83⅓ m: three by three in each 250 m cell
+# Presets. The default ("fine": the plain 52-week count on 83⅓ m cells, chosen with the same
+# area budget as the 250 m cells of the study area) won the third round (docs/forecast.md,
+# "Third round: the spatial unit"): cell size x score tuned on 2020-W06..W27 of the Vancouver
+# data, then +1.64 ± 0.08 PAI over the baseline on the held-out 2020-W28..W52. The gain is the
+# smaller unit, not the score. "decay" (half-life 8 weeks, 250 m) was the default before; it
+# is level with the baseline on the held-out weeks. "smooth" and "decay-smooth" are kept for
 # comparison: spatial smoothing lowered PAI at 250 m on that data. The position kernel
-# (parameter ks) won a larger tuning search but was no better than the baseline on the
-# held-out weeks, so it is an option, not the default (docs/forecast.md, "Trying harder").
+# (parameter ks) won the second-round tuning search but was no better than the baseline on
+# the held-out weeks, so it is an option (docs/forecast.md, "Trying harder").
 METHODS: dict[str, Method] = {
     "baseline": BASELINE,
+    "fine": Method("fine", cell_m=FINE_CELL_M),
     "decay": Method("decay", half_life_weeks=8.0),
     "smooth": Method("smooth", neighbour_weight=0.125),
     "decay-smooth": Method("decay-smooth", half_life_weeks=8.0, neighbour_weight=0.125),
 }
-DEFAULT_METHOD = "decay"
+DEFAULT_METHOD = "fine"
+
+
+def _format_length(value: float) -> str:
+    """A cell size as text that `parse_method` reads back exactly: "250", "250/3"."""
+    for q in range(1, 13):
+        p = round(value * q)
+        if p / q == value:
+            return f"{p}" if q == 1 else f"{p}/{q}"
+    return repr(value)
+
+
+def _parse_length(text: str) -> float:
+    num, slash, den = text.partition("/")
+    return float(num) / float(den) if slash else float(num)
 
 
 def parse_method(text: str) -> Method:
     """A preset name ("baseline", "decay", …) or parameters, optionally after a preset:
     "hl=8,nw=0.5", "decay:hl=8", "smooth:nw=0.125". hl = half-life in weeks ("inf" = none),
     nw = weight of each of the 8 neighbours, window = weeks of history (default 52),
-    ks = σ in metres of the position kernel (0 = none)."""
+    ks = σ in metres of the position kernel (0 = none), cell = the method's own cell size in
+    metres (default: the study grid's), shrink = λ of the parent-cell shrinkage (0 = none)."""
     text = text.strip()
     name, sep, params = text.partition(":")
     if not sep and "=" in name:
@@ -270,6 +330,7 @@ def parse_method(text: str) -> Method:
     base = METHODS[name] if name else Method(text)
     hl, nw = base.half_life_weeks, base.neighbour_weight
     window, ks = base.window_weeks, base.kernel_m
+    cell, shrink = base.cell_m, base.shrink
     for part in filter(None, (p.strip() for p in params.split(","))):
         key, eq, value = part.partition("=")
         key = key.strip().lower()
@@ -284,13 +345,27 @@ def parse_method(text: str) -> Method:
                 window = int(value)
             elif key in ("ks", "kernel_m"):
                 ks = float(value)
+            elif key in ("cell", "cell_m"):
+                cell = None if value.strip().lower() in ("", "none") else _parse_length(value)
+            elif key in ("shrink", "lambda"):
+                shrink = float(value)
             else:
                 raise KeyError(key)
         except KeyError:
-            raise ValueError(f"unknown method parameter {key!r} (use hl, nw, window, ks)") from None
+            raise ValueError(
+                f"unknown method parameter {key!r} (use hl, nw, window, ks, cell, shrink)"
+            ) from None
         except ValueError:
             raise ValueError(f"bad method parameter {part!r} in {text!r}") from None
-    return Method(text, half_life_weeks=hl, neighbour_weight=nw, window_weeks=window, kernel_m=ks)
+    return Method(
+        text,
+        half_life_weeks=hl,
+        neighbour_weight=nw,
+        window_weeks=window,
+        kernel_m=ks,
+        cell_m=cell,
+        shrink=shrink,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -402,16 +477,87 @@ def cells_to_choose(study_cells: int, area_fraction: float) -> int:
     return min(study_cells, max(1, round(area_fraction * study_cells)))
 
 
+def cells_for_area(
+    study_cells: int, area_fraction: float, *, study_cell_m: float, cell_m: float
+) -> int:
+    """How many `cell_m` cells make up `area_fraction` of a study area of `study_cells` cells
+    of `study_cell_m`: round(area_fraction × study area / cell area), at least one. With equal
+    cell sizes this is `cells_to_choose`."""
+    if not 0 < area_fraction <= 1:
+        raise ValueError("area_fraction must be in (0, 1]")
+    if study_cells <= 0:
+        return 0
+    return max(1, round(area_fraction * study_cells * (study_cell_m / cell_m) ** 2))
+
+
 def rank_cells(
-    scores: NDArray[np.float64], study: NDArray[np.bool_], area_fraction: float
+    scores: NDArray[np.float64],
+    study: NDArray[np.bool_],
+    area_fraction: float,
+    *,
+    count: int | None = None,
 ) -> NDArray[np.int64]:
-    """Flat indices of the chosen cells, best first: the top study-area cells by score
-    (ties broken by cell index, so the result is deterministic)."""
+    """Flat indices of the chosen cells, best first: the top `study` cells by score (ties
+    broken by cell index, so the result is deterministic). `count` cells if given (at most
+    all candidates), else `cells_to_choose(candidates, area_fraction)`."""
     candidates = np.flatnonzero(study)
-    k = cells_to_choose(len(candidates), area_fraction)
+    if count is None:
+        k = cells_to_choose(len(candidates), area_fraction)
+    else:
+        k = min(count, len(candidates))
     order = np.lexsort((candidates, -scores[candidates]))
     chosen: NDArray[np.int64] = candidates[order[:k]].astype(np.int64)
     return chosen
+
+
+@dataclass(frozen=True, eq=False)
+class _Layer:
+    """A method's cells relative to the study grid: `grid` (the method's cell size), the cell of
+    each point, and for each cell the study-grid cell holding its centre (-1 = none)."""
+
+    grid: Grid
+    idx: NDArray[np.int64]
+    parent: NDArray[np.int64]
+
+
+def _layer(points: Points, study_grid: Grid, study_idx: NDArray[np.int64], cell_m: float) -> _Layer:
+    if cell_m == study_grid.cell_m:
+        return _Layer(study_grid, study_idx, np.arange(study_grid.size, dtype=np.int64))
+    grid = Grid.spanning(study_grid, cell_m)
+    cx, cy = grid.centres()
+    return _Layer(grid, grid.flat_index(points.x, points.y), study_grid.flat_index(cx, cy))
+
+
+def _choose(
+    points: Points,
+    layer: _Layer,
+    study_grid: Grid,
+    study_idx: NDArray[np.int64],
+    study: NDArray[np.bool_],
+    cut: np.datetime64,
+    method: Method,
+    area_fraction: float,
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """The chosen cells of `layer.grid` (best first) and the scores of all its cells.
+
+    Candidates are the cells whose centre lies in a study-area cell. Their number is set by
+    area: round(area_fraction × study km² / cell km²), so every cell size gets the same budget.
+    """
+    scores = _scores(points, layer.idx, layer.grid, cut, method)
+    inside = layer.parent >= 0
+    parent = np.where(inside, layer.parent, 0)
+    if method.shrink:
+        coarse = Method(
+            "parent", half_life_weeks=method.half_life_weeks, window_weeks=method.window_weeks
+        )
+        parent_scores = _scores(points, study_idx, study_grid, cut, coarse)
+        per_parent = (study_grid.cell_m / layer.grid.cell_m) ** 2
+        scores = scores + np.where(inside, method.shrink * parent_scores[parent] / per_parent, 0.0)
+    candidates = inside & study[parent]
+    count = cells_for_area(
+        int(study.sum()), area_fraction, study_cell_m=study_grid.cell_m, cell_m=layer.grid.cell_m
+    )
+    return rank_cells(scores, candidates, area_fraction, count=count), scores
 
 
 # ---------------------------------------------------------------------------------------------
@@ -437,7 +583,8 @@ class Cell:
 
 @dataclass(frozen=True)
 class Forecast:
-    """The ranked cells plus what a reader needs to interpret them."""
+    """The ranked cells plus what a reader needs to interpret them. `cell_m` is the size of
+    the chosen cells; the study area is `study_cells` cells of `study_cell_m`."""
 
     cells: list[Cell]
     method: Method
@@ -446,10 +593,19 @@ class Forecast:
     epsg: int
     study_cells: int
     training_incidents: int
+    study_cell_m: float = DEFAULT_CELL_M
+
+    @property
+    def study_km2(self) -> float:
+        return self.study_cells * (self.study_cell_m / 1000) ** 2
+
+    @property
+    def chosen_km2(self) -> float:
+        return len(self.cells) * (self.cell_m / 1000) ** 2
 
     @property
     def area_share(self) -> float:
-        return len(self.cells) / self.study_cells if self.study_cells else 0.0
+        return self.chosen_km2 / self.study_km2 if self.study_cells else 0.0
 
 
 def forecast_details(
@@ -466,24 +622,25 @@ def forecast_details(
     training = points.select(points.t < cut)
     if not len(training):
         raise ValueError(f"no incidents before {cut}: nothing to forecast from")
-    grid = Grid.covering(training, cell_m)
-    idx = grid.flat_index(training.x, training.y)
-    scores = _scores(training, idx, grid, cut, m)
-    study = _study(training.t, idx, grid, cut)
-    chosen = rank_cells(scores, study, area_fraction)
+    study_grid = Grid.covering(training, cell_m)
+    study_idx = study_grid.flat_index(training.x, training.y)
+    study = _study(training.t, study_idx, study_grid, cut)
+    layer = _layer(training, study_grid, study_idx, m.cell_size(study_grid.cell_m))
+    chosen, scores = _choose(training, layer, study_grid, study_idx, study, cut, m, area_fraction)
     cells = []
     for rank, flat in enumerate(chosen, start=1):
-        x0, y0 = grid.lower_left(int(flat))
-        cells.append(Cell(rank, float(scores[flat]), x0, y0, grid.cell_m, points.epsg))
+        x0, y0 = layer.grid.lower_left(int(flat))
+        cells.append(Cell(rank, float(scores[flat]), x0, y0, layer.grid.cell_m, points.epsg))
     in_window = training.t >= cut - m.window_weeks * _WEEK
     return Forecast(
         cells=cells,
         method=m,
         until=cut.astype(datetime),
-        cell_m=grid.cell_m,
+        cell_m=layer.grid.cell_m,
         epsg=points.epsg,
         study_cells=int(study.sum()),
         training_incidents=int(in_window.sum()),
+        study_cell_m=study_grid.cell_m,
     )
 
 
@@ -496,8 +653,9 @@ def forecast(
     area_fraction: float = DEFAULT_AREA_FRACTION,
 ) -> list[Cell]:
     """Hotspot cells for the week starting `until`, ranked by score (rank 1 = hottest),
-    covering ≈ `area_fraction` of the study area (within one cell). Only incidents before
-    `until` are used."""
+    covering ≈ `area_fraction` of the study area (within half a cell). Only incidents before
+    `until` are used. `cell_m` is the study grid's cell size, and the cell size of methods
+    that do not set their own (`Method.cell_m`)."""
     return forecast_details(
         points, until, method=method, cell_m=cell_m, area_fraction=area_fraction
     ).cells
@@ -549,14 +707,24 @@ class MethodWeek:
     """One method's result for one week. hit_rate and pai are NaN in a week without incidents."""
 
     hits: int
-    chosen_cells: int
-    study_cells: int
+    chosen_cells: int  # of `cell_m`
+    study_cells: int  # of `study_cell_m`
     hit_rate: float
     pai: float
+    cell_m: float = DEFAULT_CELL_M
+    study_cell_m: float = DEFAULT_CELL_M
+
+    @property
+    def study_km2(self) -> float:
+        return self.study_cells * (self.study_cell_m / 1000) ** 2
+
+    @property
+    def chosen_km2(self) -> float:
+        return self.chosen_cells * (self.cell_m / 1000) ** 2
 
     @property
     def area_share(self) -> float:
-        return self.chosen_cells / self.study_cells if self.study_cells else math.nan
+        return self.chosen_km2 / self.study_km2 if self.study_cells else math.nan
 
 
 @dataclass(frozen=True)
@@ -599,8 +767,10 @@ def evaluate(
     """Rolling weekly evaluation over the ISO weeks whose Monday lies in [start, end).
 
     For each week: train on every incident before its Monday, choose the cells, and count the
-    week's incidents inside them. hit rate = hits / incidents; PAI = hit rate / (chosen cells /
-    study-area cells). `progress(done, total)` is called after each week.
+    week's incidents inside them. hit rate = hits / incidents; PAI = hit rate / (chosen km² /
+    study-area km²). The study area is always made of `cell_m` cells (the ones with an incident
+    before the week), whatever cell size a method chooses with (`Method.cell_m`), so the
+    methods' PAI figures are comparable. `progress(done, total)` is called after each week.
     """
     parsed = [parse_method(m) if isinstance(m, str) else m for m in methods]
     names = [m.name for m in parsed]
@@ -612,24 +782,33 @@ def evaluate(
         raise ValueError("no incidents to evaluate on")
     grid = Grid.covering(points, cell_m)
     idx = grid.flat_index(points.x, points.y)
+    layers: dict[float, _Layer] = {}
+    for method in parsed:
+        size = method.cell_size(grid.cell_m)
+        if size not in layers:
+            layers[size] = _layer(points, grid, idx, size)
     results: list[WeekResult] = []
     for n, monday in enumerate(mondays, start=1):
         cut = np.datetime64(monday, "s")
         in_week = (points.t >= cut) & (points.t < cut + _WEEK)
-        week_idx = idx[in_week]
         n_week = int(in_week.sum())
         study = _study(points.t, idx, grid, cut)
         n_study = int(study.sum())
         per_method: dict[str, MethodWeek] = {}
         for method in parsed:
-            chosen = rank_cells(_scores(points, idx, grid, cut, method), study, area_fraction)
-            selected = np.zeros(grid.size, dtype=bool)
+            layer = layers[method.cell_size(grid.cell_m)]
+            chosen, _ = _choose(points, layer, grid, idx, study, cut, method, area_fraction)
+            selected = np.zeros(layer.grid.size + 1, dtype=bool)  # the last entry: index -1
             selected[chosen] = True
-            hits = int(selected[week_idx].sum())
+            hits = int(selected[layer.idx[in_week]].sum())
+            area = MethodWeek(
+                hits, len(chosen), n_study, math.nan, math.nan, layer.grid.cell_m, grid.cell_m
+            )
             hit_rate = hits / n_week if n_week else math.nan
-            share = len(chosen) / n_study if n_study else math.nan
-            pai = hit_rate / share if n_week and n_study else math.nan
-            per_method[method.name] = MethodWeek(hits, len(chosen), n_study, hit_rate, pai)
+            pai = hit_rate / area.area_share if n_week and n_study else math.nan
+            per_method[method.name] = MethodWeek(
+                hits, len(chosen), n_study, hit_rate, pai, layer.grid.cell_m, grid.cell_m
+            )
         year, week, _ = monday.isocalendar()
         results.append(WeekResult(f"{year}-W{week:02d}", monday, n_week, per_method))
         if progress is not None:
@@ -698,6 +877,28 @@ def tune(
         for nw in neighbour_weights
         for ks in kernels_m
     ]
+    return rank_candidates(
+        points,
+        start=start,
+        end=end,
+        candidates=candidates,
+        area_fraction=area_fraction,
+        cell_m=cell_m,
+    )
+
+
+def rank_candidates(
+    points: Points,
+    *,
+    start: date,
+    end: date,
+    candidates: Sequence[Method],
+    area_fraction: float = DEFAULT_AREA_FRACTION,
+    cell_m: float = DEFAULT_CELL_M,
+) -> list[TuneResult]:
+    """Evaluate `candidates` on the weeks in [start, end) against the baseline (the plain
+    52-week count on `cell_m` cells, which also define the study area), best first by mean
+    weekly paired PAI gain minus one SE. Ties keep the given order."""
     reference = Method("__baseline__")
     weeks = evaluate(
         points,
@@ -725,3 +926,33 @@ def tune(
         ),
     )
     return [results[i] for i in order]
+
+
+@dataclass(frozen=True)
+class Gain:
+    """Paired weekly PAI gain of one method over a reference (weeks where both have a PAI)."""
+
+    mean: float
+    se: float  # standard error of the mean (NaN with fewer than 2 weeks)
+    better: int  # weeks with a higher PAI than the reference
+    worse: int
+
+    @property
+    def z(self) -> float:
+        return self.mean / self.se if self.se else math.nan
+
+
+def paired_gain(results: Sequence[WeekResult], name: str, reference: str = "baseline") -> Gain:
+    """Mean weekly PAI gain of method `name` over `reference`, with its SE and the number of
+    weeks it was better / worse."""
+    diff = np.array(
+        [
+            r.methods[name].pai - r.methods[reference].pai
+            for r in results
+            if not (math.isnan(r.methods[name].pai) or math.isnan(r.methods[reference].pai))
+        ]
+    )
+    if not len(diff):
+        return Gain(math.nan, math.nan, 0, 0)
+    se = float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else math.nan
+    return Gain(float(diff.mean()), se, int((diff > 1e-12).sum()), int((diff < -1e-12).sum()))

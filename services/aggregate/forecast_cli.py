@@ -37,6 +37,7 @@ from services.aggregate.forecast import (
     cells_to_geojson,
     evaluate,
     forecast_details,
+    paired_gain,
     parse_method,
     points_from_latlon,
     points_from_xy,
@@ -259,10 +260,11 @@ def _method(text: str, cell_m: float) -> Method:
     except ValueError as exc:
         raise InputError(f"Ogiltig metod: {exc}", f"Invalid method: {exc}") from exc
     # The position kernel only spreads into the adjacent cells, so σ must be small.
-    if method.kernel_m > cell_m / 3:
+    limit = method.cell_size(cell_m) / 3
+    if method.kernel_m > limit:
         raise InputError(
-            f"Ogiltig metod {text!r}: ks får vara högst en tredjedel av --cell-m ({cell_m / 3:g})",
-            f"Invalid method {text!r}: ks must be at most a third of --cell-m ({cell_m / 3:g})",
+            f"Ogiltig metod {text!r}: ks får vara högst en tredjedel av rutstorleken ({limit:g})",
+            f"Invalid method {text!r}: ks must be at most a third of the cell size ({limit:g})",
         )
     return method
 
@@ -297,8 +299,10 @@ def _check_numbers(cell_m: float, area_fraction: float) -> None:
 
 
 _METHOD_HELP = (
-    f"Metod: {', '.join(METHODS)} eller parametrar som 'hl=8,nw=0.125,ks=20' "
-    "(halveringstid i veckor, vikt per granncell, positionskärnans σ i meter)."
+    f"Metod: {', '.join(METHODS)} eller parametrar som 'hl=8,nw=0.125,ks=20,cell=125,shrink=1' "
+    "(halveringstid i veckor, vikt per granncell, positionskärnans σ i meter, metodens egen "
+    "rutstorlek i meter, krympning mot 250-metersrutan). baseline = antal händelser senaste "
+    "52 veckorna per ruta av --cell-m; fine (standard) = samma antal på 83⅓ m-rutor."
 )
 
 IncidentsOpt = Annotated[
@@ -335,7 +339,14 @@ TzOpt = Annotated[
     str,
     typer.Option("--tz", help="Tidszon som tider med zonangivelse räknas om till."),
 ]
-CellOpt = Annotated[float, typer.Option("--cell-m", help="Rutstorlek i meter.")]
+CellOpt = Annotated[
+    float,
+    typer.Option(
+        "--cell-m",
+        help="Rutstorlek i meter för studieområdet och för metoder utan egen rutstorlek "
+        "(baseline, decay, …). Standardmetoden fine väljer 83⅓ m-rutor inom samma studieområde.",
+    ),
+]
 FractionOpt = Annotated[
     float,
     typer.Option("--area-fraction", help="Andel av studieområdet som prognosen täcker."),
@@ -386,7 +397,6 @@ def forecast_command(
             ) from exc
     except InputError as exc:
         raise _fail(exc) from exc
-    cell_km2 = (cell_m / 1000) ** 2
     collection = cells_to_geojson(
         result.cells,
         method=chosen.name,
@@ -394,18 +404,21 @@ def forecast_command(
             "method_params": chosen.spec,
             "week_start": cut.isoformat(),
             "area_fraction": area_fraction,
-            "cell_m": cell_m,
+            "cell_m": result.cell_m,
             "crs": f"EPSG:{result.epsg}",
-            "study_area": "cells with at least one incident before week_start",
-            "study_area_km2": round(result.study_cells * cell_km2, 4),
-            "chosen_area_km2": round(len(result.cells) * cell_km2, 4),
+            "study_area": f"{result.study_cell_m:g} m cells with at least one incident "
+            "before week_start",
+            "study_cell_m": result.study_cell_m,
+            "study_area_km2": round(result.study_km2, 4),
+            "chosen_area_km2": round(result.chosen_km2, 4),
             "training_incidents": result.training_incidents,
         },
     )
     text = json.dumps(collection, ensure_ascii=False)
     note = (
-        f"{len(result.cells)} rutor à {cell_m:g} m ({result.area_share:.1%} av studieområdet, "
-        f"{result.study_cells} rutor) för veckan från {cut}; metod {chosen.name}; "
+        f"{len(result.cells)} rutor à {result.cell_m:.4g} m ({result.area_share:.1%} av "
+        f"studieområdet, {result.study_km2:.2f} km² = {result.study_cells} rutor à "
+        f"{result.study_cell_m:g} m) för veckan från {cut}; metod {chosen.name}; "
         f"{result.training_incidents} händelser i underlaget, "
         f"{loaded.dropped_no_position} rader utan position hoppades över."
     )
@@ -432,8 +445,8 @@ def evaluate_command(
         list[str] | None,
         typer.Option(
             "--method",
-            help=f"Metod att jämföra (kan upprepas); standard baseline och {DEFAULT_METHOD}. "
-            + _METHOD_HELP,
+            help=f"Metod att jämföra (kan upprepas); standard {DEFAULT_METHOD}. baseline visas "
+            "alltid bredvid, på samma studieområde. " + _METHOD_HELP,
         ),
     ] = None,
     time_column: TimeColumnOpt = "time",
@@ -454,7 +467,10 @@ def evaluate_command(
         start, end = _parse_date(from_, "--from"), _parse_date(to, "--to")
         if end <= start:
             raise InputError("--to måste vara efter --from", "--to must be after --from")
-        parsed = [_method(m, cell_m) for m in (methods or ["baseline", DEFAULT_METHOD])]
+        given = methods or [DEFAULT_METHOD]
+        if "baseline" not in given:
+            given = ["baseline", *given]
+        parsed = [_method(m, cell_m) for m in given]
         if len({m.name for m in parsed}) != len(parsed):
             raise InputError("Samma metod angiven två gånger", "The same method was given twice")
         layout = _layout(
@@ -491,6 +507,8 @@ def evaluate_command(
         )
     summary = summarize(results)
     names = [m.name for m in parsed]
+    gains = {name: paired_gain(results, name) for name in names if name != "baseline"}
+    sizes = {m.name: m.cell_size(cell_m) for m in parsed}
 
     if as_json:
         payload = {
@@ -498,8 +516,9 @@ def evaluate_command(
             "cell_m": cell_m,
             "from": start.isoformat(),
             "to": end.isoformat(),
-            "study_area": "cells with at least one incident before the week",
+            "study_area": f"{cell_m:g} m cells with at least one incident before the week",
             "methods": {m.name: m.spec for m in parsed},
+            "method_cell_m": sizes,
             "weeks": [
                 {
                     "week": r.week,
@@ -512,6 +531,9 @@ def evaluate_command(
                             "pai": _num(mw.pai, 6),
                             "chosen_cells": mw.chosen_cells,
                             "study_cells": mw.study_cells,
+                            "cell_m": mw.cell_m,
+                            "chosen_km2": round(mw.chosen_km2, 6),
+                            "study_km2": round(mw.study_km2, 6),
                         }
                         for name, mw in r.methods.items()
                     },
@@ -527,18 +549,28 @@ def evaluate_command(
                 }
                 for name, s in summary.items()
             },
+            "gain_vs_baseline": {
+                name: {
+                    "mean_pai_gain": _num(g.mean, 6),
+                    "se": _num(g.se, 6),
+                    "weeks_better": g.better,
+                    "weeks_worse": g.worse,
+                }
+                for name, g in gains.items()
+            },
         }
         print(json.dumps(payload, ensure_ascii=False, indent=2))
         return
 
     table = Table(
-        title=f"Prognosutvärdering {start}–{end}, {area_fraction:.1%} av studieområdet, "
-        f"rutor {cell_m:g} m"
+        title=f"Prognosutvärdering {start}–{end}, {area_fraction:.1%} av studieområdet "
+        f"({cell_m:g} m-rutor med minst en händelse före veckan)"
     )
     table.add_column("Vecka")
     table.add_column("Händelser", justify="right")
     for name in names:
-        table.add_column(f"Träff {name}", justify="right")
+        size = f"{sizes[name]:.4g} m"
+        table.add_column(f"Träff {name} ({size})", justify="right")
         table.add_column(f"PAI {name}", justify="right")
     for r in results:
         cells = []
@@ -557,8 +589,20 @@ def evaluate_command(
     table.add_section()
     table.add_row("Medel", str(sum(r.n_incidents for r in results)), *means, style="bold")
     console.print(table)
+    for name, g in gains.items():
+        if math.isnan(g.mean):
+            continue
+        se = "–" if math.isnan(g.se) else f"{g.se:.3f}"
+        console.print(
+            f"{name} mot baseline: PAI {g.mean:+.3f} ± {se} (medel av veckovisa skillnader ± "
+            f"medelfel), bättre {g.better} / sämre {g.worse} veckor.",
+            highlight=False,
+        )
     console.print(
-        "Studieområde: rutor med minst en händelse före veckan. PAI = träffandel / andel av "
-        f"studieområdet. {loaded.dropped_no_position} rader utan position hoppades över.",
+        f"Studieområde: {cell_m:g} m-rutor med minst en händelse före veckan, samma för alla "
+        "metoder; varje metod väljer rutor (av sin egen storlek, med mittpunkten i "
+        "studieområdet) tills de täcker andelen av studieområdets km². PAI = träffandel / "
+        f"(vald yta / studieområdets yta). {loaded.dropped_no_position} rader utan position "
+        "hoppades över.",
         highlight=False,
     )

@@ -27,6 +27,7 @@ from shared.contracts import (
     AGGREGATE_GROUP,
     DECISION_STREAM,
     NOLLRAPPORT_STREAM,
+    TIB_ORDER_STREAM,
     WEEK_BUILD_STREAM,
 )
 from shared.db import init_db, make_engine
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastStream:
             (WEEK_BUILD_STREAM, aggregate.settle_build_requests),
             (NOLLRAPPORT_STREAM, aggregate.settle_nollrapporter),
             (DECISION_STREAM, aggregate.settle_decisions),
+            (TIB_ORDER_STREAM, aggregate.settle_patrol_events),
         )
     ]
 

@@ -8,9 +8,7 @@ aggregate service (and TiB, and the maps) read them.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import uuid
 from dataclasses import asdict
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -22,10 +20,18 @@ from rich.markup import escape
 
 from services.aggregate import plan_store, store
 from services.aggregate.followup import promise_month
-from services.aggregate.plan import PlanError, check_plan, parse_plan
 from shared.config import Settings
-from shared.contracts import DECISION_STREAM, DecisionV1
-from shared.weeks import STOCKHOLM, iso_week_of, parse_week
+from shared.contracts import DecisionV1
+from shared.decisions import (
+    DecisionDraft,
+    build_decision,
+    closing_event,
+    plan_activities,
+    publish_decision,
+    stored_decision,
+)
+from shared.plan import PlanError, check_plan, parse_plan
+from shared.weeks import STOCKHOLM, iso_week_of
 
 plan_app = typer.Typer(
     help="Handlingsplanen: samverkansområden, åtgärder, medborgarlöften.", no_args_is_help=True
@@ -189,41 +195,14 @@ def followup_promises(
 
 
 def _publish(settings: Settings, decision: DecisionV1) -> None:
-    from faststream.redis import RedisBroker
+    from redis.exceptions import RedisError
 
     from shared.redis_runtime import RedisUnavailableError, require_redis
 
     try:
-        url = require_redis(settings)
-    except RedisUnavailableError as exc:
+        publish_decision(require_redis(settings), decision)
+    except (RedisUnavailableError, RedisError) as exc:
         raise _fail(str(exc), code=3) from exc
-
-    async def send() -> None:
-        async with RedisBroker(url) as broker:
-            await broker.publish(decision, stream=DECISION_STREAM)
-
-    asyncio.run(send())
-
-
-def _check_decision(settings: Settings, decision: DecisionV1) -> None:
-    from shared.categories import category_catalog
-
-    for week in (decision.from_week, decision.until_week):
-        parse_week(week)
-    if decision.until_week < decision.from_week:
-        raise ValueError("--until-week ligger före --from-week")
-    known = category_catalog(settings.extra_categories)
-    unknown = [c for c in decision.categories if c not in known]
-    if unknown:
-        raise ValueError(f"okänd kategori {', '.join(unknown)}; giltiga: {', '.join(known)}")
-
-
-def _activity(engine: Any, kommun: str, activity_id: str) -> Any:
-    for row in plan_store.current_plans(engine, kommun):
-        for _focus, item_id, item in parse_plan(row.toml_text).linked():
-            if item_id == activity_id:
-                return item
-    raise ValueError(f"ingen åtgärd {activity_id!r} i kommunens planer (se lagesbild plan show)")
 
 
 @decision_app.command("add")
@@ -245,32 +224,41 @@ def add(
     as_json: JsonFlag = False,
 ) -> None:
     """Registrera ett beslut; det skickas på beslutsströmmen (TiB och kartorna ser det)."""
+    from shared.areas import load_kommuner
+    from shared.categories import category_catalog
+
     settings = Settings()
-    kommun, engine, now = _kommun(settings, kommun), _engine(settings), datetime.now(UTC)
+    kommun, engine = _kommun(settings, kommun), _engine(settings)
+    areas = load_kommuner(settings.areas_dir, settings.area_name_property).get(kommun)
+    draft = DecisionDraft(
+        kommun=kommun,
+        measure=measure,
+        target=target,
+        until_week=until_week,
+        from_week=from_week,
+        activity_id=activity,
+        responsible=list(responsible or []),
+        categories=list(category or []),
+        note=note,
+        decision_id=decision_id,
+    )
     try:
-        item = _activity(engine, kommun, activity) if activity else None
-        decision = DecisionV1(
-            decision_id=decision_id or f"{kommun}-{uuid.uuid4().hex[:8]}",
-            kommun=kommun,
-            measure=measure,
-            activity_id=activity,
-            target=target,
-            categories=category or (list(item.categories) if item else []),
-            responsible=responsible or (list(item.responsible) if item else []),
-            from_week=from_week or iso_week_of(now),
-            until_week=until_week,
-            decided_at=now,
-            note=note,
+        decision = build_decision(
+            draft,
+            categories=category_catalog(settings.extra_categories),
+            activities=plan_activities(engine, kommun) if activity else (),
+            area_names=areas.area_names if areas else (),
+            now=datetime.now(UTC),
         )
-        if not decision.responsible:
-            raise ValueError("ange vem som ansvarar: --responsible (eller --activity)")
-        _check_decision(settings, decision)
-    except ValueError as exc:  # pydantic's ValidationError is one too
+    except ValueError as exc:  # DecisionError, and pydantic's ValidationError
         raise _fail(f"Beslutet kan inte registreras: {exc}") from exc
     _publish(settings, decision)
     if as_json:
         return _print_json(decision.model_dump(mode="json"))
-    console.print(f"Beslut {decision.decision_id} skickat: {escape(measure)} vid {escape(target)}.")
+    console.print(
+        f"Beslut {decision.decision_id} skickat: {escape(decision.measure)} "
+        f"vid {escape(decision.target)}."
+    )
 
 
 @decision_app.command("close")
@@ -280,18 +268,14 @@ def close(
 ) -> None:
     """Avsluta ett beslut (ett nytt DecisionV1-meddelande med status 'closed')."""
     settings = Settings()
-    current = plan_store.decision(_engine(settings), decision_id)
+    current = stored_decision(_engine(settings), decision_id)
     if current is None:
         raise _fail(f"Okänt beslut {decision_id!r} (har aggregate-tjänsten läst det än?).")
-    closing = current.model_copy(
-        update={
-            "message_id": uuid.uuid4().hex,
-            "status": "closed",
-            "decided_at": datetime.now(UTC),
-            "note": note or current.note,
-        }
-    )
-    _publish(settings, DecisionV1.model_validate(closing.model_dump()))
+    try:
+        closing = closing_event(current, note, datetime.now(UTC))
+    except ValueError as exc:
+        raise _fail(f"Beslutet kan inte avslutas: {exc}") from exc
+    _publish(settings, closing)
     console.print(f"Beslut {decision_id} avslutat.")
 
 

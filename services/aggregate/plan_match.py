@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from services.aggregate.plan import Period, Place, Plan, TimeWindow, _Linked
+from shared.plan import Period, Place, Plan, TimeWindow, _Linked
 from shared.contracts import PlanGapV1, PlanLinkV1
 
 _METRES_PER_DEGREE = 111_320.0

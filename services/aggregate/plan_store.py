@@ -12,9 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from services.aggregate.followup import RECENT_WEEKS
-from services.aggregate.plan import Plan
 from shared.contracts import DecisionV1
+from shared.decisions import decision_from_row
 from shared.models import DecisionRow, PlanRow
+from shared.plan import Plan
 from shared.weeks import shift_week
 
 
@@ -95,24 +96,6 @@ def _row(d: DecisionV1) -> DecisionRow:
     )
 
 
-def to_decision(row: DecisionRow) -> DecisionV1:
-    return DecisionV1(
-        message_id=row.message_id,
-        decision_id=row.decision_id,
-        kommun=row.kommun,
-        measure=row.measure,
-        activity_id=row.activity_id,
-        target=row.target,
-        categories=json.loads(row.categories_json),
-        responsible=json.loads(row.responsible_json),
-        from_week=row.from_week,
-        until_week=row.until_week,
-        status=row.status,
-        decided_at=row.decided_at,
-        note=row.note,
-    )
-
-
 def add_decision(engine: Engine, event: DecisionV1) -> bool:
     """Store a decision once per decision_id; a 'closed' event closes it for good (closed is
     final: a redelivered 'open' never reopens it). Returns whether anything changed."""
@@ -133,12 +116,6 @@ def add_decision(engine: Engine, event: DecisionV1) -> bool:
     return True
 
 
-def decision(engine: Engine, decision_id: str) -> DecisionV1 | None:
-    with Session(engine) as session:
-        row = session.get(DecisionRow, decision_id)
-        return to_decision(row) if row else None
-
-
 def decisions(
     engine: Engine, kommun: str | None = None, status: str | None = None
 ) -> list[DecisionV1]:
@@ -149,7 +126,7 @@ def decisions(
         query = query.where(DecisionRow.status == status)
     with Session(engine) as session:
         rows = session.exec(query.order_by(DecisionRow.from_week, DecisionRow.decision_id))
-        return [to_decision(r) for r in rows]
+        return [decision_from_row(r) for r in rows]
 
 
 def decisions_near(
@@ -162,7 +139,7 @@ def decisions_near(
         DecisionRow.until_week >= first_week,
     )
     with Session(engine) as session:
-        return [to_decision(r) for r in session.exec(query.order_by(DecisionRow.decision_id))]
+        return [decision_from_row(r) for r in session.exec(query.order_by(DecisionRow.decision_id))]
 
 
 def week_decisions(engine: Engine, kommun: str, iso_week: str) -> list[DecisionV1]:

@@ -18,22 +18,25 @@ import shapely
 from shapely.geometry import Polygon
 
 from services.aggregate.analysis import cell_stats, describe_change
-from services.aggregate.followup import follow_up
+from services.aggregate.followup import follow_up, window_weeks
 from services.aggregate.hotspot_grid import Grid
 from services.aggregate.hotspots import cells_under, find_hotspots
 from services.aggregate.logic import Incident, area_cells, count_cells, incident_points
 from services.aggregate.patterns import coverage, time_profiles
-from services.aggregate.plan import Plan
+from shared.plan import Plan
 from services.aggregate.plan_match import Target, distance_m, link_plans
+from services.aggregate.presence import guard_hours, week_presence
 from shared.areas import KommunAreas
 from shared.contracts import (
     AreaCoverageV1,
     CellStatsV1,
     DecisionV1,
+    FollowUpV1,
     HotspotV1,
     TimeProfileV1,
     WeekSnapshotV1,
 )
+from shared.patrol_orders import Visit
 from shared.weeks import STOCKHOLM, parse_week, shift_week
 
 BASELINE_WEEKS_FOR_HOTSPOTS = 8
@@ -57,6 +60,8 @@ class WeekInputs:
     # weeks their follow-up compares (plan_store.week_decisions, followup.weeks_needed).
     decisions: list[DecisionV1] = field(default_factory=list)
     decision_counts: Mapping[str, Counter[tuple[str, str]]] = field(default_factory=dict)
+    # The guards' visits (TiB check-in to check-out) over the week and the follow-up weeks.
+    visits: list[Visit] = field(default_factory=list)
 
 
 def content_hash(snapshot: WeekSnapshotV1) -> str:
@@ -159,11 +164,20 @@ def _plan_parts(
         "plan_gaps": gaps,
         # Open ones stay on the agenda after their last week, until the meeting closes them.
         "open_decisions": [d for d in decisions if d.status == "open"],
-        "followups": [
-            follow_up(d, decisions, inputs.decision_counts, kommun.area_names, inputs.iso_week)
-            for d in decisions
-        ],
+        "followups": [_follow_up(d, decisions, inputs, kommun) for d in decisions],
     }
+
+
+def _follow_up(
+    decision: DecisionV1, decisions: list[DecisionV1], inputs: WeekInputs, kommun: KommunAreas
+) -> FollowUpV1:
+    """The before/after counts, and the guard hours at the target since the decision."""
+    result = follow_up(
+        decision, decisions, inputs.decision_counts, kommun.area_names, inputs.iso_week
+    )
+    _, weeks_after = window_weeks(decision, inputs.iso_week)
+    hours = guard_hours(inputs.visits, decision, kommun.area_names, weeks_after)
+    return result.model_copy(update={"guard_hours": hours})
 
 
 def build_snapshot(
@@ -196,5 +210,6 @@ def build_snapshot(
             for c in coverage(inputs.incidents, inputs.nollrapporter, kommun.area_names)
         ],
         **_plan_parts(inputs, kommun, categories, hotspots, stats),
+        patrol_presence=week_presence(inputs.visits, inputs.incidents, hotspots, inputs.iso_week),
     )
     return draft.model_copy(update={"content_hash": content_hash(draft)})

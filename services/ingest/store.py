@@ -85,18 +85,8 @@ def _store_rejections(
             rejected_at=now,
         )
         out.rejected.append(event)
-        rows.append(
-            {
-                "entry_id": sub.entry_id,
-                "code": r.code,
-                "field_name": r.field,
-                "message_sv": r.message_sv,
-                "message_en": r.message_en,
-                "payload": sub.payload,
-                "deliveries": sub.deliveries,
-                "rejected_at": now,
-            }
-        )
+        # The stored row is the event plus the field the rejection names.
+        rows.append(event.model_dump(exclude={"message_id"}) | {"field_name": r.field})
     if rows:
         session.exec(insert_ignoring_conflicts(engine, RejectedSubmission), params=rows)  # type: ignore[call-overload]
 

@@ -27,6 +27,7 @@ _templates = Environment(
 
 CHANGE_LAYER = "Förändring mot förra veckan"
 HOTSPOT_COLOUR = "#111111"
+PRESENCE_COLOUR = "#1f4e9c"  # guards: the blue of a uniform, apart from the category colours
 # ColorBrewer RdBu: blue = fewer reports, red = more; the middle is "about the same".
 CHANGE_COLOURS = ("#2166ac", "#67a9cf", "#d1e5f0", "#f7f7f7", "#fddbc7", "#ef8a62", "#b2182b")
 
@@ -202,3 +203,32 @@ def add_hotspot_layer(m: folium.Map, snapshot: WeekSnapshotV1) -> None:
         tooltip=folium.GeoJsonTooltip(["tooltip"], labels=False, sticky=True),
         popup=folium.GeoJsonPopup(["popup"], labels=False, localize=False, max_width=360),
     ).add_to(layer)
+
+
+def add_presence_layer(m: folium.Map, snapshot: WeekSnapshotV1) -> None:
+    """Where the guards were: a circle per place with coordinates, sized by hours (restricted
+    map only — the public must not learn the patrol pattern)."""
+    placed = [
+        (p, (p.lat, p.lon))
+        for p in snapshot.patrol_presence
+        if p.lat is not None and p.lon is not None
+    ]
+    if not placed:
+        return
+    layer = folium.FeatureGroup(name=f"Väktarnas närvaro ({len(placed)})", show=True).add_to(m)
+    for p, location in placed:
+        hours = f"{p.hours:.1f}".replace(".", ",")
+        text = (
+            f"<b>{html.escape(p.place)}</b><br>{hours} h väktare, {p.visits} besök<br>"
+            f"{p.incidents} händelser på platsen, {p.incidents_during} under närvaro"
+        )
+        folium.CircleMarker(
+            location=location,
+            radius=min(6 + 2 * math.sqrt(p.hours), 22),
+            color=PRESENCE_COLOUR,
+            weight=2,
+            fill=True,
+            fill_opacity=0.35,
+            class_name="lb-presence",
+            tooltip=text,
+        ).add_to(layer)

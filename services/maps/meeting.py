@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from services.maps.layers import hotspot_decisions, hotspot_has_gap, hotspot_links, label_of
 from services.maps.suppress import shown_change, shown_count
-from shared.contracts import CellStatsV1, TimeProfileV1, WeekSnapshotV1
+from shared.contracts import PLACE_REACH_M, CellStatsV1, TimeProfileV1, WeekSnapshotV1
 from shared.weeks import parse_week
 
 _templates = Environment(
@@ -66,6 +66,8 @@ def summary_sentences(snapshot: WeekSnapshotV1, *, public: bool = False) -> list
     sentences += _mean_sentence(snapshot, total, public)
     sentences += _rise_sentences(snapshot, public)
     sentences += _hotspot_sentence(snapshot, public)
+    if not public:
+        sentences += _presence_sentence(snapshot)
     return sentences
 
 
@@ -163,6 +165,12 @@ def cell_rows(snapshot: WeekSnapshotV1, *, public: bool = False) -> list[dict[st
                 "gap": any(
                     g.target == "rise" and g.target_name == rise for g in snapshot.plan_gaps
                 ),
+                # (activity id, activity) for the "Registrera beslut" links
+                "activity_links": [
+                    (link.activity_id, link.activity)
+                    for link in snapshot.plan_links
+                    if link.target == "rise" and link.target_name == rise
+                ],
             }
         rows.append(row)
     return rows
@@ -210,9 +218,43 @@ def decision_rows(snapshot: WeekSnapshotV1) -> list[dict[str, Any]]:
                 "status": "öppet" if d.status == "open" else "avslutat",
                 "note": d.note,
                 "followup": followup.statement if followup else "Ingen uppföljning än.",
+                "guard_hours": _hours(followup.guard_hours) if followup else "–",
             }
         )
     return rows
+
+
+def _hours(hours: float) -> str:
+    return f"{_decimal(hours)} h"
+
+
+def presence_rows(snapshot: WeekSnapshotV1) -> list[dict[str, Any]]:
+    """Where the guards were (restricted only: the public must not learn the patrol pattern)."""
+    return [
+        {
+            "place": p.place,
+            "where": p.hotspot or p.area or "–",
+            "hours": _hours(p.hours),
+            "visits": p.visits,
+            "incidents": p.incidents,
+            "incidents_during": p.incidents_during,
+            "incident_reports": p.incident_reports,
+        }
+        for p in snapshot.patrol_presence
+    ]
+
+
+def _presence_sentence(snapshot: WeekSnapshotV1) -> list[str]:
+    rows = snapshot.patrol_presence
+    if not rows:
+        return []
+    hours = sum(p.hours for p in rows)
+    places = "1 plats" if len(rows) == 1 else f"{len(rows)} platser"
+    there, during = sum(p.incidents for p in rows), sum(p.incidents_during for p in rows)
+    return [
+        f"Väktarna var på plats {_decimal(hours)} timmar på {places}; där kom {there} "
+        f"händelser, {during} av dem medan en väktare var där."
+    ]
 
 
 def coverage_rows(snapshot: WeekSnapshotV1, *, public: bool = False) -> list[dict[str, Any]]:
@@ -289,6 +331,8 @@ def meeting_context(snapshot: WeekSnapshotV1, *, public: bool = False) -> dict[s
         "cells": cell_rows(snapshot, public=public),
         "hotspots": hotspot_rows(snapshot, public=public),
         "decisions": [] if public else decision_rows(snapshot),
+        "presence": [] if public else presence_rows(snapshot),
+        "presence_reach_m": round(PLACE_REACH_M),
         "strips": [] if public else time_strips(snapshot),
         "coverage": coverage_rows(snapshot, public=public),
         "alerts": sum(areas_with_alerts.values()),

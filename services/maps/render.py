@@ -31,6 +31,7 @@ from services.maps.layers import (
     CHANGE_LAYER,
     add_change_layer,
     add_hotspot_layer,
+    add_presence_layer,
     alert_tooltip_html,
     area_alerts,
 )
@@ -575,6 +576,7 @@ def render_week_map(
     _add_area_labels(m, kommun_areas)
     _add_boundary(m, kommun_areas)
     add_hotspot_layer(m, snapshot)
+    add_presence_layer(m, snapshot)
     exact = [i for i in snapshot.incidents if not _is_centroid(i)]
     _add_incident_layers(m, snapshot, exact)
     _add_heatmap(m, exact)

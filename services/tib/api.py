@@ -12,10 +12,11 @@ import anyio.to_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from services.tib import orders, store
+from services.tib import store
 from services.tib.allocation import Constraints
 from services.tib.plan import recommendation, visit_dict
 from services.tib.web import Ctx, Live, Tasking, TibContext, TibError, check_kommun
+from shared import patrol_orders as orders
 from shared.contracts import WeekSnapshotV1
 from shared.weeks import STOCKHOLM, iso_week_of
 

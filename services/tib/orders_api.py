@@ -16,8 +16,9 @@ import anyio.to_thread
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 
-from services.tib import orders, store
+from services.tib import store
 from services.tib.web import LIVE, AnyCaller, Ctx, Guard, Tasking, TibContext, TibError
+from shared import patrol_orders as orders
 from shared.access import Caller
 from shared.contracts import (
     CONSUMER_GROUPS,

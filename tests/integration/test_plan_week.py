@@ -11,7 +11,7 @@ import pytest
 
 from services.aggregate import plan_store, store
 from services.aggregate.builder import WeekBuilder
-from services.aggregate.plan import parse_plan
+from shared.plan import parse_plan
 from shared.areas import load_kommuner
 from shared.categories import DEFAULT_CATEGORIES
 from shared.contracts import AcceptedReportV1, DecisionV1

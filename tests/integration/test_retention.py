@@ -8,15 +8,24 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session, func, select
 
-from services.aggregate import store
+from services.aggregate import patrol_store, store
 from services.aggregate.builder import WeekBuilder
 from services.retention import purge
 from shared.areas import load_kommuner
 from shared.categories import DEFAULT_CATEGORIES
 from shared.contracts import AcceptedReportV1
 from shared.db import init_db, make_engine
-from shared.models import PurgeRun, RejectedSubmission, StoredReport, WeekCount, WeekIncident
+from shared.models import (
+    PatrolEventRow,
+    PurgeRun,
+    RejectedSubmission,
+    StoredReport,
+    WeekCount,
+    WeekIncident,
+)
+from shared.models_tib import TibOrderEvent
 from shared.weeks import iso_week_of
+from tests.support.patrols import visit_events
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 OLD = NOW - timedelta(days=500)
@@ -83,8 +92,24 @@ def engine(db_url: str):  # type: ignore[no-untyped-def]
                 for i, at in enumerate((OLD, RECENT))
             ]
         )
+        s.add_all(
+            [
+                TibOrderEvent(
+                    message_id=f"m{i}",
+                    order_id=f"t{i}",
+                    kommun="0580",
+                    kind="outcome",
+                    at=at,
+                    by_organisation="Vaktbolaget",
+                    event_json='{"note": "Sven 070-1234567"}',
+                )
+                for i, at in enumerate((OLD, RECENT))
+            ]
+        )
         s.commit()
     store.add_incidents(engine, [_event(1, OLD), _event(2, RECENT)])
+    for n, at in enumerate((OLD, RECENT)):
+        patrol_store.add_events(engine, visit_events(f"o{n}", at, 2, incident_report=True))
     builder = WeekBuilder(engine, load_kommuner(), DEFAULT_CATEGORIES)
     for at in (OLD, RECENT):
         builder.build("0580", iso_week_of(at), NOW)
@@ -99,6 +124,8 @@ def test_a_dry_run_counts_and_changes_nothing(engine) -> None:  # type: ignore[n
         "conflicts": 0,
         "aggregate_points": 1,
         "snapshot_points": 1,
+        "patrol_events": 4,  # the old visit: issued, checked in, outcome, checked out
+        "tib_order_events": 1,  # the TiB's copy, with the guard's note
     }
     assert (_count(engine, StoredReport), _count(engine, WeekIncident)) == (2, 2)
 
@@ -111,6 +138,8 @@ def test_the_purge_removes_only_what_is_older_than_the_period(engine) -> None:  
         assert [r.key for r in s.exec(select(WeekIncident))] == ["Org/r2"]
         # Counts and both frozen weeks are kept; only the old week lost its points.
         assert _count(engine, WeekCount) == 2
+        assert {r.order_id for r in s.exec(select(PatrolEventRow))} == {"o1"}
+        assert [r.order_id for r in s.exec(select(TibOrderEvent))] == ["t1"]
     old = store.latest_snapshot(engine, "0580", iso_week_of(OLD))
     recent = store.latest_snapshot(engine, "0580", iso_week_of(RECENT))
     assert old is not None and recent is not None

@@ -17,7 +17,7 @@ from services.aggregate.followup import (
     window_weeks,
 )
 from services.aggregate.logic import Incident
-from services.aggregate.plan import Promise
+from shared.plan import Promise
 from shared.areas import OTHER_AREA
 from shared.contracts import DecisionV1
 from shared.weeks import shift_week

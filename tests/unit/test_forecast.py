@@ -20,17 +20,20 @@ from typer.testing import CliRunner
 from services.aggregate.forecast import (
     BASELINE,
     DEFAULT_METHOD,
+    FINE_CELL_M,
     SWEREF99TM_EPSG,
     Cell,
     Grid,
     Method,
     Points,
     cell_scores,
+    cells_for_area,
     cells_to_choose,
     cells_to_geojson,
     evaluate,
     forecast,
     forecast_details,
+    paired_gain,
     parse_method,
     points_from_latlon,
     points_from_xy,
@@ -210,6 +213,128 @@ def test_cells_to_choose_rounds_and_rejects_bad_fractions() -> None:
         cells_to_choose(10, 1.5)
 
 
+# --- the spatial unit: cells smaller than the study area's -------------------------------------
+
+
+def test_cells_for_area_uses_the_same_km2_budget_for_every_cell_size() -> None:
+    assert cells_for_area(1594, 0.05, study_cell_m=250, cell_m=250) == 80
+    assert cells_for_area(1594, 0.05, study_cell_m=250, cell_m=125) == 319  # 79.7 × 4
+    assert cells_for_area(1594, 0.05, study_cell_m=250, cell_m=250 / 3) == 717  # 79.7 × 9
+    assert cells_for_area(1594, 0.05, study_cell_m=250, cell_m=100) == 498  # 79.7 × 6.25
+    assert cells_for_area(1, 0.01, study_cell_m=250, cell_m=100) == 1
+    assert cells_for_area(0, 0.05, study_cell_m=250, cell_m=100) == 0
+    with pytest.raises(ValueError):
+        cells_for_area(10, 0.0, study_cell_m=250, cell_m=100)
+
+
+def test_fine_cells_get_the_same_study_area_and_area_budget() -> None:
+    # Study area: 8 cells of 250 m (with incidents before the week). Cell (0, 0) has 6 incidents,
+    # all in its lower-left 125 m quarter; cell (1, 0) has 7 spread over its four quarters.
+    events = [(days_before(2 + k), at(0, 0, 30, 30)) for k in range(6)]
+    quarters = [(30, 30), (160, 30), (30, 160), (160, 160)]
+    events += [(days_before(2 + k), at(1, 0, *quarters[k % 4])) for k in range(7)]
+    events += [(days_before(3), at(i, 0)) for i in range(2, 8)]
+    week = MONDAY + timedelta(hours=10)
+    events += [(week, at(0, 0, 40, 40))] * 3 + [(week, at(5, 0))] * 4
+    points = make_points(events)
+    fine = Method("q", cell_m=125.0)
+    results = evaluate(
+        points,
+        start=UNTIL,
+        end=UNTIL + timedelta(days=7),
+        area_fraction=0.25,
+        methods=["baseline", fine],
+    )
+    b, f = results[0].methods["baseline"], results[0].methods["q"]
+    # Same study area (8 × 0.0625 km²) and same chosen area (2 × 250 m = 8 × 125 m cells).
+    assert (b.study_cells, f.study_cells) == (8, 8)
+    assert (b.chosen_cells, f.chosen_cells) == (2, 8)
+    assert b.chosen_km2 == f.chosen_km2 == pytest.approx(0.125)
+    assert b.area_share == f.area_share == pytest.approx(0.25)
+    # Both catch the 3 incidents in the hot corner and miss the 4 in cell (5, 0).
+    assert (b.hits, f.hits) == (3, 3)
+    assert b.pai == f.pai == pytest.approx((3 / 7) / 0.25)
+    details = forecast_details(points, UNTIL, method=fine, area_fraction=0.25)
+    assert details.cell_m == 125.0 and details.study_cell_m == CELL
+    assert details.study_km2 == pytest.approx(0.5) and details.chosen_km2 == pytest.approx(0.125)
+    assert details.area_share == pytest.approx(0.25)
+    assert [c.score for c in details.cells[:4]] == [6.0, 2.0, 2.0, 2.0]
+    assert (details.cells[0].x0, details.cells[0].y0, details.cells[0].cell_m) == (X0, Y0, 125.0)
+
+
+def test_fine_cells_beat_coarse_ones_when_incidents_sit_at_a_few_addresses() -> None:
+    # Four 250 m cells, each with a single busy address in a different 125 m quarter, and
+    # background incidents in 12 other cells. 10 % of the 16-cell study area is 1.6 cells of
+    # 250 m (rounded: 2) or 6.4 cells of 125 m (rounded: 6). The baseline can hold two of the
+    # busy addresses, the 125 m cells all four, in less area.
+    corners = [(30, 30), (160, 30), (30, 160), (160, 160)]
+    events = []
+    for i, corner in enumerate(corners):
+        events += [(days_before(2 + k), at(i, 0, *corner)) for k in range(5)]
+    events += [(days_before(3), at(i, 1)) for i in range(12)]
+    week = MONDAY + timedelta(hours=10)
+    for i, corner in enumerate(corners):
+        events += [(week, at(i, 0, *corner))] * 2
+    events += [(week, at(i, 1, 30, 30)) for i in range(12)]  # not where they were before
+    points = make_points(events)
+    results = evaluate(
+        points,
+        start=UNTIL,
+        end=UNTIL + timedelta(days=7),
+        area_fraction=0.1,
+        methods=["baseline", Method("q", cell_m=125.0)],
+    )
+    b, f = results[0].methods["baseline"], results[0].methods["q"]
+    assert (b.chosen_cells, f.chosen_cells) == (2, 6)  # round(1.6) and round(6.4)
+    assert b.hits == 4 and f.hits == 8  # of 20
+    assert b.area_share == pytest.approx(2 / 16) and f.area_share == pytest.approx(6 / 64)
+    assert b.pai == pytest.approx(0.2 / 0.125) and f.pai == pytest.approx(0.4 / 0.09375)
+
+
+def test_shrinkage_adds_a_share_of_the_parent_cell_count() -> None:
+    # Parent (0, 0): 3 incidents in its lower-left quarter, 1 in the upper-right.
+    events = [(days_before(2 + k), at(0, 0, 30, 30)) for k in range(3)]
+    events += [(days_before(2), at(0, 0, 200, 200))]
+    points = make_points(events)
+    cells = forecast(points, UNTIL, method=Method("s", cell_m=125.0, shrink=2.0), area_fraction=1)
+    # 4 cells of 125 m fill the one study cell; each gets λ × 4 / 4 = 2 from the parent.
+    assert [(c.x0 - X0, c.y0 - Y0, c.score) for c in cells] == [
+        (0.0, 0.0, 5.0),
+        (125.0, 125.0, 3.0),
+        (0.0, 125.0, 2.0),
+        (125.0, 0.0, 2.0),
+    ]
+
+
+def test_cells_whose_centre_is_outside_the_study_area_are_not_candidates() -> None:
+    # 100 m cells do not nest in 250 m ones. One study cell, (0, 0) = [0, 250)²: the 100 m
+    # cells with centres at 50, 150, 250 (the last on the edge, which belongs to the next
+    # 250 m cell) in each direction. An incident at 240 m lies in the 100 m cell [200, 300),
+    # whose centre (250) is outside the study cell: that cell is never chosen.
+    events = [(days_before(2 + k), at(0, 0, 240, 240)) for k in range(5)]
+    events += [(days_before(2), at(0, 0, 50, 50))]
+    details = forecast_details(
+        make_points(events), UNTIL, method=Method("h", cell_m=100.0), area_fraction=1.0
+    )
+    # round(1 × 62 500 m² / 10 000 m²) = 6, but only 4 cells (centres 50/150 × 50/150) qualify.
+    assert details.study_cells == 1 and len(details.cells) == 4
+    corners = {(c.x0 - X0, c.y0 - Y0) for c in details.cells}
+    assert corners == {(0.0, 0.0), (100.0, 0.0), (0.0, 100.0), (100.0, 100.0)}
+    assert details.cells[0].score == 1.0  # the incident at (50, 50)
+
+
+def test_paired_gain() -> None:
+    results = evaluate(
+        constructed_week(),
+        start=UNTIL,
+        end=UNTIL + timedelta(days=7),
+        area_fraction=0.2,
+        methods=["baseline", "decay"],
+    )
+    g = paired_gain(results, "decay")
+    assert g.better + g.worse <= 1 and math.isnan(g.se)  # one week: no SE
+
+
 # --- evaluation --------------------------------------------------------------------------------
 
 
@@ -299,7 +424,14 @@ def test_week_starts_are_the_mondays_in_the_half_open_range() -> None:
 
 def test_parse_method() -> None:
     assert parse_method("baseline") == BASELINE
-    assert parse_method(DEFAULT_METHOD).half_life_weeks is not None
+    default = parse_method(DEFAULT_METHOD)
+    assert default.cell_m == FINE_CELL_M == 250 / 3 and default.half_life_weeks is None
+    assert default.spec == "hl=inf,nw=0,window=52,cell=250/3"
+    assert parse_method(default.spec).cell_m == default.cell_m  # exact round trip
+    fine = parse_method("cell=125,shrink=1")
+    assert (fine.cell_m, fine.shrink, fine.cell_size(250.0)) == (125.0, 1.0, 125.0)
+    assert parse_method("decay").cell_size(250.0) == 250.0
+    assert parse_method("fine:cell=100").cell_m == 100.0
     custom = parse_method("hl=4,nw=0.5")
     assert (custom.half_life_weeks, custom.neighbour_weight) == (4.0, 0.5)
     over = parse_method("decay:nw=0.25")
@@ -310,7 +442,7 @@ def test_parse_method() -> None:
     assert (kernel.half_life_weeks, kernel.kernel_m) == (8.0, 20.0)
     assert kernel.spec == "hl=8,nw=0,window=52,ks=20"
     assert parse_method(kernel.spec).kernel_m == 20.0
-    for bad in ("nope", "hl=x", "zz=1", "hl=-1", "decay:hl", "ks=-5"):
+    for bad in ("nope", "hl=x", "zz=1", "hl=-1", "decay:hl", "ks=-5", "cell=0", "shrink=-1"):
         with pytest.raises(ValueError):
             parse_method(bad)
 
@@ -346,7 +478,8 @@ def test_geojson_polygons_are_squares_of_the_cell_size(lat: float, lon: float) -
     lons = lon + rng.normal(0, 0.015, n)
     times = [MONDAY - timedelta(hours=int(h)) for h in rng.integers(1, 2000, n)]
     points = points_from_latlon(times, lats, lons)
-    cells = forecast(points, UNTIL, area_fraction=0.2)
+    cells = forecast(points, UNTIL, area_fraction=0.2)  # the default: 83⅓ m cells
+    size = parse_method(DEFAULT_METHOD).cell_size(CELL)
     collection = cells_to_geojson(cells, method="decay", properties={"week_start": "x"})
     assert collection["type"] == "FeatureCollection" and collection["week_start"] == "x"
     assert len(collection["features"]) == len(cells) >= 2
@@ -354,7 +487,7 @@ def test_geojson_polygons_are_squares_of_the_cell_size(lat: float, lon: float) -
     for feature, cell in zip(collection["features"], cells, strict=True):
         props = feature["properties"]
         assert props["rank"] == cell.rank and props["method"] == "decay"
-        assert props["cell_m"] == CELL and props["score"] == pytest.approx(cell.score)
+        assert props["cell_m"] == size and props["score"] == pytest.approx(cell.score)
         ring = feature["geometry"]["coordinates"][0]
         assert feature["geometry"]["type"] == "Polygon" and len(ring) == 5
         assert ring[0] == ring[-1]
@@ -362,12 +495,13 @@ def test_geojson_polygons_are_squares_of_the_cell_size(lat: float, lon: float) -
         xs, ys = back.transform([p[0] for p in ring], [p[1] for p in ring])
         corners = list(zip(xs, ys, strict=True))
         for (xa, ya), (xb, yb) in itertools.pairwise(corners):
-            assert math.hypot(xb - xa, yb - ya) == pytest.approx(CELL, abs=1.0)
-        assert math.hypot(xs[2] - xs[0], ys[2] - ys[0]) == pytest.approx(CELL * 2**0.5, abs=1.0)
+            assert math.hypot(xb - xa, yb - ya) == pytest.approx(size, abs=1.0)
+        assert math.hypot(xs[2] - xs[0], ys[2] - ys[0]) == pytest.approx(size * 2**0.5, abs=1.0)
         assert (xs[0], ys[0]) == pytest.approx((cell.x0, cell.y0), abs=1.0)
         # Counter-clockwise exterior ring (RFC 7946): positive shoelace area.
-        area = sum(xa * yb - xb * ya for (xa, ya), (xb, yb) in itertools.pairwise(corners))
-        assert area / 2 == pytest.approx(CELL**2, rel=1e-4)
+        local = [(xa - xs[0], ya - ys[0]) for xa, ya in corners]  # no cancellation
+        area = sum(xa * yb - xb * ya for (xa, ya), (xb, yb) in itertools.pairwise(local))
+        assert area / 2 == pytest.approx(size**2, rel=1e-3)
 
 
 # --- CLI ---------------------------------------------------------------------------------------
@@ -462,12 +596,28 @@ def test_cli_evaluate_json(tmp_path: Path) -> None:
     for week in data["weeks"]:
         for m in week["methods"].values():
             assert m["pai"] == pytest.approx(
-                m["hit_rate"] / (m["chosen_cells"] / m["study_cells"]), rel=1e-4
+                m["hit_rate"] / (m["chosen_km2"] / m["study_km2"]), rel=1e-4
             )
+            assert m["chosen_km2"] == pytest.approx(
+                0.05 * m["study_km2"], abs=m["cell_m"] ** 2 / 2e6
+            )
+        # The same study area for both methods, whatever their cell size.
+        base, chosen = week["methods"]["baseline"], week["methods"][DEFAULT_METHOD]
+        assert base["study_km2"] == chosen["study_km2"]
+        assert (base["cell_m"], chosen["cell_m"]) == (CELL, FINE_CELL_M)
     assert data["mean"]["baseline"]["mean_pai"] > 1
+    gain = data["gain_vs_baseline"][DEFAULT_METHOD]
+    pais = [
+        (w["methods"][DEFAULT_METHOD]["pai"], w["methods"]["baseline"]["pai"])
+        for w in data["weeks"]
+    ]
+    assert gain["mean_pai_gain"] == pytest.approx(np.mean([a - b for a, b in pais]), abs=1e-5)
+    assert gain["weeks_better"] + gain["weeks_worse"] <= 4
+    # Without --method baseline, the baseline is still shown next to the given method.
     table = runner.invoke(cli(), [*args, "--to", "2026-03-02", "--method", "smooth"])
     assert table.exit_code == 0, table.output
     assert "2026-W09" in table.stdout and "Medel" in table.stdout and "smooth" in table.stdout
+    assert "PAI baseline" in table.stdout and "smooth mot baseline: PAI" in table.stdout
 
 
 @pytest.mark.parametrize(

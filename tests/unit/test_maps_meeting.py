@@ -28,6 +28,7 @@ from shared.contracts import (
     DecisionV1,
     FollowUpV1,
     HotspotV1,
+    PatrolPresenceV1,
     PlanGapV1,
     PlanLinkV1,
     TimeProfileV1,
@@ -49,6 +50,7 @@ DESCRIPTIONS = (
     "Krossad glasruta i porten",
 )
 ACTIVITY = "Klottersanering inom 24 timmar"
+PATROL_PLACE = "Stora torget, väktarpass"
 MEASURE = "Extra nattvandring fredag och lördag"
 STATEMENT = "Efter åtgärden 6 rapporter mot 4 före; ingen säker skillnad mot jämförbara platser."
 
@@ -205,6 +207,21 @@ def rich_snapshot() -> WeekSnapshotV1:
                     ratio_low=0.6,
                     ratio_high=2.4,
                     statement=STATEMENT,
+                    guard_hours=12.5,
+                )
+            ],
+            "patrol_presence": [
+                PatrolPresenceV1(
+                    place=PATROL_PLACE,
+                    area="Centrum",
+                    lat=58.40,
+                    lon=15.575,
+                    hotspot=HOT_CENTRUM,
+                    hours=7.5,
+                    visits=3,
+                    incident_reports=1,
+                    incidents=4,
+                    incidents_during=1,
                 )
             ],
             "time_profiles": [
@@ -241,6 +258,8 @@ def test_summary_sentences_known_answers() -> None:
         "Ovanligt hög nivå (1): Klotter i Centrum.",
         "Största hotspots: Centrum, norra delen (6 rapporter, ökar), "
         "Norr, västra delen (2 rapporter, minskar).",
+        "Väktarna var på plats 7,5 timmar på 1 plats; där kom 4 händelser, 1 av dem medan en "
+        "väktare var där.",
     ]
 
 
@@ -313,6 +332,7 @@ def test_hotspot_decision_and_coverage_rows() -> None:
     assert decision["measure"] == MEASURE and decision["followup"] == STATEMENT
     assert decision["responsible"] == ORGANISATIONS[2] and decision["status"] == "öppet"
     assert decision["weeks"] == "2026-W45 – 2026-W50"
+    assert decision["guard_hours"] == "12,5 h"
 
     coverage = coverage_rows(snap)
     assert coverage[0]["reporters"] == [f"{ORGANISATIONS[0]} (6)"]
@@ -333,9 +353,9 @@ def test_time_strips_kommun_first_then_busiest_areas() -> None:
 
 def test_public_context_has_no_decisions_or_time_patterns() -> None:
     context = meeting_context(rich_snapshot(), public=True)
-    assert context["decisions"] == [] and context["strips"] == []
+    assert context["decisions"] == [] and context["strips"] == [] and context["presence"] == []
     text = json.dumps(context, ensure_ascii=False, default=str)
-    for secret in (*ORGANISATIONS, *DESCRIPTIONS, MEASURE, ACTIVITY, STATEMENT):
+    for secret in (*ORGANISATIONS, *DESCRIPTIONS, MEASURE, ACTIVITY, STATEMENT, PATROL_PLACE):
         assert secret not in text
 
 
@@ -346,6 +366,11 @@ def test_meeting_pack_page() -> None:
     assert "Ryd &amp; &lt;Lambohov&gt;" in page and RYD not in page  # autoescaped
     for text in (ACTIVITY, MEASURE, STATEMENT, "Ingen åtgärd i planen", "ej rapporterat"):
         assert text in page
+    presence = re.search(r'<section id="narvaro">.*?</section>', page, re.S)
+    assert presence is not None and "Väktarnas närvaro" in presence.group(0)
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", presence.group(0))
+    assert cells == [PATROL_PLACE, HOT_CENTRUM, "7,5 h", "3", "4", "1", "1"]
+    assert "12,5 h" in page  # guard hours at the decision's target
     assert page.count('<svg class="timestrip"') == 3
     assert "@page { size: A4" in page and "@media print" in page
 
@@ -380,4 +405,5 @@ def test_map_has_hotspots_change_layer_and_alert_tooltips() -> None:
     for text in (HOT_CENTRUM, "6 rapporter (förra veckan 1)", ACTIVITY, MEASURE, "Klotter: 6"):
         assert js_text(text) in page, text
     assert js_text("Ingen åtgärd i planen") in page
+    assert js_text("Väktarnas närvaro (1)") in page and "lb-presence" in page
     assert len(re.findall(r"lb-change-legend", page)) == 2  # legend section + its toggle

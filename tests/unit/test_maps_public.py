@@ -18,6 +18,7 @@ from tests.unit.test_maps_meeting import (
     DESCRIPTIONS,
     MEASURE,
     ORGANISATIONS,
+    PATROL_PLACE,
     STATEMENT,
     rich_snapshot,
 )
@@ -164,6 +165,7 @@ def test_public_files_hold_no_text_names_or_small_counts(tmp_path: Path) -> None
     files = [p for p in public.rglob("*") if p.is_file() and "assets" not in p.parts]
     assert len(files) == 2 * len(PUBLIC) + 1  # main + r1 copies + index
     secrets = (*DESCRIPTIONS, "Polisen: bråk", *ORGANISATIONS, MEASURE, ACTIVITY, STATEMENT)
+    secrets += (PATROL_PLACE, "Väktarnas närvaro", "Väktartimmar")  # no patrol pattern
     for path in files:
         text = path.read_text("utf-8")
         for secret in secrets:

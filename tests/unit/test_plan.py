@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.aggregate.plan import PlanError, check_plan, parse_plan, parse_window
+from shared.plan import PlanError, check_plan, parse_plan, parse_window
 from shared.areas import load_kommuner
 from shared.categories import DEFAULT_CATEGORIES
 

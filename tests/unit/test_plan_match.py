@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from services.aggregate.plan import Plan, parse_plan
+from shared.plan import Plan, parse_plan
 from services.aggregate.plan_match import AreaOf, Target, distance_m, link_plans
 from shared.areas import load_kommuner
 from shared.categories import DEFAULT_CATEGORIES

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from services.tib.orders import OrderConflict, apply, fold, presence
 from shared.contracts import PatrolOrderEventV1, PatrolOrderV1
+from shared.patrol_orders import OrderConflict, apply, fold, presence
 
 T0 = datetime(2026, 11, 27, 20, 0, tzinfo=UTC)  # Friday, week 2026-W48
 

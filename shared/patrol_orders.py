@@ -122,23 +122,61 @@ def fold(events: Iterable[PatrolOrderEventV1]) -> dict[str, OrderState]:
     return states
 
 
+@dataclass(frozen=True)
+class Visit:
+    """A guard's time at a place: one order from check-in to check-out."""
+
+    order_id: str
+    place: str
+    area: str | None
+    lat: float | None
+    lon: float | None
+    start: datetime
+    end: datetime
+    outcomes: tuple[str, ...] = ()
+    incident_reports: int = 0
+
+    def hours_within(self, start: datetime, end: datetime) -> float:
+        a, b = max(self.start, start), min(self.end, end)
+        return max(0.0, (b - a).total_seconds() / 3600)
+
+
+def visits(states: Iterable[OrderState]) -> list[Visit]:
+    """The completed visits (checked in and out), in order of check-in. An order still
+    checked in has no end yet, so it is not presence until the guard checks out."""
+    done = [
+        Visit(
+            order_id=s.order.order_id,
+            place=s.order.place,
+            area=s.order.area,
+            lat=s.order.lat,
+            lon=s.order.lon,
+            start=s.checked_in_at,
+            end=s.checked_out_at,
+            outcomes=tuple(o for o in s.outcomes if o),
+            incident_reports=len(s.incident_reports),
+        )
+        for s in states
+        if s.checked_in_at is not None and s.checked_out_at is not None
+    ]
+    return sorted(done, key=lambda v: (v.start, v.order_id))
+
+
 def presence(states: Iterable[OrderState], iso_week: str) -> list[dict[str, Any]]:
     """Guard hours per place in the week (check-in to check-out, clipped to the week)."""
     start, end = week_bounds(iso_week)
     rows: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"hours": 0.0, "visits": 0, "outcomes": [], "incident_reports": 0}
     )
-    for s in states:
-        if s.checked_in_at is None or s.checked_out_at is None:
+    for v in visits(states):
+        hours = v.hours_within(start, end)
+        if hours <= 0:
             continue
-        a, b = max(s.checked_in_at, start), min(s.checked_out_at, end)
-        if b <= a:
-            continue
-        row = rows[s.order.place]
-        row.update(place=s.order.place, area=s.order.area, lat=s.order.lat, lon=s.order.lon)
-        row["hours"] += (b - a).total_seconds() / 3600
+        row = rows[v.place]
+        row.update(place=v.place, area=v.area, lat=v.lat, lon=v.lon)
+        row["hours"] += hours
         row["visits"] += 1
-        row["outcomes"] += [o for o in s.outcomes if o]
-        row["incident_reports"] += len(s.incident_reports)
+        row["outcomes"] += list(v.outcomes)
+        row["incident_reports"] += v.incident_reports
     out = [r | {"hours": round(r["hours"], 2)} for r in rows.values()]
     return sorted(out, key=lambda r: (-r["hours"], r["place"]))

@@ -1,0 +1,331 @@
+"""The meeting's decisions (DecisionV1): check, build, publish on DECISION_STREAM, read back.
+
+One place for what `lagesbild decision add/close` (services/aggregate/plan_cli.py) and the
+decision page of the archive server (services/maps/decision_page.py) both do, so a decision
+entered either way is the same event with the same rules:
+
+- `decision_problems` checks a draft and returns every problem as (field, Swedish message);
+  `build_decision` applies the defaults (from week, the plan activity's responsible and
+  categories) and raises `DecisionError` with the first problem;
+- `closing_event` is the `closed` event for a stored decision;
+- `publish_decision` writes the event with FastStream's own envelope (`shared.streams.envelope`,
+  as the intake and TiB do) and is callable from sync code (a CLI command, a sync FastAPI
+  endpoint: it runs its own event loop, so never call it from inside a running loop).
+
+Reading back: the aggregate service owns the `decision` and `plan` tables. `stored_decision`,
+`open_decisions` and `plan_activities` read them read-only, for the CLI and for the decision
+page (to list and close open decisions and to offer the plan's activities): a documented
+exception to "services never read each other's tables"; every change still goes over the
+stream. `plan_activities` reads the stored plan text with the plan format itself
+(`shared/plan.py`), so the page offers exactly what `plan load` accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import cast
+
+from redis.asyncio import Redis
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from shared.areas import OTHER_AREA
+from shared.contracts import DECISION_STREAM, DecisionV1
+from shared.models import DecisionRow, PlanRow
+from shared.plan import Activity, Promise, parse_plan
+from shared.streams import envelope
+from shared.weeks import iso_week_of, parse_week
+
+MAX_MEASURE_CHARS = 500
+MAX_TARGET_CHARS = 200
+MAX_NOTE_CHARS = 2000
+MAX_RESPONSIBLE_CHARS = 200
+DECISION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+PUBLISH_TIMEOUT_S = 5.0
+
+
+class DecisionError(ValueError):
+    """A decision that cannot be recorded; `field` names the input, the text is Swedish."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.field = message, field
+
+
+@dataclass(frozen=True)
+class PlanActivity:
+    """An åtgärd or medborgarlöfte of a current plan, as a decision links to it."""
+
+    activity_id: str
+    what: str
+    focus: str
+    plan_id: str
+    responsible: tuple[str, ...]
+    categories: tuple[str, ...]
+
+
+@dataclass
+class DecisionDraft:
+    """What the meeting entered, before defaults and checks."""
+
+    kommun: str
+    measure: str
+    target: str
+    until_week: str
+    from_week: str | None = None
+    activity_id: str | None = None
+    responsible: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    note: str = ""
+    decision_id: str | None = None
+
+
+# --- the plan's activities ------------------------------------------------------------
+
+
+def activities_in_plan(toml_text: str) -> list[PlanActivity]:
+    """Every linkable item of a stored plan: åtgärder, then medborgarlöften."""
+    plan = parse_plan(toml_text)
+    return [
+        PlanActivity(
+            activity_id=item_id,
+            what=item.what if isinstance(item, Activity) else cast(Promise, item).promise,
+            focus=focus,
+            plan_id=plan.plan_id,
+            responsible=tuple(item.responsible),
+            categories=tuple(item.categories),
+        )
+        for focus, item_id, item in plan.linked()
+    ]
+
+
+def plan_activities(engine: Engine, kommun: str) -> list[PlanActivity]:
+    """The activities of the newest version of each of the kommun's plans."""
+    query = select(PlanRow).where(PlanRow.kommun == kommun)
+    newest: dict[str, PlanRow] = {}
+    with Session(engine) as session:
+        for row in session.exec(query.order_by(PlanRow.plan_id, col(PlanRow.version))):
+            newest[row.plan_id] = row
+    return [a for row in newest.values() for a in activities_in_plan(row.toml_text)]
+
+
+def find_activity(activities: Iterable[PlanActivity], activity_id: str) -> PlanActivity:
+    for activity in activities:
+        if activity.activity_id == activity_id:
+            return activity
+    raise DecisionError(f"ingen åtgärd {activity_id!r} i kommunens gällande planer", "activity")
+
+
+# --- checks -------------------------------------------------------------------------------
+
+
+def target_known(target: str, area_names: Sequence[str]) -> bool:
+    """An area of the kommun, or a hotspot named after one ("Skäggetorp, norra delen",
+    "Ryd/Skäggetorp m.fl.", "Ryd, södra delen (2)"). Without an area file (no names)
+    any target is taken."""
+    if not area_names:
+        return True
+    names = [*area_names, OTHER_AREA]
+    return any(target == n or target.startswith((f"{n},", f"{n}/")) for n in names)
+
+
+def _week_problem(text: str | None, label: str) -> str | None:
+    try:
+        parse_week(text or "")
+    except ValueError:
+        return f"{label} {text!r} är ingen vecka: skriv t.ex. 2026-W47"
+    return None
+
+
+def decision_problems(
+    decision: DecisionV1 | DecisionDraft,
+    categories: Mapping[str, str],
+    area_names: Sequence[str] = (),
+) -> list[tuple[str, str]]:
+    """Every problem of a decision (or a draft after defaults) as (field, Swedish message)."""
+    problems: list[tuple[str, str]] = []
+    measure, target = decision.measure.strip(), decision.target.strip()
+    if not measure:
+        problems.append(("measure", "ange åtgärden: vad ska göras?"))
+    elif len(measure) > MAX_MEASURE_CHARS:
+        problems.append(
+            ("measure", f"åtgärden är {len(measure)} tecken; högst {MAX_MEASURE_CHARS}")
+        )
+    if not target:
+        problems.append(("target", "ange var: en hotspot eller ett område"))
+    elif len(target) > MAX_TARGET_CHARS:
+        problems.append(("target", f"platsen får vara högst {MAX_TARGET_CHARS} tecken"))
+    elif not target_known(target, area_names):
+        problems.append(
+            (
+                "target",
+                f"okänt område {target!r}; välj ett av kommunens områden "
+                f"({', '.join(area_names)}) eller en hotspot",
+            )
+        )
+    responsible = [r.strip() for r in decision.responsible if r.strip()]
+    if not responsible:
+        problems.append(("responsible", "ange vem som ansvarar (eller välj en åtgärd i planen)"))
+    elif any(len(r) > MAX_RESPONSIBLE_CHARS for r in responsible):
+        problems.append(
+            ("responsible", f"en ansvarig får vara högst {MAX_RESPONSIBLE_CHARS} tecken")
+        )
+    unknown = [c for c in decision.categories if c not in categories]
+    if unknown:
+        problems.append(
+            (
+                "categories",
+                f"okänd kategori {', '.join(unknown)}; giltiga: {', '.join(categories)}",
+            )
+        )
+    bad_from = _week_problem(decision.from_week, "första veckan")
+    bad_until = _week_problem(decision.until_week, "sista veckan")
+    problems += [(f, p) for f, p in (("from_week", bad_from), ("until_week", bad_until)) if p]
+    if not (bad_from or bad_until) and (decision.until_week or "") < (decision.from_week or ""):
+        problems.append(
+            (
+                "until_week",
+                f"sista veckan {decision.until_week} ligger före första veckan "
+                f"{decision.from_week}",
+            )
+        )
+    if len(decision.note) > MAX_NOTE_CHARS:
+        problems.append(("note", f"anteckningen får vara högst {MAX_NOTE_CHARS} tecken"))
+    if decision.decision_id is not None and not DECISION_ID_RE.match(decision.decision_id):
+        problems.append(("decision_id", "beslutets id får bara ha bokstäver a–z, siffror, - _ ."))
+    return problems
+
+
+def apply_defaults(
+    draft: DecisionDraft, activity: PlanActivity | None, now: datetime
+) -> DecisionDraft:
+    """From week: this week; responsible and categories: the plan activity's when empty."""
+    responsible = [r.strip() for r in draft.responsible if r.strip()]
+    return DecisionDraft(
+        kommun=draft.kommun,
+        measure=draft.measure.strip(),
+        target=draft.target.strip(),
+        until_week=draft.until_week.strip(),
+        from_week=(draft.from_week or "").strip() or iso_week_of(now),
+        activity_id=draft.activity_id or None,
+        responsible=responsible or (list(activity.responsible) if activity else []),
+        categories=list(dict.fromkeys(draft.categories))
+        or (list(activity.categories) if activity else []),
+        note=draft.note.strip(),
+        decision_id=draft.decision_id or None,
+    )
+
+
+def build_decision(
+    draft: DecisionDraft,
+    *,
+    categories: Mapping[str, str],
+    activities: Iterable[PlanActivity] = (),
+    area_names: Sequence[str] = (),
+    now: datetime,
+) -> DecisionV1:
+    """The DecisionV1 event for a draft; `DecisionError` with the first problem."""
+    activity = find_activity(activities, draft.activity_id) if draft.activity_id else None
+    full = apply_defaults(draft, activity, now)
+    problems = decision_problems(full, categories, area_names)
+    if problems:
+        raise DecisionError(problems[0][1], problems[0][0])
+    return DecisionV1(
+        decision_id=full.decision_id or new_decision_id(full.kommun),
+        kommun=full.kommun,
+        measure=full.measure,
+        activity_id=full.activity_id,
+        target=full.target,
+        categories=full.categories,
+        responsible=full.responsible,
+        from_week=full.from_week or "",
+        until_week=full.until_week,
+        decided_at=now,
+        note=full.note,
+    )
+
+
+def new_decision_id(kommun: str) -> str:
+    return f"{kommun}-{uuid.uuid4().hex[:8]}"
+
+
+def closing_event(current: DecisionV1, note: str, now: datetime) -> DecisionV1:
+    """The same decision with status 'closed' (a new message; closing is final)."""
+    if len(note) > MAX_NOTE_CHARS:
+        raise DecisionError(f"anteckningen får vara högst {MAX_NOTE_CHARS} tecken", "note")
+    closing = current.model_copy(
+        update={
+            "message_id": uuid.uuid4().hex,
+            "status": "closed",
+            "decided_at": now,
+            "note": note.strip() or current.note,
+        }
+    )
+    return DecisionV1.model_validate(closing.model_dump())
+
+
+# --- the stream ----------------------------------------------------------------------------
+
+
+async def xadd_decision(redis: Redis, decision: DecisionV1) -> str:
+    """Write the event on DECISION_STREAM; returns the entry id."""
+    fields = await envelope(decision, decision.message_id)
+    entry_id = await redis.xadd(DECISION_STREAM, fields)  # type: ignore[arg-type]
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+
+def publish_decision(redis_url: str, decision: DecisionV1) -> str:
+    """`xadd_decision` from sync code; raises redis' ConnectionError/TimeoutError when no
+    Redis answers within PUBLISH_TIMEOUT_S."""
+
+    async def send() -> str:
+        redis = Redis.from_url(
+            redis_url, socket_connect_timeout=PUBLISH_TIMEOUT_S, socket_timeout=PUBLISH_TIMEOUT_S
+        )
+        try:
+            return await xadd_decision(redis, decision)
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(send())
+
+
+# --- reading back (the aggregate's table, read-only) -----------------------------------
+
+
+def decision_from_row(row: DecisionRow) -> DecisionV1:
+    """A stored decision as the event it was (the aggregate's store uses it too)."""
+    return DecisionV1(
+        message_id=row.message_id,
+        decision_id=row.decision_id,
+        kommun=row.kommun,
+        measure=row.measure,
+        activity_id=row.activity_id,
+        target=row.target,
+        categories=json.loads(row.categories_json),
+        responsible=json.loads(row.responsible_json),
+        from_week=row.from_week,
+        until_week=row.until_week,
+        status=row.status,
+        decided_at=row.decided_at,
+        note=row.note,
+    )
+
+
+def stored_decision(engine: Engine, decision_id: str) -> DecisionV1 | None:
+    with Session(engine) as session:
+        row = session.get(DecisionRow, decision_id)
+        return decision_from_row(row) if row else None
+
+
+def open_decisions(engine: Engine, kommun: str) -> list[DecisionV1]:
+    query = select(DecisionRow).where(DecisionRow.kommun == kommun, DecisionRow.status == "open")
+    with Session(engine) as session:
+        rows = session.exec(query.order_by(DecisionRow.from_week, DecisionRow.decision_id))
+        return [decision_from_row(r) for r in rows]
