@@ -12,7 +12,6 @@ from rich.progress import Progress
 from sqlalchemy.engine import Engine
 
 from services import operator
-from shared.plan import check_plan, parse_plan
 from services.aggregate.plan_store import save_plan
 from services.supervisor import exited, start_services, stop_services
 from shared.areas import load_kommuner
@@ -27,6 +26,7 @@ from shared.contracts import (
 )
 from shared.db import init_db, make_engine
 from shared.demo import SKAGGETORP_C, generate_demo_reports
+from shared.plan import check_plan, parse_plan
 from shared.redis_runtime import ensure_redis
 from shared.weeks import STOCKHOLM, iso_week_of, last_complete_week, shift_week, week_bounds
 

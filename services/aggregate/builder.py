@@ -13,7 +13,6 @@ from sqlalchemy.exc import IntegrityError
 from services.aggregate import patrol_store, plan_store, store
 from services.aggregate.followup import weeks_needed
 from services.aggregate.hotspot_grid import Grid
-from shared.plan import parse_plan
 from services.aggregate.presence import presence_period
 from services.aggregate.snapshot import (
     BASELINE_WEEKS_FOR_HOTSPOTS,
@@ -25,6 +24,7 @@ from services.aggregate.snapshot import (
 from shared.areas import KommunAreas
 from shared.contracts import WeekSnapshotV1
 from shared.observability import WEEK_BUILD_SECONDS
+from shared.plan import parse_plan
 from shared.weeks import shift_week
 
 log = logging.getLogger("lagesbild.aggregate")

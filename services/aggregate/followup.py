@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.aggregate.logic import Incident
-from shared.plan import Promise
 from services.aggregate.plan_match import distance_m
 from shared.areas import KOMMUN_LEVEL_AREA, OTHER_AREA
 from shared.contracts import DecisionV1, FollowUpV1
+from shared.plan import Promise
 from shared.weeks import shift_week
 
 BEFORE_WEEKS = 8

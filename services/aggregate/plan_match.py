@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from shared.plan import Period, Place, Plan, TimeWindow, _Linked
 from shared.contracts import PlanGapV1, PlanLinkV1
+from shared.plan import Period, Place, Plan, TimeWindow, _Linked
 
 _METRES_PER_DEGREE = 111_320.0
 AreaOf = Callable[[float, float], str]  # (lat, lon) -> area name

@@ -23,7 +23,6 @@ from services.aggregate.hotspot_grid import Grid
 from services.aggregate.hotspots import cells_under, find_hotspots
 from services.aggregate.logic import Incident, area_cells, count_cells, incident_points
 from services.aggregate.patterns import coverage, time_profiles
-from shared.plan import Plan
 from services.aggregate.plan_match import Target, distance_m, link_plans
 from services.aggregate.presence import guard_hours, week_presence
 from shared.areas import KommunAreas
@@ -37,6 +36,7 @@ from shared.contracts import (
     WeekSnapshotV1,
 )
 from shared.patrol_orders import Visit
+from shared.plan import Plan
 from shared.weeks import STOCKHOLM, parse_week, shift_week
 
 BASELINE_WEEKS_FOR_HOTSPOTS = 8

@@ -11,11 +11,11 @@ import pytest
 
 from services.aggregate import plan_store, store
 from services.aggregate.builder import WeekBuilder
-from shared.plan import parse_plan
 from shared.areas import load_kommuner
 from shared.categories import DEFAULT_CATEGORIES
 from shared.contracts import AcceptedReportV1, DecisionV1
 from shared.db import init_db, make_engine
+from shared.plan import parse_plan
 
 WEEK = "2026-W47"
 FRIDAY_22 = datetime(2026, 11, 20, 21, tzinfo=UTC)  # 22:00 in Stockholm

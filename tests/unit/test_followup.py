@@ -17,9 +17,9 @@ from services.aggregate.followup import (
     window_weeks,
 )
 from services.aggregate.logic import Incident
-from shared.plan import Promise
 from shared.areas import OTHER_AREA
 from shared.contracts import DecisionV1
+from shared.plan import Promise
 from shared.weeks import shift_week
 
 AREAS = ["Skäggetorp", "Ryd", "Berga", "Innerstaden", OTHER_AREA]

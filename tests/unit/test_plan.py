@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.plan import PlanError, check_plan, parse_plan, parse_window
 from shared.areas import load_kommuner
 from shared.categories import DEFAULT_CATEGORIES
+from shared.plan import PlanError, check_plan, parse_plan, parse_window
 
 PLANS = Path(__file__).resolve().parents[2] / "plans"
 KOMMUNER = load_kommuner()

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from shared.plan import Plan, parse_plan
 from services.aggregate.plan_match import AreaOf, Target, distance_m, link_plans
 from shared.areas import load_kommuner
 from shared.categories import DEFAULT_CATEGORIES
 from shared.contracts import PlanGapV1, PlanLinkV1
+from shared.plan import Plan, parse_plan
 
 PLANS = Path(__file__).resolve().parents[2] / "plans"
 LINKOPING = parse_plan((PLANS / "linkoping.toml").read_text(encoding="utf-8"))
