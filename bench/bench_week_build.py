@@ -1,5 +1,7 @@
 """Week build cost against history size: the same week built on a 100k- and a 1M-report
 history, printed as a ratio (target <= 1.5: the cost follows the week, not the history).
+Both histories also hold the guards' patrol visits (one per 100 reports), since the
+week's presence is read from them too.
 
     .venv/bin/python bench/bench_week_build.py [--week-size 2000] [--small 100000] [--large 1000000]
 """
@@ -21,9 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlmodel import Session, delete
 
+from services.aggregate import patrol_store
 from services.aggregate.builder import WeekBuilder
 from shared.areas import load_kommuner
 from shared.categories import DEFAULT_CATEGORIES
+from shared.contracts import PatrolOrderEventV1, PatrolOrderV1
 from shared.db import init_db, make_engine
 from shared.models import WeekSnapshotRow
 from shared.weeks import iso_week_of, shift_week, week_bounds
@@ -84,7 +88,42 @@ def make_db(path: Path, history: int, week_size: int) -> WeekBuilder:
         conn.executemany(
             "INSERT INTO week_cell_count VALUES (?,?,?,?,?)", [(*k, n) for k, n in cells.items()]
         )
+    add_patrol_visits(builder, history // 100, history_weeks, rng)
     return builder
+
+
+def add_patrol_visits(
+    builder: WeekBuilder, n: int, history_weeks: list[str], rng: random.Random
+) -> None:
+    """`n` check-in/check-out visits over the history, plus the same 20 in the built week."""
+    week_starts = [week_bounds(w)[0] for w in history_weeks]
+    starts = [rng.choice(week_starts) + timedelta(hours=rng.randrange(160)) for _ in range(n)]
+    target = week_bounds(TARGET)[0]
+    starts += [target + timedelta(hours=8 * k) for k in range(20)]
+    events = []
+    for i, start in enumerate(starts):
+        area = KOMMUN.areas[i % len(KOMMUN.areas)]
+        point = area.geometry.representative_point()
+        order = PatrolOrderV1(
+            order_id=f"o{i}", kommun="0580", place=f"{area.name} centrum", lat=point.y,
+            lon=point.x, area=area.name, start=start, end=start + timedelta(hours=4), task="x",
+        )  # fmt: skip
+        steps = (("issued", -30, "TiB", order), ("checked_in", 0, "V", None),
+                 ("checked_out", 180, "V", None))  # fmt: skip
+        for kind, minutes, by, with_order in steps:
+            at = start + timedelta(minutes=minutes)
+            events.append(
+                PatrolOrderEventV1(
+                    order_id=order.order_id,
+                    kommun="0580",
+                    kind=kind,
+                    by=by,
+                    at=at,
+                    order=with_order,
+                )
+            )
+    for i in range(0, len(events), 5000):
+        patrol_store.add_events(builder.engine, events[i : i + 5000])
 
 
 def time_build(builder: WeekBuilder, runs: int = 5) -> float:
@@ -111,7 +150,10 @@ def main() -> None:
             builder = make_db(Path(tmp) / f"{label}.db", history, args.week_size)
             results[label] = time_build(builder)
             size, seconds = args.week_size, results[label]
-            print(f"history {history:>9,} reports: week of {size} built in {seconds:.3f} s")
+            print(
+                f"history {history:>9,} reports, {history // 100:,} patrol visits: "
+                f"week of {size} built in {seconds:.3f} s"
+            )
     print(f"ratio large / small: {results['large'] / results['small']:.2f} (target <= 1.5)")
 
 

@@ -2,7 +2,9 @@
 
 `meeting_context` turns a snapshot into plain rows for the template; `public=True`
 gives the public version of the same snapshot: counts below 3 as '<3', no free text,
-no organisation names, no decisions or plan details, no time patterns. Pure functions.
+no organisation names, no decisions or plan details, no time patterns. Its numbers are
+`disclosure.public_counts`: the same withheld counts as the public map and JSON. Pure
+functions.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from services.maps.disclosure import PublicCounts, public_counts
 from services.maps.layers import hotspot_decisions, hotspot_has_gap, hotspot_links, label_of
-from services.maps.suppress import shown_change, shown_count
 from shared.contracts import PLACE_REACH_M, CellStatsV1, TimeProfileV1, WeekSnapshotV1
 from shared.weeks import parse_week
 
@@ -52,9 +54,10 @@ def summary_sentences(snapshot: WeekSnapshotV1, *, public: bool = False) -> list
     _, prev_week = parse_week(snapshot.previous_week)
     total = sum(c.count for c in snapshot.cells)
     previous = sum(c.previous for c in snapshot.cells)
-    count = shown_count(total) if public else total
-    prev = shown_count(previous) if public else previous
-    change = shown_change(total, previous) if public else total - previous
+    shown = public_counts(snapshot) if public else None
+    count: int | str = shown.total.count if shown else total
+    prev: int | str = shown.total.previous if shown else previous
+    change = shown.total.change if shown else total - previous
     if change is None:
         compared = f"mot {prev} vecka {prev_week}"
     elif change == 0:
@@ -63,20 +66,21 @@ def summary_sentences(snapshot: WeekSnapshotV1, *, public: bool = False) -> list
         more = "fler" if change > 0 else "färre"
         compared = f"{abs(change)} {more} än vecka {prev_week} ({prev})"
     sentences = [f"Vecka {week} kom {count} rapporter, {compared}."]
-    sentences += _mean_sentence(snapshot, total, public)
-    sentences += _rise_sentences(snapshot, public)
-    sentences += _hotspot_sentence(snapshot, public)
+    sentences += _mean_sentence(snapshot, total, shown)
+    sentences += _rise_sentences(snapshot, shown)
+    sentences += _hotspot_sentence(snapshot, shown)
     if not public:
         sentences += _presence_sentence(snapshot)
     return sentences
 
 
-def _mean_sentence(snapshot: WeekSnapshotV1, total: int, public: bool) -> list[str]:
+def _mean_sentence(snapshot: WeekSnapshotV1, total: int, shown: PublicCounts | None) -> list[str]:
     means = [s.mean_8 for s in snapshot.stats if s.mean_8 is not None]
     if not means:
         return []
     mean = sum(means)  # the mean of a sum is the sum of the cells' means
-    if public and (total < 3 or mean < 3):
+    # public: the percentage would give the total away unless it is shown
+    if shown and (not isinstance(shown.total.count, int) or mean < 3):
         return []
     if mean <= 0:
         return [f"Snittet för de senaste 8 veckorna är {_decimal(mean)} rapporter."]
@@ -86,13 +90,16 @@ def _mean_sentence(snapshot: WeekSnapshotV1, total: int, public: bool) -> list[s
     return [f"Det är {amount}{where} snittet för de senaste 8 veckorna ({_decimal(mean)})."]
 
 
-def _rise_sentences(snapshot: WeekSnapshotV1, public: bool) -> list[str]:
+def _rise_sentences(snapshot: WeekSnapshotV1, shown: PublicCounts | None) -> list[str]:
+    public = shown is not None
     rising = [
         s
         for s in snapshot.stats
         if s.change_vs_previous is not None
         and s.change_vs_previous > 0
-        and (not public or shown_change(s.count, s.previous or 0) is not None)
+        and (
+            not shown or shown.cell(s.area, s.category, s.count, s.previous or 0).change is not None
+        )
     ]
     rising.sort(key=lambda s: (-(s.change_vs_previous or 0), s.area, s.category))
     out = []
@@ -111,13 +118,14 @@ def _rise_sentences(snapshot: WeekSnapshotV1, public: bool) -> list[str]:
     return out
 
 
-def _hotspot_sentence(snapshot: WeekSnapshotV1, public: bool) -> list[str]:
-    top = sorted(snapshot.hotspots, key=lambda h: (-h.score, h.name))[:TOP_HOTSPOTS]
+def _hotspot_sentence(snapshot: WeekSnapshotV1, shown: PublicCounts | None) -> list[str]:
+    ranked = sorted(enumerate(snapshot.hotspots), key=lambda ih: (-ih[1].score, ih[1].name))
+    top = ranked[:TOP_HOTSPOTS]
     if not top:
         return []
     parts = [
-        f"{h.name} ({shown_count(h.count) if public else h.count} rapporter, {h.trend})"
-        for h in top
+        f"{h.name} ({shown.hotspots[i].count if shown else h.count} rapporter, {h.trend})"
+        for i, h in top
     ]
     return ["Största hotspots: " + ", ".join(parts) + "."]
 
@@ -133,20 +141,22 @@ def cell_rows(snapshot: WeekSnapshotV1, *, public: bool = False) -> list[dict[st
         snapshot.stats,
         key=lambda s: (area_rank.get(s.area, 1e9), s.area, cat_rank.get(s.category, 1e9)),
     )
+    shown = public_counts(snapshot) if public else None
     rows = []
     for s in stats:
         previous = s.previous or 0
         if not (s.count or previous or s.alert):
             continue
-        if public and s.count < 3 and previous < 3 and not s.alert:
+        cell = shown.cell(s.area, s.category, s.count, previous) if shown else None
+        if cell and not cell.listed and not s.alert:
             continue  # a row of two '<3' would still say "not zero"
         label = label_of(snapshot, s.category)
         row: dict[str, Any] = {"area": s.area, "category": label, "alert": s.alert}
-        if public:
+        if cell:
             row |= {
-                "count": shown_count(s.count),
-                "previous": shown_count(previous),
-                "change": _opt_signed(shown_change(s.count, previous)),
+                "count": cell.count,
+                "previous": cell.previous,
+                "change": _opt_signed(cell.change),
             }
         else:
             rise = f"{s.area} / {label}"
@@ -181,17 +191,22 @@ def _opt_signed(n: int | None) -> str:
 
 
 def hotspot_rows(snapshot: WeekSnapshotV1, *, public: bool = False) -> list[dict[str, Any]]:
+    shown = public_counts(snapshot) if public else None
     rows = []
-    for h in sorted(snapshot.hotspots, key=lambda h: (-h.score, h.name)):
+    for i, h in sorted(enumerate(snapshot.hotspots), key=lambda ih: (-ih[1].score, ih[1].name)):
         cats = sorted(h.categories.items(), key=lambda kv: (-kv[1], kv[0]))
-        fmt = shown_count if public else (lambda n: n)
+        spot = shown.hotspots[i] if shown else None
         row: dict[str, Any] = {
             "name": h.name,
             "areas": ", ".join(h.areas),
-            "count": fmt(h.count),
-            "previous": fmt(h.previous),
+            "count": spot.count if spot else h.count,
+            "previous": spot.previous if spot else h.previous,
             "trend": h.trend,
-            "categories": [(label_of(snapshot, c), fmt(n)) for c, n in cats],
+            "categories": [
+                (label_of(snapshot, c), spot.categories[c] if spot else n)
+                for c, n in cats
+                if not spot or c in spot.categories
+            ],
         }
         if not public:
             row |= {

@@ -1,54 +1,51 @@
 """The public lägesbild's summary: aggregated counts only, small counts suppressed.
 
 Generated from the same snapshot as the restricted one. It holds no free text, no
-points, no organisation names and no count below 3 (see `suppress`).
+points, no organisation names and no count below 3; counts that would let a small one
+be worked out from a shown total are withheld as "≥3" (`disclosure.public_counts`, the
+same numbers as the public map and meeting pack).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from services.maps.disclosure import PublicCount, public_counts
 from services.maps.render import week_summary
-from services.maps.suppress import MIN_PUBLIC_COUNT, SUPPRESSED, shown_change, shown_count
+from services.maps.suppress import HIDDEN, MIN_PUBLIC_COUNT, SUPPRESSED
 from shared.contracts import WeekSnapshotV1
 
+SUPPRESSION_NOTE = (
+    f"antal under {MIN_PUBLIC_COUNT} visas som {SUPPRESSED!r}; antal som annars skulle "
+    f"låta ett litet antal räknas fram ur summorna visas som {HIDDEN!r}"
+)
 
-def _public_counts(count: int, previous: int) -> dict[str, Any]:
-    return {
-        "count": shown_count(count),
-        "previous": shown_count(previous),
-        "change": shown_change(count, previous),
-    }
+
+def _totals(counts: PublicCount) -> dict[str, Any]:
+    return {"total": counts.count, "previous": counts.previous, "change": counts.change}
 
 
 def public_summary(snapshot: WeekSnapshotV1) -> dict[str, Any]:
     full = week_summary(snapshot)
+    shown = public_counts(snapshot)
     areas = []
     for a in full["areas"]:
-        categories = {
-            code: _public_counts(c["count"], c["previous"])
-            for code, c in a["categories"].items()
-            if c["count"] >= MIN_PUBLIC_COUNT or c["previous"] >= MIN_PUBLIC_COUNT
-        }
-        totals = _public_counts(a["total"], a["previous"])
+        cells = {code: shown.cells[(a["area"], code)] for code in a["categories"]}
         areas.append(
             {
                 "area": a["area"],
-                "total": totals["count"],
-                "previous": totals["previous"],
-                "change": totals["change"],
-                "categories": categories,
+                **_totals(shown.areas[a["area"]]),
+                "categories": {code: c.as_dict() for code, c in cells.items() if c.listed},
             }
         )
     category_rows = [
         {
             "category": c["category"],
             "label": c["label"],
-            **_public_counts(c["count"], c["previous"]),
+            **shown.categories[c["category"]].as_dict(),
         }
         for c in full["categories"]
     ]
-    totals = _public_counts(full["total"], full["previous_total"])
     return {
         "kommun": snapshot.kommun,
         "kommun_name": snapshot.kommun_name,
@@ -56,15 +53,15 @@ def public_summary(snapshot: WeekSnapshotV1) -> dict[str, Any]:
         "previous_week": snapshot.previous_week,
         "revision": snapshot.revision,
         "built_at": full["built_at"],
-        "suppression": f"antal under {MIN_PUBLIC_COUNT} visas som {SUPPRESSED!r}",
-        "total": totals["count"],
-        "previous_total": totals["previous"],
-        "change": totals["change"],
+        "suppression": SUPPRESSION_NOTE,
+        "total": shown.total.count,
+        "previous_total": shown.total.previous,
+        "change": shown.total.change,
         "areas": areas,
         "categories": category_rows,
         "hotspots": [
-            {"name": h.name, "areas": h.areas, "count": shown_count(h.count), "trend": h.trend}
-            for h in snapshot.hotspots
+            {"name": h.name, "areas": h.areas, "count": p.count, "trend": h.trend}
+            for h, p in zip(snapshot.hotspots, shown.hotspots, strict=True)
         ],
         "alerts": [{"area": s.area, "category": s.category} for s in snapshot.stats if s.alert],
     }

@@ -154,6 +154,8 @@ def _update_index(
             "iso_week": snapshot.iso_week,
             "revision": snapshot.revision,
             "total": sum(c.count for c in snapshot.cells),
+            # The public index shows only what the public week shows (it may be withheld).
+            "public_total": public_summary(snapshot)["total"],
         }
     entry["revisions"] = sorted(revisions)
     entries = [e for e in entries if (e["kommun"], e["iso_week"]) != key] + [entry]

@@ -27,6 +27,7 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
+from services.maps.disclosure import PublicCount, PublicCounts, public_counts
 from services.maps.layers import (
     CHANGE_LAYER,
     add_change_layer,
@@ -36,7 +37,7 @@ from services.maps.layers import (
     area_alerts,
 )
 from services.maps.offline import install_assets, localize_html
-from services.maps.suppress import MIN_PUBLIC_COUNT, shown_change, shown_count
+from services.maps.suppress import HIDDEN, MIN_PUBLIC_COUNT, SUPPRESSED
 from shared.areas import OTHER_AREA, KommunAreas
 from shared.categories import DEFAULT_CATEGORIES, SOURCE_LABELS, Source
 from shared.contracts import IncidentPoint, WeekSnapshotV1
@@ -67,6 +68,7 @@ SOURCE_ORDER: tuple[Source, ...] = tuple(Source)
 _SOURCE_INDEX = {source: i for i, source in enumerate(SOURCE_ORDER)}
 
 ZERO_COLOUR = "#f2f2f2"
+HIDDEN_COLOUR = "#c8c8c8"  # public map: a total withheld so a small count stays hidden
 SCALE_COLOURS = ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026")
 CATEGORY_COLOURS = {
     "klotter": "#6a3d9a",
@@ -332,15 +334,14 @@ def _area_tooltip(area: str, row: dict[str, Any], iso_week: str) -> str:
     )
 
 
-def _public_area_tooltip(area: str, row: dict[str, Any], iso_week: str) -> str:
-    """Counts below MIN_PUBLIC_COUNT as '<3'; the change only when both weeks are shown."""
-    total, previous = shown_count(row["total"]), shown_count(row["previous"])
-    change = shown_change(row["total"], row["previous"])
-    text = f"<br>{html.escape(change_text(change))}" if change is not None else ""
+def _public_area_tooltip(area: str, row: PublicCount, iso_week: str) -> str:
+    """The public numbers (`disclosure.public_counts`): '<3', '≥3' for a withheld
+    count; the change only when both weeks are shown."""
+    text = f"<br>{html.escape(change_text(row.change))}" if row.change is not None else ""
     return (
         f"<b>{html.escape(area)}</b><br>"
-        f"{html.escape(str(total))} rapporter vecka {html.escape(iso_week)}<br>"
-        f"Förra veckan: {html.escape(str(previous))}{text}"
+        f"{html.escape(str(row.count))} rapporter vecka {html.escape(iso_week)}<br>"
+        f"Förra veckan: {html.escape(str(row.previous))}{text}"
     )
 
 
@@ -350,18 +351,26 @@ def _area_features(
     alerts: dict[str, list[str]],
     *,
     public: bool,
+    shown: PublicCounts | None = None,
 ) -> list[dict[str, Any]]:
-    """One feature per area with its tooltip, total and change (no colour yet)."""
+    """One feature per area with its tooltip, total and change (no colour yet).
+
+    Public: the tooltip and `total` are the public numbers (an int, '<3' or '≥3')."""
     by_area = {a["area"]: a for a in summary["areas"]}
     empty = {"total": 0, "previous": 0, "change": 0}
-    tooltip = _public_area_tooltip if public else _area_tooltip
+    nothing = PublicCount(count=SUPPRESSED, previous=SUPPRESSED, change=None, listed=False)
     features = []
     for name, geom in _area_geometries(kommun_areas):
         shaped = _shape_for_map(geom)
         if shaped is None:
             continue
         row = by_area.get(name, empty)
-        text = tooltip(name, row, summary["iso_week"])
+        if public:
+            public_row = shown.areas.get(name, nothing) if shown else nothing
+            text = _public_area_tooltip(name, public_row, summary["iso_week"])
+            row = {"total": public_row.count, "change": public_row.change}
+        else:
+            text = _area_tooltip(name, row, summary["iso_week"])
         if alerts.get(name):
             text += alert_tooltip_html(alerts[name])
         props = {
@@ -382,16 +391,26 @@ def _add_areas(
     opaque: bool,
     alerts: dict[str, list[str]] | None = None,
     public: bool = False,
+    shown: PublicCounts | None = None,
 ) -> None:
-    features = _area_features(summary, kommun_areas, alerts or {}, public=public)
-    max_total = max((a["total"] for a in summary["areas"]), default=0)
-    colormap, legend_items = _public_scale(max_total) if public else _scale(max_total)
-    for f in features:
-        total = f["properties"]["total"]
-        # Public: every count below the threshold gets the same colour, so the shade
-        # cannot tell 1 from 2.
-        value = 0 if public and total < MIN_PUBLIC_COUNT else total
-        f["properties"]["fill"] = colormap(value)[:7]
+    features = _area_features(summary, kommun_areas, alerts or {}, public=public, shown=shown)
+    if public:
+        # Only shown totals set the scale; '<3' gets the lowest class (the shade cannot
+        # tell 1 from 2), '≥3' a colour of its own (a class would narrow it down).
+        totals = [f["properties"]["total"] for f in features]
+        top = max((t for t in totals if isinstance(t, int)), default=0)
+        colormap, legend_items = _public_scale(top, hidden=HIDDEN in totals)
+        for f in features:
+            total = f["properties"]["total"]
+            if isinstance(total, int):
+                f["properties"]["fill"] = colormap(total)[:7]
+            else:
+                f["properties"]["fill"] = HIDDEN_COLOUR if total == HIDDEN else ZERO_COLOUR
+    else:
+        max_total = max((a["total"] for a in summary["areas"]), default=0)
+        colormap, legend_items = _scale(max_total)
+        for f in features:
+            f["properties"]["fill"] = colormap(f["properties"]["total"])[:7]
     # Only what the page draws goes into it: the public page must not carry raw counts.
     drawn = [
         {**f, "properties": {k: f["properties"][k] for k in ("tooltip", "fill", "alert")}}
@@ -421,8 +440,11 @@ def _add_areas(
     _HtmlControl(legend, "bottomleft", "lb-legend-control").add_to(m)
 
 
-def _public_scale(max_total: int) -> tuple[StepColormap, list[dict[str, str]]]:
-    """Like `_scale`, but the lowest class is '<3' and the steps start at 3."""
+def _public_scale(
+    max_total: int, *, hidden: bool = False
+) -> tuple[StepColormap, list[dict[str, str]]]:
+    """Like `_scale`, but the lowest class is '<3' and the steps start at 3; `hidden`
+    adds the '≥3' (withheld) colour."""
     top = max(max_total, MIN_PUBLIC_COUNT)
     classes = min(len(SCALE_COLOURS), top - MIN_PUBLIC_COUNT + 1)
     step = math.ceil((top - MIN_PUBLIC_COUNT + 1) / classes)
@@ -434,6 +456,8 @@ def _public_scale(max_total: int) -> tuple[StepColormap, list[dict[str, str]]]:
     items = [{"colour": ZERO_COLOUR, "label": f"<{MIN_PUBLIC_COUNT}"}]
     for lo, hi, colour in zip(edges, edges[1:], colours[1:], strict=False):
         items.append({"colour": colour, "label": str(lo) if hi - 1 == lo else f"{lo}–{hi - 1}"})
+    if hidden:
+        items.append({"colour": HIDDEN_COLOUR, "label": f"{HIDDEN} (dolt)"})
     return colormap, items
 
 
@@ -533,22 +557,33 @@ def _add_heatmap(m: folium.Map, exact: list[IncidentPoint]) -> None:
     HeatMap(points, radius=18, blur=15, min_opacity=0.35, control=False).add_to(layer)
 
 
-def _add_title(m: folium.Map, summary: dict[str, Any], *, public: bool = False) -> None:
+def _pair(counts: PublicCount) -> tuple[int | str, int | str]:
+    return counts.count, counts.previous
+
+
+def _add_title(
+    m: folium.Map,
+    summary: dict[str, Any],
+    *,
+    public: bool = False,
+    shown: PublicCounts | None = None,
+) -> None:
     _, week = parse_week(summary["iso_week"])
     built = datetime.fromisoformat(summary["built_at"]).astimezone(STOCKHOLM)
     change = summary["change"]
-    if public:
-        change = shown_change(summary["total"], summary["previous_total"])
+    total, previous_total = summary["total"], summary["previous_total"]
+    if public:  # the public numbers, or none at all
+        change, total, previous_total = None, SUPPRESSED, SUPPRESSED
+        if shown:
+            change, total, previous_total = shown.total.change, *_pair(shown.total)
     box = _templates.get_template("title_box.html.j2").render(
         public=public,
         kommun_name=summary["kommun_name"],
         iso_week=summary["iso_week"],
         week_number=week,
         date_range=_date_range_sv(summary["iso_week"]),
-        total=shown_count(summary["total"]) if public else summary["total"],
-        previous_total=(
-            shown_count(summary["previous_total"]) if public else summary["previous_total"]
-        ),
+        total=total,
+        previous_total=previous_total,
         change_text=change_text(change) if change is not None else "",
         centroid_only=0 if public else summary["centroid_only"],
         revision=summary["revision"],
@@ -593,12 +628,13 @@ def render_public_map(
 ) -> str:
     """The public map: areas only, counts below 3 shown as '<3'; no points, no text."""
     summary = week_summary(snapshot)
+    shown = public_counts(snapshot)
     title = f"Lägesbild {snapshot.kommun_name} {snapshot.iso_week} (offentlig)"
     m = _base_map(kommun_areas, tiles, title)
-    _add_areas(m, summary, kommun_areas, opaque=tiles is None, public=True)
+    _add_areas(m, summary, kommun_areas, opaque=tiles is None, public=True, shown=shown)
     _add_area_labels(m, kommun_areas)
     _add_boundary(m, kommun_areas)
-    _add_title(m, summary, public=True)
+    _add_title(m, summary, public=True, shown=shown)
     return _finish(m, asset_prefix)
 
 
@@ -613,7 +649,9 @@ def _finish(m: folium.Map, asset_prefix: str) -> str:
 def render_index(weeks: list[dict[str, Any]], *, public: bool = False) -> str:
     """The archive index: per kommun, newest week first, earlier revisions linked.
 
-    `public`: the index of the public tree (totals below 3 as '<3', no exports)."""
+    `public`: the index of the public tree (no exports). Its total is the entry's
+    `public_total` (the public summary's kommun total, which may be '<3' or '≥3'); an
+    entry without one shows '–' rather than a number that might give a count away."""
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for week in weeks:  # one row per week: its newest revision
         key = (week["kommun"], week["iso_week"])
@@ -624,7 +662,7 @@ def render_index(weeks: list[dict[str, Any]], *, public: bool = False) -> str:
         revisions = week.get("revisions") or [week.get("revision", 0)]
         row = {
             **week,
-            "total": shown_count(week["total"]) if public else week["total"],
+            "total": week.get("public_total", "–") if public else week["total"],
             "earlier": [r for r in sorted(revisions) if r != week.get("revision")],
         }
         grouped[kommun].append(row)

@@ -48,9 +48,13 @@ def test_public_summary_known_answers() -> None:
     areas = {a["area"]: a for a in summary["areas"]}
     assert areas["Centrum"]["total"] == 6 and areas["Centrum"]["previous"] == "<3"
     assert areas["Centrum"]["change"] is None
+    # complementary suppression: "Centrum 6, klotter 6" would say the other 14
+    # categories had 0 (and the hotspot's 6 klotter would pin the cell): withheld
     assert areas["Centrum"]["categories"] == {
-        "klotter": {"count": 6, "previous": "<3", "change": None}
+        "klotter": {"count": "≥3", "previous": "<3", "change": None}
     }
+    # last week: kommun 5 = Norr 4 + <3 would pin the other areas' sum to 1
+    assert areas["Norr"]["previous"] == "≥3"
     assert areas["Norr"]["categories"] == {
         "skadegorelse": {"count": "<3", "previous": 4, "change": None}
     }
@@ -63,7 +67,10 @@ def test_public_summary_known_answers() -> None:
         "previous": "<3",
         "change": None,
     }
+    skadegorelse = next(c for c in summary["categories"] if c["category"] == "skadegorelse")
+    assert (skadegorelse["count"], skadegorelse["previous"]) == ("<3", "≥3")
     assert [h["count"] for h in summary["hotspots"]] == [6, "<3"]
+    assert "≥3" in summary["suppression"]
     assert summary["alerts"] == [{"area": "Centrum", "category": "klotter"}]
 
 
@@ -142,7 +149,7 @@ def _numbers_shown(page: str) -> list[str]:
     """Every count the public pages show: table cells, hotspot categories, map tooltips."""
     # the map embeds its tooltips as JSON strings: \\u003c, \\u00f6 …
     page = re.sub(r"\\u([0-9a-f]{4})", lambda m: chr(int(m[1], 16)), page)
-    page = page.replace("&lt;3", "<3")
+    page = page.replace("&lt;3", "<3").replace("&ge;3", "≥3")
     shown = re.findall(r'<td class="num">(<3|[^<]*)</td>', page)
     shown += re.findall(r'<span class="n">(<3|[^<]*)</span>', page)
     shown += re.findall(r"<br>(\S+) rapporter vecka", page)
@@ -181,7 +188,7 @@ def test_public_files_hold_no_text_names_or_small_counts(tmp_path: Path) -> None
         shown = _numbers_shown(page)
         assert len(shown) >= (6 if name == "karta.html" else 10), (name, shown)
         for value in shown:
-            assert value in ("<3", "–") or int(value.lstrip("+−")) >= 3, (name, value)
+            assert value in ("<3", "≥3", "–") or int(value.lstrip("+−")) >= 3, (name, value)
     summary = json.loads((public / "0580" / "2026-W47" / "sammanfattning.json").read_text())
     for value in _json_counts(summary):
-        assert value is None or value == "<3" or abs(value) >= 3, value
+        assert value is None or value in ("<3", "≥3") or abs(value) >= 3, value
