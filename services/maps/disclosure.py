@@ -27,8 +27,10 @@ same pattern, so two publications of the same table hide the same cells.
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -355,7 +357,28 @@ def _table(
     return values, relations
 
 
+_INPUTS = {"areas", "categories", "cells", "stats", "coverage", "hotspots"}
+_MEMO: OrderedDict[str, PublicCounts] = OrderedDict()
+_MEMO_SIZE = 16
+_MEMO_LOCK = threading.Lock()  # the maps service may render from more than one thread
+
+
 def public_counts(snapshot: WeekSnapshotV1) -> PublicCounts:
+    """`suppressed_counts`, computed once per week's content: the public map, meeting pack,
+    JSON and index of one publication all ask, and the search is the costly part."""
+    key = hashlib.sha256(snapshot.model_dump_json(include=_INPUTS).encode()).hexdigest()
+    with _MEMO_LOCK:
+        counts = _MEMO.get(key)
+    if counts is None:
+        counts = suppressed_counts(snapshot)
+        with _MEMO_LOCK:
+            _MEMO[key] = counts
+            while len(_MEMO) > _MEMO_SIZE:
+                _MEMO.popitem(last=False)
+    return counts
+
+
+def suppressed_counts(snapshot: WeekSnapshotV1) -> PublicCounts:
     """Suppress the week's public numbers once (see the module doc).
 
     Two tables, each suppressed on its own numbers: this week (with the hotspots, their

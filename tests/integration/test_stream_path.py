@@ -93,9 +93,10 @@ def test_reports_flow_through_the_streams_into_the_weekly_lagesbild(
 
     # The maps service renders what the build announced.
     week_dir = Path(service_env["LAGESBILD_OUTPUT_DIR"]) / "0580" / week
-    wait_for(lambda: (week_dir / "karta.html").exists(), timeout=30)
-    index = (Path(service_env["LAGESBILD_OUTPUT_DIR"]) / "index.html").read_text("utf-8")
-    assert f"0580/{week}/karta.html" in index
+    index = Path(service_env["LAGESBILD_OUTPUT_DIR"]) / "index.html"
+    # The week's files are written first, the archive index last: wait for the index.
+    wait_for(lambda: index.exists() and f"0580/{week}/karta.html" in index.read_text("utf-8"), 30)
+    assert (week_dir / "karta.html").exists()
     published = json.loads((week_dir / "sammanfattning.json").read_text("utf-8"))
     assert published["total"] == 8
 
