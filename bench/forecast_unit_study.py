@@ -21,6 +21,7 @@ import math
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import astuple
 from datetime import date
 from pathlib import Path
 
@@ -35,63 +36,25 @@ from services.aggregate.forecast import (
     WeekResult,
     evaluate,
     forecast_details,
+    paired_gain,
     rank_candidates,
     summarize,
 )
-from services.aggregate.forecast_cli import CsvLayout, load_points
-
-DATA = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "data"
-    / "incidents"
-    / "vancouver_vpd_crimes_2020.csv.gz"
+from services.aggregate.forecast_cli import load_points
+from services.aggregate.forecast_study import (
+    HALF_LIFE,
+    STUDY_CELL_M,
+    TEST_WEEKS,
+    TUNE_WEEKS,
+    VANCOUVER_FILE,
+    VANCOUVER_LAYOUT,
+    size_label,
+    unit_candidates,
 )
-LAYOUT = CsvLayout(
-    time_columns=("YEAR", "MONTH", "DAY", "HOUR", "MINUTE"),
-    x_column="X",
-    y_column="Y",
-    crs="EPSG:32610",
-)
-TUNE_WEEKS = (date(2020, 2, 3), date(2020, 7, 6))  # 2020-W06 .. W27
-TEST_WEEKS = (date(2020, 7, 6), date(2020, 12, 28))  # 2020-W28 .. W52
-STUDY_CELL_M = 250.0
-CELL_SIZES = (250.0 / 3, 100.0, 125.0, 150.0, 200.0, 250.0)
-LAMBDAS = (0.5, 1.0, 2.0)
-HALF_LIFE = 8.0
 
-
-def size_label(cell_m: float) -> str:
-    return "83.3" if abs(cell_m - 250 / 3) < 1e-9 else f"{cell_m:g}"
-
-
-def candidates() -> list[Method]:
-    """The 32 candidates written down in docs/forecast.md before the held-out run."""
-    out: list[Method] = []
-    for c in CELL_SIZES:
-        tag = f"c{size_label(c)}"
-        out.append(Method(f"{tag} count", cell_m=c))
-        out.append(Method(f"{tag} decay8", half_life_weeks=HALF_LIFE, cell_m=c))
-        if c < STUDY_CELL_M:
-            for lam in LAMBDAS:
-                out.append(Method(f"{tag} shrink{lam:g}", cell_m=c, shrink=lam))
-            out.append(
-                Method(f"{tag} decay8+shrink1", half_life_weeks=HALF_LIFE, cell_m=c, shrink=1.0)
-            )
-    return out
-
-
-def paired(results: Sequence[WeekResult], name: str, ref: str) -> tuple[float, float, int, int]:
-    """Mean weekly PAI gain of `name` over `ref`, its SE, weeks better, weeks worse."""
-    diff = np.array(
-        [
-            r.methods[name].pai - r.methods[ref].pai
-            for r in results
-            if not math.isnan(r.methods[ref].pai)
-        ]
-    )
-    se = float(diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else math.nan
-    return float(diff.mean()), se, int((diff > 1e-12).sum()), int((diff < -1e-12).sum())
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "incidents" / VANCOUVER_FILE
+LAYOUT = VANCOUVER_LAYOUT
+candidates = unit_candidates
 
 
 def area_range(results: Sequence[WeekResult], name: str) -> str:
@@ -130,7 +93,7 @@ def print_tune(ranked: list[TuneResult], points: Points) -> None:
     )
     print("|---|---|---|---|---|---|---|---|")
     for n, r in enumerate(ranked, start=1):
-        _, _, better, worse = paired(weeks, r.method.name, "baseline")
+        _, _, better, worse = astuple(paired_gain(weeks, r.method.name, "baseline"))
         print(
             f"| {n} | {r.method.name} | {r.summary.mean_pai:.3f} | "
             f"{r.summary.mean_hit_rate:.2%} | {r.gain:+.3f} ± {r.gain_se:.3f} | "
@@ -172,20 +135,20 @@ def run_holdout(points: Points, ranked: list[TuneResult]) -> None:
             if m.name == "baseline":
                 cols = "— | — | —"
             else:
-                gain, se, better, worse = paired(weeks, m.name, "baseline")
+                gain, se, better, worse = astuple(paired_gain(weeks, m.name, "baseline"))
                 cols = f"{gain:+.3f} ± {se:.3f} | {gain / se:+.1f} | {better}/{worse}"
             print(
                 f"| {m.name} | {s.mean_hit_rate:.2%} | {s.mean_pai:.3f} | {cols} | "
                 f"{area_range(weeks, m.name)} |"
             )
         if plain.name in summary and plain.name != winner.name:
-            gain, se, better, worse = paired(weeks, winner.name, plain.name)
+            gain, se, better, worse = astuple(paired_gain(weeks, winner.name, plain.name))
             print(
                 f"winner vs plain count at {size_label(size)} m: {gain:+.3f} ± {se:.3f} "
                 f"({better}/{worse})"
             )
         if fraction == 0.05:
-            gain, se, _, _ = paired(weeks, winner.name, "baseline")
+            gain, se, _, _ = astuple(paired_gain(weeks, winner.name, "baseline"))
             verdict = "PASSES" if gain > 2 * se else "does NOT pass"
             print(f"Rule (held-out gain > 2 SE): {gain:+.3f} vs 2 SE = {2 * se:.3f}: {verdict}")
             print("\n| week | incidents | baseline hit | baseline PAI | winner hit | winner PAI |")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -31,23 +30,19 @@ from services.aggregate.forecast import (
     tune,
 )
 from services.aggregate.forecast import paired_gain as gain_of
-from services.aggregate.forecast_cli import CsvLayout, evaluate_command, load_points
+from services.aggregate.forecast_cli import evaluate_command, load_points
+from services.aggregate.forecast_study import (
+    TEST_WEEKS,
+    TUNE_WEEKS,
+    VANCOUVER_FILE,
+    VANCOUVER_LAYOUT,
+    unit_candidates,
+)
 
 VANCOUVER = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "data"
-    / "incidents"
-    / "vancouver_vpd_crimes_2020.csv.gz"
+    Path(__file__).resolve().parents[2].parent / "shared" / "data" / "incidents" / VANCOUVER_FILE
 )
-LAYOUT = CsvLayout(
-    time_columns=("YEAR", "MONTH", "DAY", "HOUR", "MINUTE"),
-    x_column="X",
-    y_column="Y",
-    crs="EPSG:32610",
-)
-TUNE_WEEKS = (date(2020, 2, 3), date(2020, 7, 6))  # 2020-W06 .. W27
-TEST_WEEKS = (date(2020, 7, 6), date(2020, 12, 28))  # 2020-W28 .. W52
+LAYOUT = VANCOUVER_LAYOUT
 
 pytestmark = pytest.mark.skipif(
     not VANCOUVER.is_file(), reason=f"real incident data not present: {VANCOUVER}"
@@ -181,18 +176,6 @@ def test_evaluate_command_on_the_real_file() -> None:
 # --- third round: the spatial unit ------------------------------------------------------------
 
 CELL_SIZES = (250 / 3, 100.0, 125.0, 150.0, 200.0, 250.0)
-
-
-def unit_candidates() -> list[Method]:
-    """The 32 candidates of docs/forecast.md, "Third round" (bench/forecast_unit_study.py)."""
-    out = []
-    for c in CELL_SIZES:
-        tag = f"c{c:.1f}"
-        out += [Method(f"{tag} count", cell_m=c), Method(f"{tag} decay8", 8.0, cell_m=c)]
-        if c < 250:
-            out += [Method(f"{tag} shrink{lam:g}", cell_m=c, shrink=lam) for lam in (0.5, 1, 2)]
-            out.append(Method(f"{tag} decay8+shrink1", 8.0, cell_m=c, shrink=1.0))
-    return out
 
 
 def test_spatial_unit_tuning_picks_the_default_and_it_beats_the_baseline_held_out(
