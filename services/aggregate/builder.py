@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from services.aggregate import patrol_store, plan_store, store
 from services.aggregate.followup import weeks_needed
 from services.aggregate.hotspot_grid import Grid
-from services.aggregate.presence import presence_period
+from services.aggregate.presence import presence_period, with_areas
 from services.aggregate.snapshot import (
     BASELINE_WEEKS_FOR_HOTSPOTS,
     HOTSPOT_CELL_M,
@@ -95,8 +95,11 @@ class WeekBuilder:
             ],
             decisions=decisions,
             decision_counts=store.week_counts(self.engine, kommun, follow_weeks),
-            visits=patrol_store.visits_between(
-                self.engine, kommun, *presence_period(iso_week, follow_weeks)
+            visits=with_areas(
+                patrol_store.visits_between(
+                    self.engine, kommun, *presence_period(iso_week, follow_weeks)
+                ),
+                self.kommuner[kommun].area_of,
             ),
         )
 

@@ -9,7 +9,8 @@ a guard was there — and the guard hours at each decision's target since it too
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 import shapely
@@ -21,6 +22,17 @@ from services.aggregate.plan_match import distance_m
 from shared.contracts import PLACE_REACH_M, DecisionV1, HotspotV1, PatrolPresenceV1
 from shared.patrol_orders import Visit
 from shared.weeks import week_bounds
+
+
+def with_areas(visits: Iterable[Visit], area_of: Callable[[float, float], str]) -> list[Visit]:
+    """Visits placed by coordinates only get the area they lie in, so they count for
+    decisions on that area like the ones the TiB named an area for."""
+    return [
+        replace(v, area=area_of(v.lat, v.lon))
+        if v.area is None and v.lat is not None and v.lon is not None
+        else v
+        for v in visits
+    ]
 
 
 def _hotspot_at(visit: Visit, hotspots: Sequence[HotspotV1]) -> HotspotV1 | None:

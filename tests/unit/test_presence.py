@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from services.aggregate.logic import Incident
-from services.aggregate.presence import guard_hours, week_presence
+from services.aggregate.presence import guard_hours, week_presence, with_areas
 from shared.contracts import PLACE_REACH_M, DecisionV1, HotspotV1
 from shared.patrol_orders import Visit, fold, visits
 from shared.weeks import week_bounds
@@ -117,3 +117,17 @@ def test_guard_hours_at_a_decisions_target_count_its_weeks_only() -> None:
     by_place = _decision("Skäggetorps centrum")  # not an area: only visits to that place
     assert guard_hours(all_visits, by_place, areas, ["2026-W47", "2026-W48"]) == 3.0
     assert guard_hours(all_visits, by_area, areas, []) == 0.0
+
+
+def test_a_visit_placed_by_coordinates_gets_its_area_and_counts_for_the_areas_decision() -> None:
+    def area_of(lat: float, lon: float) -> str:
+        return "Skäggetorp" if lat > 58.42 else "Ryd"
+
+    by_point = _visit("o1", FRIDAY_20, 2, place="Vid kiosken", area=None)
+    named = _visit("o2", FRIDAY_20, 1, place="Ryds centrum", lat=58.40, lon=15.56, area="Berga")
+    unplaced = _visit("o3", FRIDAY_20, 1, place="Runt om", lat=None, lon=None, area=None)
+    placed = with_areas([by_point, named, unplaced], area_of)
+    assert [v.area for v in placed] == ["Skäggetorp", "Berga", None]  # a named area is kept
+    decision = _decision("Skäggetorp")
+    assert guard_hours(placed, decision, ["Skäggetorp", "Ryd", "Berga"], ["2026-W48"]) == 2.0
+    assert guard_hours([by_point], decision, ["Skäggetorp"], ["2026-W48"]) == 0.0  # before
