@@ -96,6 +96,8 @@ def demo_patrols(weeks: list[str]) -> list[PatrolOrderEventV1]:
                      ("checked_out", 235, DEMO_GUARDS)]  # fmt: skip
             events += [
                 PatrolOrderEventV1(
+                    # fixed ids: running the demo again stores no second copy of an event
+                    message_id=f"{order.order_id}-{kind}",
                     order_id=order.order_id,
                     kommun=DEMO_KOMMUN,
                     kind=kind,
