@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     # aggregate
     week_build_cron: str = Field("0 6 * * mon", description="cron line, Europe/Stockholm")
     kommuner: list[str] = Field(default_factory=lambda: ["0580"])
+    revision_min_interval_s: float = Field(
+        300,
+        ge=0,
+        description="late reports make at most one new revision of a built week this often",
+    )
 
     # retention (GDPR): raw reports, free text and points older than this are purged;
     # counts and frozen weeks' aggregates are kept
@@ -52,6 +57,33 @@ class Settings(BaseSettings):
 
     # maps
     map_tiles: str = Field("OpenStreetMap", description="folium tiles; empty = none (offline)")
+
+    # HTTP servers (intake, tib serve, maps-serve): shared/http_server.py
+    http_header_timeout_s: float = Field(
+        10.0, gt=0, description="request line and headers must arrive within this (else 408)"
+    )
+    http_body_timeout_s: float = Field(
+        30.0, gt=0, description="a request body must arrive within this of its start (else 408)"
+    )
+    http_keep_alive_s: int = Field(5, ge=1, description="idle keep-alive connections close after")
+    http_max_header_bytes: int = Field(
+        16_384, ge=1024, description="request line and headers larger than this are refused (400)"
+    )
+    http_limit_concurrency: int = Field(
+        200, ge=1, description="open connections per server at once; more are answered 503"
+    )
+    http_shutdown_timeout_s: float = Field(
+        10.0, ge=0, description="on shutdown, running requests get this long to finish"
+    )
+
+    # access (every service that checks tokens; shared/access.py)
+    auth_failures_per_minute: int = Field(
+        10, ge=0, description="failed token checks per client address and minute before 429"
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="reverse proxies (addresses or networks) whose X-Forwarded-For is believed",
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -334,6 +334,13 @@ class WeekSnapshotV1(_Message):
 class LagesbildReadyV1(_Message):
     message_id: str = Field(default_factory=new_message_id)
     snapshot: WeekSnapshotV1
+    public: bool = Field(
+        True,
+        description=(
+            "whether the public version may change with this snapshot: false for a revision "
+            "made by late reports, whose public version waits for the scheduled weekly build"
+        ),
+    )
 
 
 class LagesbildPublishedV1(_Message):

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from shared.weeks import STOCKHOLM
 
 _DAY_NAMES = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 Job = Callable[[], Awaitable[object]]
+Schedule = str | BaseTrigger  # a cron line, or any APScheduler trigger
 
 
 def parse_cron(expression: str) -> CronTrigger:
@@ -32,14 +34,15 @@ def parse_cron(expression: str) -> CronTrigger:
     )
 
 
-def make_scheduler(jobs: dict[str, tuple[str, Job]]) -> AsyncIOScheduler:
-    """job id -> (cron line, coroutine function). Start it inside the running loop."""
+def make_scheduler(jobs: dict[str, tuple[Schedule, Job]]) -> AsyncIOScheduler:
+    """job id -> (cron line or trigger, coroutine function). Start it inside the running loop."""
     scheduler = AsyncIOScheduler(
         timezone=STOCKHOLM,
         # Weekly and daily jobs: a run missed while the service was down is made up once
         # (coalesce) within six hours, never several times.
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 6 * 3600},
     )
-    for job_id, (cron, job) in jobs.items():
-        scheduler.add_job(job, parse_cron(cron), id=job_id, replace_existing=True)
+    for job_id, (when, job) in jobs.items():
+        trigger = parse_cron(when) if isinstance(when, str) else when
+        scheduler.add_job(job, trigger, id=job_id, replace_existing=True)
     return scheduler

@@ -67,6 +67,8 @@ def service_env(tmp_path: Path, redis_server: EmbeddedRedis, db_url: str) -> dic
         "LAGESBILD_MAP_TILES": "",
         "LAGESBILD_CLAIM_IDLE_MS": "1500",
         "LAGESBILD_CLAIM_INTERVAL_MS": "300",
+        # Tests see a late report's revision at once; the debounce has its own test.
+        "LAGESBILD_REVISION_MIN_INTERVAL_S": "0",
     }
 
 

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from services.aggregate import patrol_store, plan_store, store
 from services.aggregate.builder import UnknownKommunError, WeekBuilder
+from services.aggregate.jobs import revision_due_at
 from shared.contracts import (
     ACCEPTED_STREAM,
     AGGREGATE_GROUP,
@@ -37,14 +38,26 @@ from shared.weeks import weeks_between
 
 # The events after which a visit exists or changes (an outcome may follow the check-out).
 PRESENCE_EVENTS = ("checked_out", "outcome")
+# Built weeks waiting for a debounced revision: "kommun|week" -> due time (epoch seconds).
+REVISIONS_DUE = "lagesbild:aggregate:revisions-due"
+# Revised weeks whose public version waits for the next scheduled weekly build.
+PUBLIC_PENDING = "lagesbild:aggregate:public-pending"
 
 log = logging.getLogger("lagesbild.aggregate")
 M = TypeVar("M", bound=BaseModel)
 
 
 class Aggregate:
-    def __init__(self, broker: RedisBroker, redis: Redis, builder: WeekBuilder) -> None:
+    def __init__(
+        self,
+        broker: RedisBroker,
+        redis: Redis,
+        builder: WeekBuilder,
+        *,
+        revision_min_interval_s: float = 300,
+    ) -> None:
         self.broker, self.redis, self.builder = broker, redis, builder
+        self.revision_min_interval_s = revision_min_interval_s
 
     async def parse(self, entries: list[RawEntry], model: type[M], stream: str) -> list[M]:
         """The entries that are a `model`; the others are dead-lettered, never retried."""
@@ -72,20 +85,68 @@ class Aggregate:
         await self.rebuild_if_frozen(weeks)
 
     async def rebuild_if_frozen(self, weeks: dict[str, set[str]]) -> None:
-        for kommun, candidates in weeks.items():
-            frozen = await asyncio.to_thread(
-                store.frozen_weeks, self.builder.engine, kommun, candidates
-            )
-            for week in sorted(frozen):
-                await self.build_and_announce(kommun, week, requested_by="revision")
+        """Revise built weeks now, or note them as due when the newest revision is recent.
 
-    async def build_and_announce(self, kommun: str, week: str, *, requested_by: str) -> bool:
+        The due list lives in Redis (a sorted set by due time) so that a restart or another
+        aggregate instance finishes it; `build_due_revisions` runs it."""
+        now = datetime.now(UTC)
+        for kommun, candidates in weeks.items():
+            built = await asyncio.to_thread(
+                store.last_built, self.builder.engine, kommun, candidates
+            )
+            for week, built_at in sorted(built.items()):
+                due = revision_due_at(built_at, now, self.revision_min_interval_s)
+                if due <= now:
+                    await self.build_revision(kommun, week)
+                else:  # NX: a later report never postpones a revision already due
+                    member = f"{kommun}|{week}"
+                    await self.redis.zadd(REVISIONS_DUE, {member: due.timestamp()}, nx=True)
+
+    async def build_due_revisions(self) -> list[tuple[str, str]]:
+        """Build the revisions whose time has come; a lease keeps two instances apart and
+        the entry is removed only after the build, so a crash leaves it for the next run."""
+        done = []
+        due = await self.redis.zrangebyscore(REVISIONS_DUE, "-inf", datetime.now(UTC).timestamp())
+        for raw in due:
+            member = raw.decode() if isinstance(raw, bytes) else str(raw)
+            lease = f"lagesbild:lease:revision:{member}"
+            if not await self.redis.set(lease, "1", nx=True, ex=600):
+                continue
+            kommun, week = member.split("|", 1)
+            await self.build_revision(kommun, week)
+            await self.redis.zrem(REVISIONS_DUE, member)
+            await self.redis.delete(lease)
+            done.append((kommun, week))
+        return done
+
+    async def build_revision(self, kommun: str, week: str) -> None:
+        """A revision after late input: restricted artefacts now, the public version at the
+        next scheduled weekly build (`announce_public_revisions`)."""
+        if await self.build_and_announce(kommun, week, requested_by="revision", public=False):
+            await self.redis.sadd(PUBLIC_PENDING, f"{kommun}|{week}")
+
+    async def announce_public_revisions(self) -> None:
+        """On the weekly schedule: let the public versions catch up with revised weeks."""
+        while member := await self.redis.spop(PUBLIC_PENDING):
+            text = member.decode() if isinstance(member, bytes) else str(member)
+            kommun, week = text.split("|", 1)
+            snapshot = await asyncio.to_thread(
+                store.latest_snapshot, self.builder.engine, kommun, week
+            )
+            if snapshot is not None:
+                await self.broker.publish(
+                    LagesbildReadyV1(snapshot=snapshot), stream=LAGESBILD_READY_STREAM
+                )
+
+    async def build_and_announce(
+        self, kommun: str, week: str, *, requested_by: str, public: bool = True
+    ) -> bool:
         snapshot, is_new = await asyncio.to_thread(
             self.builder.build, kommun, week, datetime.now(UTC)
         )
         if is_new or requested_by == "operator":
             await self.broker.publish(
-                LagesbildReadyV1(snapshot=snapshot), stream=LAGESBILD_READY_STREAM
+                LagesbildReadyV1(snapshot=snapshot, public=public), stream=LAGESBILD_READY_STREAM
             )
         return is_new
 
@@ -115,6 +176,10 @@ class Aggregate:
         for entry in entries:
             try:
                 request = WeekBuildRequestedV1.model_validate_json(entry.payload)
+                # An absurd week (9999-W01) is dead-lettered with the reason, not built.
+                await asyncio.to_thread(
+                    self.builder.check_week, request.kommun, request.iso_week, datetime.now(UTC)
+                )
                 await self.build_and_announce(
                     request.kommun, request.iso_week, requested_by="operator"
                 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 
@@ -12,6 +12,7 @@ from shared.weeks import last_complete_week, shift_week
 
 log = logging.getLogger("lagesbild.aggregate.jobs")
 WEEKLY_JOB_ID = "weekly-lagesbild"
+DUE_REVISIONS_JOB_ID = "due-revisions"
 CATCH_UP_WEEKS = 8
 
 
@@ -20,6 +21,19 @@ def weeks_to_build(now: datetime, built: set[str], weeks_back: int = CATCH_UP_WE
     last = last_complete_week(now)
     candidates = [shift_week(last, -i) for i in range(weeks_back)]
     return sorted(w for w in candidates if w == last or w not in built)
+
+
+def revision_due_at(last_built: datetime, now: datetime, min_interval_s: float) -> datetime:
+    """When a late report may make the week's next revision: at once if the newest one is
+    at least `min_interval_s` old, else that long after it. Debounced, so a stream of late
+    reports makes one revision per interval, and revisions cannot be compared to isolate a
+    single report (issue #13)."""
+    return max(now, last_built + timedelta(seconds=min_interval_s))
+
+
+def due_revisions_check_s(min_interval_s: float) -> float:
+    """How often to look for due revisions: a fifth of the interval, 1 s to 60 s."""
+    return min(60.0, max(1.0, min_interval_s / 5))
 
 
 BuildWeek = Callable[[str, str], Awaitable[None]]

@@ -11,13 +11,19 @@ import functools
 import logging
 from datetime import UTC, datetime
 
+from apscheduler.triggers.interval import IntervalTrigger
 from faststream import FastStream
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 
 from services.aggregate import handlers, store
 from services.aggregate.builder import WeekBuilder
-from services.aggregate.jobs import WEEKLY_JOB_ID, weekly_build
+from services.aggregate.jobs import (
+    DUE_REVISIONS_JOB_ID,
+    WEEKLY_JOB_ID,
+    due_revisions_check_s,
+    weekly_build,
+)
 from services.retention import AGGREGATE_PARTS, purge
 from shared.areas import load_kommuner
 from shared.categories import category_catalog
@@ -51,7 +57,9 @@ def create_app(settings: Settings | None = None) -> FastStream:
         kommuner=load_kommuner(settings.areas_dir, settings.area_name_property),
         categories=category_catalog(settings.extra_categories),
     )
-    aggregate = handlers.Aggregate(broker, redis, builder)
+    aggregate = handlers.Aggregate(
+        broker, redis, builder, revision_min_interval_s=settings.revision_min_interval_s
+    )
     consumer = consumer_name()
     handlers.register(broker, aggregate, consumer=consumer, batch_size=settings.batch_size)
     reclaimers = [
@@ -87,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastStream:
                 engine, kommun, set(store.weeks_with_data(engine, kommun))
             ),
         )
+        await aggregate.announce_public_revisions()
 
     async def run_purge() -> None:
         await asyncio.to_thread(
@@ -103,6 +112,10 @@ def create_app(settings: Settings | None = None) -> FastStream:
         {
             WEEKLY_JOB_ID: (settings.week_build_cron, run_weekly_build),
             "purge-aggregate": (settings.purge_cron, run_purge),
+            DUE_REVISIONS_JOB_ID: (
+                IntervalTrigger(seconds=due_revisions_check_s(settings.revision_min_interval_s)),
+                aggregate.build_due_revisions,
+            ),
         }
     )
     app = FastStream(broker)

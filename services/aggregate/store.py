@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
@@ -230,6 +231,19 @@ def frozen_weeks(engine: Engine, kommun: str, weeks: set[str]) -> set[str]:
             .distinct()
         ).all()
     return set(rows)
+
+
+def last_built(engine: Engine, kommun: str, weeks: set[str]) -> dict[str, datetime]:
+    """When each of `weeks` that has a snapshot got its newest revision."""
+    if not weeks:
+        return {}
+    with Session(engine) as session:
+        rows = session.exec(
+            select(WeekSnapshotRow.iso_week, func.max(WeekSnapshotRow.built_at))
+            .where(WeekSnapshotRow.kommun == kommun, col(WeekSnapshotRow.iso_week).in_(weeks))
+            .group_by(WeekSnapshotRow.iso_week)
+        ).all()
+    return {week: built_at for week, built_at in rows}
 
 
 def save_snapshot(engine: Engine, snapshot: WeekSnapshotV1) -> None:

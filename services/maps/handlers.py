@@ -48,7 +48,7 @@ class Maps:
         snap = ready.snapshot
         with RENDER_SECONDS.time():
             map_path, summary_path = await asyncio.to_thread(
-                publish_week, self.out, snap, kommun_areas, tiles=self.tiles
+                publish_week, self.out, snap, kommun_areas, tiles=self.tiles, public=ready.public
             )
         event = LagesbildPublishedV1(
             kommun=snap.kommun,

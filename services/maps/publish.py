@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,12 @@ from services.maps.render import (
 )
 from shared.areas import KommunAreas
 from shared.contracts import WeekSnapshotV1
+from shared.web_security import content_security_policy, meta_tag, script_hashes, tile_sources
 
 MANIFEST = "index.json"
 PUBLIC_DIR = "offentlig"
 ASSET_PREFIX = "../../assets"  # from {tree}/{kommun}/{week}/
+_HEAD = re.compile(r"<head(?:\s[^>]*)?>", re.IGNORECASE)
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -57,6 +60,20 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def with_csp(page: str, *, tiles: str | None = None) -> str:
+    """The page with its Content-Security-Policy as a ``<meta>`` first in ``<head>``, so
+    that it holds when the file is opened from disk, a USB stick or an e-mail: scripts only
+    from the assets folder and the page's own inline scripts (by hash), images also from
+    the map's tile server."""
+    policy = content_security_policy(
+        script_hashes=script_hashes(page), for_meta=True, img_sources=tile_sources(tiles)
+    )
+    head = _HEAD.search(page)
+    if head is None:
+        raise ValueError("sidan saknar <head>: ingen plats för dess Content-Security-Policy")
+    return f"{page[: head.end()]}\n{meta_tag(policy)}{page[head.end() :]}"
 
 
 def week_dir(out: Path, kommun: str, iso_week: str) -> Path:
@@ -101,18 +118,32 @@ def _one_level_deeper(name: str, text: str) -> str:
     return text.replace(f'"{ASSET_PREFIX}/', f'"../{ASSET_PREFIX}/')
 
 
-def _write_week(folder: Path, revision: int, files: dict[str, str], newest: bool) -> None:
+def _write_week(
+    folder: Path, revision: int, files: dict[str, str], newest: bool, tiles: str | None
+) -> None:
+    def final(name: str, text: str) -> str:
+        return with_csp(text, tiles=tiles) if name.endswith(".html") else text
+
     for name, text in files.items():
-        write_atomically(folder / f"r{revision}" / name, _one_level_deeper(name, text))
+        write_atomically(folder / f"r{revision}" / name, final(name, _one_level_deeper(name, text)))
     if newest:
         for name, text in files.items():
-            write_atomically(folder / name, text)
+            write_atomically(folder / name, final(name, text))
 
 
 def publish_week(
-    out: Path, snapshot: WeekSnapshotV1, kommun_areas: KommunAreas, *, tiles: str | None
+    out: Path,
+    snapshot: WeekSnapshotV1,
+    kommun_areas: KommunAreas,
+    *,
+    tiles: str | None,
+    public: bool = True,
 ) -> tuple[Path, Path]:
-    """Render and write one week in both trees; returns (map path, summary path)."""
+    """Render and write one week; returns (map path, summary path).
+
+    `public=False` (a revision made by late reports) leaves the public tree as it was: it
+    changes only with the scheduled weekly build, so that comparing two public revisions
+    cannot single out one late report."""
     public_out = out / PUBLIC_DIR
     install_assets(out)
     install_assets(public_out)
@@ -122,15 +153,21 @@ def publish_week(
     newest = not known or snapshot.revision >= known[0]["revision"]
     folder = week_dir(out, *key)
     _write_week(
-        folder, snapshot.revision, restricted_files(snapshot, kommun_areas, tiles=tiles), newest
-    )
-    _write_week(
-        week_dir(public_out, *key),
+        folder,
         snapshot.revision,
-        public_files(snapshot, kommun_areas, tiles=tiles),
+        restricted_files(snapshot, kommun_areas, tiles=tiles),
         newest,
+        tiles,
     )
-    _update_index(out, entries, snapshot, newest)
+    if public:
+        _write_week(
+            week_dir(public_out, *key),
+            snapshot.revision,
+            public_files(snapshot, kommun_areas, tiles=tiles),
+            newest,
+            tiles,
+        )
+    _update_index(out, entries, snapshot, newest, public=public)
     return folder / "karta.html", folder / "sammanfattning.json"
 
 
@@ -140,26 +177,37 @@ def _read_manifest(out: Path) -> list[dict[str, Any]]:
 
 
 def _update_index(
-    out: Path, entries: list[dict[str, Any]], snapshot: WeekSnapshotV1, newest: bool
+    out: Path,
+    entries: list[dict[str, Any]],
+    snapshot: WeekSnapshotV1,
+    newest: bool,
+    *,
+    public: bool = True,
 ) -> None:
+    """One manifest entry per week: its revisions, and separately those of the public
+    version (which may lag behind, see `publish_week`)."""
     key = (snapshot.kommun, snapshot.iso_week)
-    old = next((e for e in entries if (e["kommun"], e["iso_week"]) == key), None)
-    revisions = set(old.get("revisions", [old["revision"]])) if old else set()
-    revisions.add(snapshot.revision)
-    entry = dict(old) if old and not newest else {}
+    old = next((e for e in entries if (e["kommun"], e["iso_week"]) == key), {})
+    entry = dict(old)
+    earlier = old.get("revisions", [old["revision"]] if old else [])
+    entry["revisions"] = sorted({*earlier, snapshot.revision})
     if newest:
-        entry = {
-            "kommun": snapshot.kommun,
-            "kommun_name": snapshot.kommun_name,
-            "iso_week": snapshot.iso_week,
-            "revision": snapshot.revision,
-            "total": sum(c.count for c in snapshot.cells),
+        entry.update(
+            kommun=snapshot.kommun,
+            kommun_name=snapshot.kommun_name,
+            iso_week=snapshot.iso_week,
+            revision=snapshot.revision,
+            total=sum(c.count for c in snapshot.cells),
+        )
+    if public:  # entries written before public revisions were kept apart: all were public
+        public_earlier = old.get("public_revisions", earlier)
+        entry["public_revisions"] = sorted({*public_earlier, snapshot.revision})
+        if snapshot.revision >= old.get("public_revision", old.get("revision", 0)):
+            entry["public_revision"] = snapshot.revision
             # The public index shows only what the public week shows (it may be withheld).
-            "public_total": public_summary(snapshot)["total"],
-        }
-    entry["revisions"] = sorted(revisions)
+            entry["public_total"] = public_summary(snapshot)["total"]
     entries = [e for e in entries if (e["kommun"], e["iso_week"]) != key] + [entry]
     entries.sort(key=lambda e: (e["kommun"], e["iso_week"]))
     write_atomically(out / MANIFEST, _json(entries))
-    write_atomically(out / "index.html", render_index(entries))
-    write_atomically(out / PUBLIC_DIR / "index.html", render_index(entries, public=True))
+    write_atomically(out / "index.html", with_csp(render_index(entries)))
+    write_atomically(out / PUBLIC_DIR / "index.html", with_csp(render_index(entries, public=True)))

@@ -27,6 +27,7 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
+from services.maps import verbatim
 from services.maps.disclosure import PublicCount, PublicCounts, public_counts
 from services.maps.layers import (
     CHANGE_LAYER,
@@ -267,6 +268,7 @@ class _CompactLayerControl(MacroElement):
 
 
 def _base_map(kommun_areas: KommunAreas, tiles: str | None, title: str) -> folium.Map:
+    verbatim.install()  # user text in any layer must never be rendered as a template
     lat, lon = kommun_areas.centre
     m = folium.Map(
         location=[lat, lon],
@@ -659,11 +661,15 @@ def render_index(weeks: list[dict[str, Any]], *, public: bool = False) -> str:
             latest[key] = week
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for (kommun, _), week in sorted(latest.items()):
-        revisions = week.get("revisions") or [week.get("revision", 0)]
+        revision, revisions = week.get("revision"), week.get("revisions") or [week["revision"]]
+        if public:  # the public version's own revisions, which may lag behind
+            revision = week.get("public_revision", revision)
+            revisions = week.get("public_revisions", revisions)
         row = {
             **week,
+            "revision": revision,
             "total": week.get("public_total", "–") if public else week["total"],
-            "earlier": [r for r in sorted(revisions) if r != week.get("revision")],
+            "earlier": [r for r in sorted(revisions) if r != revision],
         }
         grouped[kommun].append(row)
     groups = []
