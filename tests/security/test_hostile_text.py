@@ -32,7 +32,10 @@ AREA = probe("OMRÅDE")
 CATEGORY = probe("KATEGORI")
 DESCRIPTION = probe("BESKRIVNING", length=1900)
 # The contract allows 200 characters for an organisation and 128 for a report id.
-ORGANISATION = "ORGANISATION {{ 'EV' ~ 'AL' }} {% raw %} <script>alert('o')</script> ${'TPL' + 'LIT'} \u2028 ' \" `"
+ORGANISATION = (
+    "ORGANISATION {{ 'EV' ~ 'AL' }} {% raw %} <script>alert('o')</script> ${'TPL' + 'LIT'} "
+    "\u2028 ' \" `"
+)
 REPORT_ID = "RID {{ 'EV' ~ 'AL' }} </script> ${'TPL' + 'LIT'} / ' \" `"
 PLAN_TITLE = probe("PLANTITEL")
 PLAN_PROBLEM = probe("PROBLEMBILD")
@@ -173,8 +176,8 @@ def _published(env: dict[str, str], tmp_path: Path, week: str) -> Path:
 class Reader:
     """One Chromium page that records dialogs, page errors and CSP violations."""
 
-    def __init__(self, browser: Any) -> None:
-        self.page = browser.new_page(viewport={"width": 1366, "height": 768})
+    def __init__(self, chromium: Any) -> None:
+        self.page = chromium.new_page(viewport={"width": 1366, "height": 768})
         self.dialogs: list[str] = []
         self.errors: list[str] = []
         self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
@@ -224,7 +227,10 @@ class Reader:
 
 
 def test_hostile_text_in_every_field_is_published_and_shown_literally(
-    hostile_env: dict[str, str], services: None, tmp_path: Path, browser: Any
+    hostile_env: dict[str, str],
+    services: None,
+    tmp_path: Path,
+    browser: Any,  # noqa: F811
 ) -> None:
     week = last_complete_week(datetime.now(UTC))
     folder = _published(hostile_env, tmp_path, week)
