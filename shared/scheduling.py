@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TypeAlias
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -12,7 +13,7 @@ from shared.weeks import STOCKHOLM
 
 _DAY_NAMES = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 Job = Callable[[], Awaitable[object]]
-Schedule = str | BaseTrigger  # a cron line, or any APScheduler trigger
+Schedule: TypeAlias = str | BaseTrigger  # a cron line, or any APScheduler trigger
 
 
 def parse_cron(expression: str) -> CronTrigger:

@@ -55,7 +55,3 @@ def render_macro(self: MacroElement, **kwargs: Any) -> None:
 def install() -> None:
     """Make every folium/branca macro element render through `render_macro`."""
     MacroElement.render = render_macro  # type: ignore[method-assign]
-
-
-def installed() -> bool:
-    return MacroElement.render is render_macro  # type: ignore[comparison-overlap]

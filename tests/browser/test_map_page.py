@@ -99,7 +99,7 @@ class OfflinePage:
     def open(self, path: Path) -> Any:
         self.page.goto(path.as_uri(), wait_until="load")
         self.page.wait_for_selector(".leaflet-control-layers-overlays label", state="attached")
-        self.page.wait_for_function("document.querySelectorAll('.marker-cluster').length > 0")
+        self.page.wait_for_function("() => document.querySelectorAll('.marker-cluster').length > 0")
         return self.page
 
     def count(self, selector: str) -> int:
