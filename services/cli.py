@@ -1,51 +1,248 @@
-"""`lagesbild`: the operator's command line. The composition root: it may use every service."""
+"""`lagesbild`: the operator's command line. The composition root: it may use every service.
+
+Fast: nothing heavy is imported at start. The commands defined here import what they need
+in their bodies, and the commands that live with their service are in `LAZY_COMMANDS`, a
+static table (name → where it lives, one-line help): `lagesbild --help` lists them from the
+table, and a command's module is imported only when that command runs. In Swedish
+throughout, typer's and click's own words included (`services/cli_sv.py`).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from difflib import get_close_matches
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from typer.core import TyperCommand, TyperGroup
 
-from shared.config import Settings
-from shared.redis_runtime import RedisUnavailableError, ensure_redis, require_redis
+from services import cli_sv
 
-app = typer.Typer(help="Lägesbild: veckans lägesbild för kommun och polis.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from pydantic_settings import BaseSettings
+
+    from shared.config import Settings
+
+
+@dataclass(frozen=True)
+class Lazy:
+    """A command that lives with its service, imported only when it runs."""
+
+    target: str  # "module:attr": a typer.Typer (a command group) or a command function
+    help: str  # the line `lagesbild --help` shows without importing the module
+    setup: str | None = None  # "module:function" called with the loaded Typer first
+
+
+LAZY_COMMANDS: dict[str, Lazy] = {
+    "intake": Lazy(
+        "services.intake.cli:intake_command",
+        "Kör intake-tjänsten: webbformulär, HTTP-API och Open311.",
+    ),
+    "tib": Lazy("services.tib.cli:tib_app", "TiB: livebild och väktaruppdrag."),
+    "maps-serve": Lazy(
+        "services.maps.server:serve_command",
+        "Servera arkivet av lägesbilder över HTTP (med behörighet).",
+    ),
+    "screenshot": Lazy(
+        "services.maps.screenshot:screenshot_command",
+        "Skärmbilder (PNG) av veckans karta och mötesunderlag.",
+    ),
+    "import": Lazy(
+        "services.intake.cli:import_app",
+        "Importera rapporter från fil (veckoblad, polisens händelser).",
+        # import csv lives with the intake, import police with the ingest
+        setup="services.ingest.police_cli:register",
+    ),
+    "org": Lazy("services.intake.cli:org_app", "Organisationer och deras nycklar."),
+    "audit": Lazy("services.intake.cli:audit_app", "Granskningsloggen: vem gjorde vad, när."),
+    "plan": Lazy(
+        "services.aggregate.plan_cli:plan_app",
+        "Handlingsplanen: samverkansområden, åtgärder, medborgarlöften.",
+    ),
+    "decision": Lazy(
+        "services.aggregate.plan_cli:decision_app",
+        "Mötets beslut: åtgärd, plats, ansvar, veckor.",
+    ),
+    "forecast": Lazy(
+        "services.aggregate.forecast_cli:forecast_command",
+        "Prognos: nästa veckas hotspot-celler som GeoJSON.",
+    ),
+    "evaluate": Lazy(
+        "services.aggregate.forecast_cli:evaluate_command",
+        "Utvärdera prognosen vecka för vecka mot baslinjen.",
+    ),
+}
+
+
+def _resolve(target: str) -> Any:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def load_lazy(name: str, entry: Lazy) -> Any:
+    """The click command for a LAZY_COMMANDS entry (imports its module)."""
+    target = _resolve(entry.target)
+    if isinstance(target, typer.Typer):
+        if entry.setup:
+            _resolve(entry.setup)(target)
+        holder = typer.Typer(add_completion=False)
+        holder.add_typer(target, name=name)
+        group = typer.main.get_command(holder)
+        return group.commands[name]  # type: ignore[attr-defined]
+    single = typer.Typer(add_completion=False)
+    single.command(name, short_help=entry.help)(target)
+    return typer.main.get_command(single)
+
+
+class LazyGroup(TyperGroup):
+    """The root command: eager commands as usual, LAZY_COMMANDS imported on first use."""
+
+    lazy: ClassVar[dict[str, Lazy]] = LAZY_COMMANDS
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._listing = False
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        eager = super().list_commands(ctx)
+        return [*eager, *(name for name in self.lazy if name not in eager)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = self.commands.get(cmd_name)
+        if command is None:
+            entry = self.lazy.get(cmd_name)
+            if entry is None:
+                return None
+            if self._listing:  # help lists the name and line without importing anything
+                return TyperCommand(name=cmd_name, help=entry.help, short_help=entry.help)
+            command = self.commands[cmd_name] = load_lazy(cmd_name, entry)
+        return cli_sv.localize(command)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except typer._click.exceptions.UsageError as exc:
+            # typer suggests among the loaded commands only; the lazy ones count too
+            if args and "Did you mean" not in exc.message:
+                matches = get_close_matches(args[0], self.list_commands(ctx))
+                if matches:
+                    names = ", ".join(repr(m) for m in matches)
+                    exc.message = f"{exc.message.rstrip('.')}. Did you mean {names}?"
+            raise
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (KeyboardInterrupt, EOFError):
+            cli_sv.rich_in_swedish()  # typer prints "Avbrutet." from rich_utils
+            raise
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        cli_sv.install()
+        cli_sv.localize(self)
+        return super().main(*args, **kwargs)
+
+
+app = typer.Typer(
+    cls=LazyGroup,
+    help="Lägesbild: veckans lägesbild för kommun och polis.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["--help", "-h"]},
+)
 week_app = typer.Typer(help="Veckans lägesbild.", no_args_is_help=True)
 app.add_typer(week_app, name="week")
 db_app = typer.Typer(help="Databasens schema (Alembic-migreringar).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 rejected_app = typer.Typer(help="Avvisade rapporter: visa och skicka om.", no_args_is_help=True)
 app.add_typer(rejected_app, name="rejected")
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+
+
+class _LazyConsole:
+    """A rich Console made on first use (rich is not imported by commands that need none)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Any = None
+
+    def real(self) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real(), name)
+
+
+console: Any = _LazyConsole(soft_wrap=True)
+err: Any = _LazyConsole(stderr=True, soft_wrap=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Maskinläsbar utdata (JSON).")]
 
 
 def _settings() -> Settings:
+    from shared.config import Settings
+
     try:
         return Settings()
     except Exception as exc:  # pydantic's message names the bad variable
-        err.print(f"[red]Fel i konfigurationen (LAGESBILD_…):[/red] {exc}")
+        typer.secho(f"Fel i konfigurationen (LAGESBILD_…): {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
 
 
 def _redis_url(settings: Settings) -> str:
+    """The Redis to talk to; a clear message and exit 3 at once when none answers there."""
+    from shared.redis_runtime import RedisUnavailableError, require_redis
+
     try:
-        return require_redis(settings)
+        url = require_redis(settings)
     except RedisUnavailableError as exc:
-        err.print(f"[red]{exc}[/red]")
+        typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(3) from exc
+    if settings.redis_url and not _reachable(url):
+        typer.secho(
+            f"Ingen Redis svarar på {url} (LAGESBILD_REDIS_URL). Kontrollera adressen "
+            "och att servern körs.",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(3)
+    return url
+
+
+def _reachable(url: str, timeout: float = 2.0) -> bool:
+    """Whether anything accepts a connection at a redis:// or rediss:// address (a unix
+    socket: whether it exists), without importing the Redis client."""
+    import os
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return os.path.exists(parts.path)
+    try:
+        port = parts.port or 6379
+        with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def _engine(settings: Settings) -> Any:
@@ -73,6 +270,8 @@ def _run_service(factory_path: str) -> None:
         log_format = "text"  # _settings() below reports the bad variable
     configure_logging(log_format, logging.INFO)
     settings = _settings()
+    from shared.redis_runtime import ensure_redis
+
     url, server = ensure_redis(settings)
     settings = settings.model_copy(update={"redis_url": url})
     module, _, attr = factory_path.partition(":")
@@ -104,30 +303,128 @@ def maps() -> None:
     _run_service("services.maps.main:create_app")
 
 
-@app.command()
-def up() -> None:
-    """Kör alla tre tjänsterna (och en inbäddad Redis vid behov) för utveckling."""
-    from services.supervisor import SERVICES, exited, start_services, stop_services
+ServiceOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--service",
+        "-s",
+        help="Bara denna tjänst (kan upprepas): ingest, aggregate, maps, intake, tib, maps-serve.",
+    ),
+]
 
+
+@app.command()
+def up(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=0,
+            max=65533,
+            help="Första porten för /metrics och /healthz: ingest får den, aggregate och "
+            "maps de två följande (standard: LAGESBILD_METRICS_PORT; 0 = av).",
+        ),
+    ] = None,
+    only: ServiceOption = None,
+) -> None:
+    """Kör alla tjänster för utveckling (och en inbäddad Redis vid behov).
+
+    Ingest, aggregate, maps, intake, TiB och arkivet (maps-serve) körs som egna processer,
+    mot en inbäddad Redis om LAGESBILD_REDIS_URL inte anger en annan.
+    Ctrl-C eller SIGTERM stoppar tjänsterna och sist Redis.
+    """
+    import signal
+
+    from services.supervisor import (
+        ALL_SERVICES,
+        METRICS_SERVICES,
+        exited,
+        start_services,
+        stop_services,
+    )
+    from shared.observability import OpsSettings
+    from shared.redis_runtime import RedisUnavailableError, ensure_redis
+
+    names = list(dict.fromkeys(only or ALL_SERVICES))
+    unknown = [n for n in names if n not in ALL_SERVICES]
+    if unknown:
+        typer.secho(
+            f"Okänd tjänst: {', '.join(unknown)}. Välj bland {', '.join(ALL_SERVICES)}.",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
     settings = _settings()
-    url, server = ensure_redis(settings)
-    procs = start_services({"LAGESBILD_REDIS_URL": url}, services=(*SERVICES, "intake"))
-    console.print(f"Tjänsterna (och intake på http) körs mot {url}. Avsluta med Ctrl-C.")
     try:
+        base = OpsSettings().metrics_port if metrics_port is None else metrics_port
+    except Exception as exc:
+        typer.secho(f"Fel i konfigurationen (LAGESBILD_…): {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    extra: dict[str, dict[str, str]] = {}
+    for offset, name in enumerate(METRICS_SERVICES):  # one port each, never shared
+        extra[name] = {"LAGESBILD_METRICS_PORT": str(base + offset if base else 0)}
+
+    # Ctrl-C and SIGTERM both mean "stop everything". During start-up they are only noted
+    # (a half-started server must not be left behind); afterwards they interrupt the wait.
+    state = {"stop": False, "armed": False}
+
+    def request_stop(signum: int, frame: object) -> None:
+        state["stop"] = True
+        if state["armed"]:
+            state["armed"] = False  # once: a second signal must not cut the stopping short
+            raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    server = None
+    procs: dict[str, Any] = {}
+    failed = False
+    try:
+        try:
+            url, server = ensure_redis(settings)
+        except RedisUnavailableError as exc:
+            typer.secho(f"Redis kunde inte startas: {exc}", fg="red", err=True)
+            raise typer.Exit(3) from exc
+        if not state["stop"]:
+            procs = start_services(
+                {"LAGESBILD_REDIS_URL": url}, services=names, per_service_env=extra
+            )
+            where = "inbäddad Redis" if server else "Redis"
+            console.print(
+                f"Kör {', '.join(names)} mot {where} på {url}"
+                + (f"; /healthz från port {base}" if base else "")
+                + ". Avsluta med Ctrl-C."
+            )
+        state["armed"] = True
+        if state["stop"]:
+            raise KeyboardInterrupt
         while not exited(procs):
             time.sleep(0.5)
-        err.print(f"[red]En tjänst avslutades: {', '.join(exited(procs))}[/red]")
+        state["armed"] = False
+        failed = True
+        typer.secho(
+            f"En tjänst avslutades: {', '.join(exited(procs))}. Stoppar de andra.",
+            fg="red",
+            err=True,
+        )
     except KeyboardInterrupt:
-        pass
+        console.print("Stoppar tjänsterna …")
     finally:
+        state["armed"] = False
         stop_services(procs)
         if server:
             server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if failed:
+        raise typer.Exit(1)
+    console.print("Alla tjänster har stoppats.")
 
 
 @app.command()
 def submit(
-    file: Annotated[Path, typer.Argument(help="JSONL-fil, en rapport per rad ('-' = stdin).")],
+    file: Annotated[
+        Path, typer.Argument(metavar="FIL", help="JSONL-fil, en rapport per rad ('-' = stdin).")
+    ],
 ) -> None:
     """Skicka rapporter till strömmen; varje rad blir en rapport."""
     from services.operator import submit_lines
@@ -145,21 +442,50 @@ def submit(
     console.print(f"Skickade {sent} rapporter till strömmen.")
 
 
+STATUS_LABELS = {
+    "stored_reports": "Lagrade rapporter",
+    "linked_duplicates": "Länkade dubbletter",
+    "rejected_reports": "Avvisade rapporter",
+    "conflicts": "Konflikter (samma id, annat innehåll)",
+    "aggregated_reports": "Räknade rapporter (aggregate)",
+    "week_snapshots": "Veckoversioner",
+    "pending": "Väntande poster (lästa, ej kvitterade)",
+    "unread": "Olästa poster",
+    "dead_letters": "Döda brev (avvisade strömmen)",
+}
+
+
 @app.command()
 def status(as_json: JsonFlag = False) -> None:
     """Antal lagrade och avvisade rapporter och väntande poster i strömmarna."""
+    settings = _settings()
+    url = _redis_url(settings)  # first: without Redis, say so at once
+    from rich.table import Table
+
     from services.operator import status as read_status
 
-    settings = _settings()
-    current = asyncio.run(read_status(_engine(settings), _redis_url(settings)))
+    current = asyncio.run(read_status(_engine(settings), url))
     if as_json:
         print(json.dumps(current.as_dict(), ensure_ascii=False, indent=2))
         return
     table = Table("Mått", "Antal", title="Läge")
     for key, value in current.as_dict().items():
         if key != "streams":
-            table.add_row(key, str(value))
+            table.add_row(STATUS_LABELS.get(key, key), str(value))
     console.print(table)
+    streams = Table("Ström", "Poster", "Grupp", "Väntande", "Olästa", title="Strömmar")
+    for state in current.streams:
+        groups = state.groups or {"–": {}}
+        for group, counts in groups.items():
+            streams.add_row(
+                state.stream,
+                str(state.length),
+                group,
+                str(counts.get("pending", "–")),
+                str(counts.get("lag", "–")),
+            )
+    if current.streams:
+        console.print(streams)
 
 
 @week_app.command("build")
@@ -174,12 +500,12 @@ def week_build(
     from shared.areas import load_kommuner
     from shared.categories import category_catalog
     from shared.contracts import LAGESBILD_READY_STREAM, LagesbildReadyV1
-    from shared.weeks import parse_week
+    from shared.weeks import WeekOutOfRangeError, parse_week
 
     try:
         parse_week(week)
     except ValueError as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(f"[red]Ogiltig vecka {week!r}: skriv ISO-veckan, t.ex. 2026-W47.[/red]")
         raise typer.Exit(2) from exc
     settings = _settings()
     builder = WeekBuilder(
@@ -188,8 +514,9 @@ def week_build(
         category_catalog(settings.extra_categories),
     )
     try:
+        builder.check_week(kommun, week, datetime.now(UTC))  # 9999-W01: refused, not built
         snapshot, is_new = builder.build(kommun, week, datetime.now(UTC))
-    except UnknownKommunError as exc:
+    except (UnknownKommunError, WeekOutOfRangeError) as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     url = _redis_url(settings)
@@ -215,6 +542,8 @@ def rejected_list(
     as_json: JsonFlag = False,
 ) -> None:
     """Visa avvisade rapporter med orsak och vad som ska rättas."""
+    from rich.table import Table
+
     from services.operator import rejected_rows
 
     rows = rejected_rows(_engine(_settings()), code=code, include_replayed=include_replayed)
@@ -325,14 +654,24 @@ def db_revision(
         command.revision(config, message=message, autogenerate=True)
 
 
-def settings_classes() -> list[type]:
+def settings_classes() -> list[type[BaseSettings]]:
     from services.ingest.police_cli import PoliceSettings
     from services.intake.config import IntakeSettings
+    from services.maps.screenshot import ScreenshotSettings
     from services.maps.server import MapsServerSettings
     from services.tib.config import TibSettings
+    from shared.config import Settings
     from shared.observability import OpsSettings
 
-    return [Settings, OpsSettings, IntakeSettings, PoliceSettings, TibSettings, MapsServerSettings]
+    return [
+        Settings,
+        OpsSettings,
+        IntakeSettings,
+        PoliceSettings,
+        TibSettings,
+        MapsServerSettings,
+        ScreenshotSettings,
+    ]
 
 
 def env_example() -> str:
@@ -379,49 +718,11 @@ def demo(
     settings = _settings()
     if out is not None:
         settings = settings.model_copy(update={"output_dir": out})
-    raise typer.Exit(run_demo(settings, weeks, console))
-
-
-def _register_subcommands() -> None:
-    # Commands that live with the service they belong to.
-    from services.aggregate.forecast_cli import evaluate_command, forecast_command
-    from services.aggregate.plan_cli import decision_app, plan_app
-    from services.ingest import police_cli
-    from services.intake.cli import audit_app, import_app, intake_command, org_app
-    from services.maps.screenshot import screenshot_command
-    from services.maps.server import serve_command
-    from services.tib.cli import tib_app
-
-    police_cli.register(import_app)  # import csv (intake) and import police (ingest)
-    app.add_typer(import_app, name="import")
-    app.add_typer(org_app, name="org")
-    app.add_typer(audit_app, name="audit")
-    app.add_typer(tib_app, name="tib")
-    app.add_typer(plan_app, name="plan")
-    app.add_typer(decision_app, name="decision")
-    app.command("maps-serve", help="Servera arkivet av lägesbilder över HTTP (med behörighet).")(
-        serve_command
-    )
-    app.command("screenshot", help="Skärmbilder (PNG) av veckans karta och mötesunderlag.")(
-        screenshot_command
-    )
-    app.command("intake", help="Kör intake-tjänsten: webbformulär, HTTP-API och Open311.")(
-        intake_command
-    )
-
-    app.command("forecast", help="Prognos: nästa veckas hotspot-celler som GeoJSON.")(
-        forecast_command
-    )
-    app.command("evaluate", help="Utvärdera prognosen vecka för vecka mot baslinjen.")(
-        evaluate_command
-    )
-
-
-_register_subcommands()
+    raise typer.Exit(run_demo(settings, weeks, console.real()))
 
 
 def main() -> None:
-    app()
+    app(prog_name="lagesbild")
 
 
 if __name__ == "__main__":

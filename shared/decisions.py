@@ -8,6 +8,11 @@ entered either way is the same event with the same rules:
   `build_decision` applies the defaults (from week, the plan activity's responsible and
   categories) and raises `DecisionError` with the first problem;
 - `closing_event` is the `closed` event for a stored decision;
+- `scrub_decision` takes personal data out of the free text (measure, responsible, note;
+  `shared.scrub`): every DecisionV1 built, published or read back here goes through it, so
+  the published decision, the decision page and the meeting pack never carry a phone
+  number or a personnummer someone typed into a decision. The target is left alone: it
+  must name an area or a hotspot;
 - `publish_decision` writes the event with FastStream's own envelope (`shared.streams.envelope`,
   as the intake and TiB do) and is callable from sync code (a CLI command, a sync FastAPI
   endpoint: it runs its own event loop, so never call it from inside a running loop).
@@ -39,6 +44,7 @@ from shared.areas import OTHER_AREA
 from shared.contracts import DECISION_STREAM, DecisionV1
 from shared.models import DecisionRow, PlanRow
 from shared.plan import Activity, Promise, parse_plan
+from shared.scrub import scrub_within
 from shared.streams import envelope
 from shared.weeks import iso_week_of, parse_week
 
@@ -236,18 +242,31 @@ def build_decision(
     problems = decision_problems(full, categories, area_names)
     if problems:
         raise DecisionError(problems[0][1], problems[0][0])
-    return DecisionV1(
-        decision_id=full.decision_id or new_decision_id(full.kommun),
-        kommun=full.kommun,
-        measure=full.measure,
-        activity_id=full.activity_id,
-        target=full.target,
-        categories=full.categories,
-        responsible=full.responsible,
-        from_week=full.from_week or "",
-        until_week=full.until_week,
-        decided_at=now,
-        note=full.note,
+    return scrub_decision(
+        DecisionV1(
+            decision_id=full.decision_id or new_decision_id(full.kommun),
+            kommun=full.kommun,
+            measure=full.measure,
+            activity_id=full.activity_id,
+            target=full.target,
+            categories=full.categories,
+            responsible=full.responsible,
+            from_week=full.from_week or "",
+            until_week=full.until_week,
+            decided_at=now,
+            note=full.note,
+        )
+    )
+
+
+def scrub_decision(decision: DecisionV1) -> DecisionV1:
+    """The decision with personal data out of its free text, each field within its limit."""
+    return decision.model_copy(
+        update={
+            "measure": scrub_within(decision.measure, MAX_MEASURE_CHARS),
+            "responsible": [scrub_within(r, MAX_RESPONSIBLE_CHARS) for r in decision.responsible],
+            "note": scrub_within(decision.note, MAX_NOTE_CHARS),
+        }
     )
 
 
@@ -267,14 +286,15 @@ def closing_event(current: DecisionV1, note: str, now: datetime) -> DecisionV1:
             "note": note.strip() or current.note,
         }
     )
-    return DecisionV1.model_validate(closing.model_dump())
+    return scrub_decision(DecisionV1.model_validate(closing.model_dump()))
 
 
 # --- the stream ----------------------------------------------------------------------------
 
 
 async def xadd_decision(redis: Redis, decision: DecisionV1) -> str:
-    """Write the event on DECISION_STREAM; returns the entry id."""
+    """Write the event (scrubbed) on DECISION_STREAM; returns the entry id."""
+    decision = scrub_decision(decision)
     fields = await envelope(decision, decision.message_id)
     entry_id = await redis.xadd(DECISION_STREAM, fields)  # type: ignore[arg-type]
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
@@ -300,21 +320,24 @@ def publish_decision(redis_url: str, decision: DecisionV1) -> str:
 
 
 def decision_from_row(row: DecisionRow) -> DecisionV1:
-    """A stored decision as the event it was (the aggregate's store uses it too)."""
-    return DecisionV1(
-        message_id=row.message_id,
-        decision_id=row.decision_id,
-        kommun=row.kommun,
-        measure=row.measure,
-        activity_id=row.activity_id,
-        target=row.target,
-        categories=json.loads(row.categories_json),
-        responsible=json.loads(row.responsible_json),
-        from_week=row.from_week,
-        until_week=row.until_week,
-        status=row.status,
-        decided_at=row.decided_at,
-        note=row.note,
+    """A stored decision as the event it was (the aggregate's store uses it too), scrubbed:
+    a decision written on the stream by hand did not pass `build_decision`."""
+    return scrub_decision(
+        DecisionV1(
+            message_id=row.message_id,
+            decision_id=row.decision_id,
+            kommun=row.kommun,
+            measure=row.measure,
+            activity_id=row.activity_id,
+            target=row.target,
+            categories=json.loads(row.categories_json),
+            responsible=json.loads(row.responsible_json),
+            from_week=row.from_week,
+            until_week=row.until_week,
+            status=row.status,
+            decided_at=row.decided_at,
+            note=row.note,
+        )
     )
 
 

@@ -25,10 +25,19 @@ class Organisation(SQLModel, table=True):
     token_hash: str = Field(unique=True)
     created_at: datetime
     revoked_at: datetime | None = None
+    # may take the TiB's patrol orders (a reporter with guard sources only; shared/access.py)
+    guard_company: bool = False
+    extra_kommuner: str = ""  # comma-separated further kommuner of an administrator
 
     @property
     def sources(self) -> list[str]:
         return [s for s in self.allowed_sources.split(",") if s]
+
+    @property
+    def kommun_list(self) -> list[str]:
+        """The organisation's kommun first, then an administrator's further ones."""
+        extra = [k for k in self.extra_kommuner.split(",") if k and k != self.kommun]
+        return [self.kommun, *extra]
 
 
 class AuditEntry(SQLModel, table=True):

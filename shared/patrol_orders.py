@@ -8,6 +8,10 @@
 An update sends an acknowledged order back to `issued`: the guards must acknowledge what
 changed. The first guard organisation to act on an order without `assigned_to` holds it;
 only the holder may act on it afterwards.
+
+`scrubbed` takes personal data (`shared.scrub`) out of an event's free text (the order's
+place, task and reason, the note of every step, the outcome) before the TiB stores and
+publishes it, so the guards' stream, the presence and the meeting pack never carry it.
 """
 
 from __future__ import annotations
@@ -18,7 +22,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from annotated_types import MaxLen
+from pydantic import BaseModel
+
 from shared.contracts import PatrolOrderEventV1, PatrolOrderV1
+from shared.scrub import scrub_within
 from shared.weeks import week_bounds
 
 STATUS_LABELS = {
@@ -37,6 +45,29 @@ _RULES: dict[str, tuple[tuple[str, ...], str | None]] = {
     "checked_out": (("checked_in",), "checked_out"),
     "outcome": (("checked_in", "checked_out"), None),
 }
+
+
+def _max_length(model: type[BaseModel], name: str) -> int:
+    """A string field's max_length in the contract (the scrubbed text must still fit)."""
+    return next(m.max_length for m in model.model_fields[name].metadata if isinstance(m, MaxLen))
+
+
+def scrubbed(event: PatrolOrderEventV1) -> PatrolOrderEventV1:
+    """The event with personal data out of its free text, each field within its limit."""
+    order = event.order
+    if order is not None:
+        order = order.model_copy(
+            update={
+                field: scrub_within(getattr(order, field), _max_length(PatrolOrderV1, field))
+                for field in ("place", "task", "reason")
+            }
+        )
+    return event.model_copy(
+        update={
+            "order": order,
+            "note": scrub_within(event.note, _max_length(PatrolOrderEventV1, "note")),
+        }
+    )
 
 
 class OrderConflict(ValueError):
@@ -84,7 +115,12 @@ def apply(state: OrderState | None, event: PatrolOrderEventV1) -> OrderState:
         )
     if event.kind in ("updated", "cancelled"):
         order = event.order or state.order
-        return replace(state, order=order, status=to or state.status, updated_at=event.at)
+        holder = state.holder
+        if order.assigned_to != state.order.assigned_to:  # reassigned: the new company's
+            holder = order.assigned_to
+        return replace(
+            state, order=order, holder=holder, status=to or state.status, updated_at=event.at
+        )
     if state.holder not in (None, event.by):
         raise OrderConflict(f"Uppdraget är tilldelat {state.holder}.")
     state = replace(state, holder=event.by, status=to or state.status, updated_at=event.at)

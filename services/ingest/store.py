@@ -33,6 +33,8 @@ class Submission:
 class BatchOutcome:
     accepted: list[AcceptedReportV1] = field(default_factory=list)
     rejected: list[RejectedReportV1] = field(default_factory=list)
+    # entry id -> the field a rejection names (None: the whole payload), for the log
+    rejected_fields: dict[str, str | None] = field(default_factory=dict)
     new: int = 0
     redelivered: int = 0
     conflicts: int = 0
@@ -85,6 +87,7 @@ def _store_rejections(
             rejected_at=now,
         )
         out.rejected.append(event)
+        out.rejected_fields[sub.entry_id] = r.field
         # The stored row is the event plus the field the rejection names.
         rows.append(event.model_dump(exclude={"message_id"}) | {"field_name": r.field})
     if rows:

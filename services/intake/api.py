@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote, unquote
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from services.ingest.logic import Rejection
+from services.ingest.logic import MAX_JSON_DEPTH, Rejection, json_depth_exceeds
 from services.intake import audit
-from services.intake.auth import AnyCaller, Auditor, StatusReader, Submitter
+from services.intake.auth import (
+    AnyCaller,
+    Auditor,
+    StatusReader,
+    Submitter,
+    charge_reports,
+    receipt_kommun,
+    visible_organisations,
+)
 from services.intake.context import Ctx, IntakeContext, in_thread, remote_addr
 from services.intake.errors import IntakeError, rejection_item
 from services.intake.submit import (
@@ -84,11 +94,20 @@ class Me(BaseModel):
     areas: list[str]
 
 
+def status_path(request: Request, report_id: str) -> str:
+    """The report's status address, percent-encoded: a report_id may hold `/`, `?`, `#`,
+    `%`, spaces and any other printable character, and must come back unchanged."""
+    url = request.url_for("report_status", report_id=quote(report_id, safe=""))
+    return url.path
+
+
 def _receipt(request: Request, status: Status) -> Receipt:
-    url = request.url_for("report_status", report_id=status.report_id)
     reason = ErrorItem(**status.reason) if status.reason else None
     return Receipt(
-        report_id=status.report_id, status=status.status, status_url=url.path, reason=reason
+        report_id=status.report_id,
+        status=status.status,
+        status_url=status_path(request, status.report_id),
+        reason=reason,
     )
 
 
@@ -153,6 +172,7 @@ async def submit_reports(
     token; `kommun` and `source` too when left out. Retrying with the same report_id and
     content is safe: it is answered from the receipt, not published again."""
     payloads = _parse_body(ctx, await request.body())
+    await charge_reports(ctx, caller, len(payloads))  # a batch counts per report
     reports = validate_all(ctx, caller, payloads)
     statuses = await publish_reports(ctx, caller, reports, "api", remote_addr(request))
     n = len(statuses)
@@ -162,6 +182,9 @@ async def submit_reports(
 
 def _parse_body(ctx: IntakeContext, body: bytes) -> list[Any]:
     try:
+        # One level more than a report may have: the list around many reports.
+        if json_depth_exceeds(body.decode("utf-8", "replace"), MAX_JSON_DEPTH + 1):
+            raise ValueError("nested too deeply")
         data = json.loads(body)
     except (ValueError, RecursionError):
         # validation words the reason (invalid_encoding or invalid_json) as the ingest would
@@ -181,7 +204,8 @@ def _parse_body(ctx: IntakeContext, body: bytes) -> list[Any]:
 
 
 @router.get(
-    "/reports/{report_id}/status",
+    # `:path`: a report_id with `/` (sent as %2F, which the server decodes) still matches.
+    "/reports/{report_id:path}/status",
     response_model=Receipt,
     responses=ERROR_RESPONSES,
     name="report_status",
@@ -195,6 +219,7 @@ async def report_status(
     organisation: str | None = Query(None, description="another organisation's (tib, admin)"),
 ) -> Receipt:
     """`queued` (published, not yet processed), `stored`, or `rejected` with the reason."""
+    report_id = _report_id_as_sent(request, report_id)
     org = caller.organisation
     if organisation and organisation != org:
         if not caller.can(VIEW_REPORTS):
@@ -210,6 +235,10 @@ async def report_status(
         f"report:{org}/{report_id}", remote_addr(request),
     )  # fmt: skip
     found = (await in_thread(statuses_of, ctx.engine, org, [report_id])).get(report_id)
+    if found is not None and not caller.covers(
+        await in_thread(receipt_kommun, ctx, org, report_id)
+    ):
+        found = None  # another kommun's report: as if it did not exist
     if found is None:
         raise IntakeError.one(
             404,
@@ -218,6 +247,18 @@ async def report_status(
             f"No report {report_id!r} from {org} was received here.",
         )
     return _receipt(request, found)
+
+
+_RAW_STATUS_PATH = re.compile(rb"/reports/(.+)/status$")
+
+
+def _report_id_as_sent(request: Request, decoded: str) -> str:
+    """The report_id from the raw path, percent-decoded exactly once (as `status_path`
+    encoded it): the decoded path is not always decoded once (Starlette's test client
+    decodes twice, so an id holding "%2F" would come back as "/")."""
+    raw = request.scope.get("raw_path")
+    match = _RAW_STATUS_PATH.search(raw) if isinstance(raw, bytes) else None
+    return unquote(match[1].decode("latin-1")) if match else decoded
 
 
 # --- nollrapporter -----------------------------------------------------------------
@@ -293,5 +334,6 @@ async def audit_log(
     await audit.record_async(
         ctx.engine, caller.organisation, caller.role, "view", "audit", remote_addr(request)
     )
-    rows = await in_thread(lambda: audit.entries(ctx.engine, limit=limit))
+    visible = await in_thread(visible_organisations, ctx, caller)  # its kommuner's only
+    rows = await in_thread(lambda: audit.entries(ctx.engine, limit=limit, organisations=visible))
     return [audit.as_dict(r) for r in rows]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
@@ -58,11 +59,14 @@ def entries(
     limit: int = 100,
     organisation: str | None = None,
     action: str | None = None,
+    organisations: Collection[str] | None = None,
 ) -> list[AuditEntry]:
-    """The newest entries first."""
+    """The newest entries first (only those of `organisations` when given)."""
     query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
     if organisation:
         query = query.where(AuditEntry.organisation == organisation)
+    if organisations is not None:
+        query = query.where(col(AuditEntry.organisation).in_(list(organisations)))
     if action:
         query = query.where(AuditEntry.action == action)
     with Session(engine) as s:

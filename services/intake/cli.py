@@ -56,23 +56,67 @@ def _engine(settings: IntakeSettings) -> Engine:
 @org_app.command("add")
 def org_add(
     name: Annotated[str, typer.Argument(help="Organisationens namn, t.ex. 'Securitas Linköping'.")],
-    kommun: Annotated[str, typer.Option(help="Kommunkod, t.ex. 0580.")],
+    kommun: Annotated[
+        list[str],
+        typer.Option(
+            help="Kommunkod, t.ex. 0580. En administratör kan gälla flera: upprepa --kommun."
+        ),
+    ],
     role: Annotated[str, typer.Option(help=f"Roll: {', '.join(access.ROLES)}.")] = "reporter",
     source: Annotated[
         list[str] | None, typer.Option("--source", help="Tillåten källa (kan upprepas).")
     ] = None,
+    guard_company: Annotated[
+        bool,
+        typer.Option(
+            "--guard-company",
+            help="Väktarbolag: får ta TiB:s uppdrag (rollen reporter, källa vaktare/ordningsvakt).",
+        ),
+    ] = False,
 ) -> None:
     """Lägg till en organisation och skriv ut dess nyckel (visas bara nu)."""
     engine = _engine(_settings())
+    first, *extra = kommun
     try:
-        org, token = access.create_organisation(engine, name, kommun, role, source or [])
+        org, token = access.create_organisation(
+            engine, name, first, role, source or [], guard_company=guard_company,
+            extra_kommuner=extra,
+        )  # fmt: skip
     except access.OrganisationError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
-    audit.record(engine, "cli", "admin", "change", f"org:{org.name}", "", f"add role={role}")
-    console.print(f"Organisationen {org.name} ({org.role}, kommun {org.kommun}) är tillagd.")
+    detail = f"add role={role} kommuner={','.join(org.kommun_list)}"
+    if org.guard_company:
+        detail += " guard_company"
+    audit.record(engine, "cli", "admin", "change", f"org:{org.name}", "", detail)
+    kommuner = ", ".join(org.kommun_list)
+    role_label = access.ROLE_LABELS.get(org.role, org.role)
+    what = f"{role_label}{', väktarbolag' if org.guard_company else ''}"
+    console.print(f"Organisationen {org.name} ({what}, kommun {kommuner}) är tillagd.")
     console.print("Nyckel (visas bara nu, spara den säkert):")
     print(token)  # plain print: no wrapping, easy to copy or pipe
+
+
+@org_app.command("guard-company")
+def org_guard_company(
+    name: Annotated[str, typer.Argument(help="Organisationens namn.")],
+    remove: Annotated[
+        bool, typer.Option("--remove", help="Ta bort markeringen i stället.")
+    ] = False,
+) -> None:
+    """Markera en organisation som väktarbolag (får ta TiB:s uppdrag), eller ta bort det."""
+    engine = _engine(_settings())
+    try:
+        org = access.set_guard_company(engine, name, not remove)
+    except access.OrganisationError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    change = "guard_company off" if remove else "guard_company on"
+    audit.record(engine, "cli", "admin", "change", f"org:{org.name}", "", change)
+    if remove:
+        console.print(f"{org.name} är inte längre väktarbolag och kan inte ta uppdrag.")
+    else:
+        console.print(f"{org.name} är väktarbolag och kan ta TiB:s uppdrag.")
 
 
 @org_app.command("list")
@@ -83,7 +127,9 @@ def org_list(as_json: JsonFlag = False) -> None:
         {
             "name": o.name,
             "kommun": o.kommun,
+            "kommuner": o.kommun_list,
             "role": o.role,
+            "guard_company": o.guard_company,
             "sources": o.sources,
             "created_at": o.created_at.isoformat(),
             "revoked_at": o.revoked_at.isoformat() if o.revoked_at else None,
@@ -93,12 +139,14 @@ def org_list(as_json: JsonFlag = False) -> None:
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    table = Table("Namn", "Kommun", "Roll", "Källor", "Skapad", "Återkallad")
+    table = Table("Namn", "Kommun", "Roll", "Väktarbolag", "Källor", "Skapad", "Återkallad")
     for o in orgs:
         revoked = o.revoked_at.isoformat()[:16] if o.revoked_at else ""
         table.add_row(
-            o.name, o.kommun, o.role, ", ".join(o.sources), o.created_at.isoformat()[:16], revoked
-        )
+            o.name, ", ".join(o.kommun_list), access.ROLE_LABELS.get(o.role, o.role),
+            "ja" if o.guard_company else "",
+            ", ".join(o.sources), o.created_at.isoformat()[:16], revoked,
+        )  # fmt: skip
     console.print(table)
 
 
@@ -226,6 +274,8 @@ def _publish(settings: IntakeSettings, result: csv_import.ImportResult) -> int:
 
 
 def _print_summary(file: Path, result: csv_import.ImportResult, sent: int, dry_run: bool) -> None:
+    """The outcome; the rejected rows also to FILE.avvisade.csv, except in a dry run,
+    which writes nothing at all."""
     verb = "skulle skickas (provkörning)" if dry_run else "skickade"
     console.print(
         f"{file.name}: {result.total} rader, {len(result.accepted)} godkända "
@@ -233,12 +283,16 @@ def _print_summary(file: Path, result: csv_import.ImportResult, sent: int, dry_r
         f"{len(result.rejected)} avvisade."
     )
     if not result.rejected:
-        csv_import.write_rejects(file, result)
+        if not dry_run:
+            csv_import.write_rejects(file, result)
         return
     table = Table("Rad", "Kod", "Orsak")
     for r in result.rejected:
         table.add_row(str(r.row), r.code, r.message_sv)
     console.print(table)
+    if dry_run:
+        console.print("Provkörning: ingen fil skrevs.")
+        return
     target = csv_import.write_rejects(file, result)
     console.print(f"De avvisade raderna finns i {target}.")
 
@@ -250,9 +304,8 @@ def intake_command() -> None:
     """Kör intake-tjänsten: HTTP-API, Open311 och rapportformuläret (/rapport)."""
     import logging
 
-    import uvicorn
-
     from services.intake.main import create_app
+    from shared.http_server import serve
     from shared.redis_runtime import ensure_redis
 
     logging.basicConfig(
@@ -266,7 +319,7 @@ def intake_command() -> None:
         f"(API-dokumentation: /docs)"
     )
     try:
-        uvicorn.run(create_app(settings), host=settings.intake_host, port=settings.intake_port)
+        serve(create_app(settings), settings.intake_host, settings.intake_port, settings)
     finally:
         if server:
             server.stop()

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from services.ingest.logic import Limits, Rejection, ValidReport, validate_submission
 from services.intake.config import IntakeSettings
+from shared.access import client_address
 from shared.areas import KommunAreas, load_kommuner
 from shared.categories import category_catalog
 from shared.contracts import CONSUMER_GROUPS
@@ -92,4 +93,9 @@ async def in_thread(fn: Callable[..., T], *args: Any) -> T:
 
 
 def remote_addr(request: Request) -> str:
-    return request.client.host if request.client else ""
+    """The client's address (through configured reverse proxies only): for the audit log
+    and the per-address throttle of failed token checks."""
+    peer = request.client.host if request.client else ""
+    ctx = getattr(request.app.state, "ctx", None)
+    trusted = ctx.settings.trusted_proxies if ctx is not None else []
+    return client_address(peer, request.headers.get("x-forwarded-for"), trusted)

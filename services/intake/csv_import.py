@@ -2,10 +2,16 @@
 
 Columns are found by header: a default Swedish mapping (`DEFAULT_HEADERS`), overridden
 per field with `--map field=Rubrik`. Spreadsheet habits are forgiven: semicolons,
-Windows-1252, decimal commas, kommunkod 580 for 0580, category and source labels instead
-of codes, local times without a zone (read as Swedish time), date and time in two
-columns. Every row is validated as the ingest will; rejected rows are listed with their
-row number (as the spreadsheet shows it) and written to `FILE.avvisade.csv`.
+Windows-1252 (or UTF-16 with a byte order mark), decimal commas, kommunkod 580 for 0580,
+category and source labels instead of codes, local times without a zone (read as Swedish
+time), date and time in two columns. Every row is validated as the ingest will; rejected
+rows are listed with their row number (as the spreadsheet shows it) and written to
+`FILE.avvisade.csv`.
+
+A file that cannot be read whole is refused before anything is sent, naming the line:
+bytes undefined in Windows-1252 (0x81, 0x8D, 0x8F, 0x90, 0x9D), NUL bytes (UTF-16 without
+a byte order mark), more than `MAX_ROWS` rows or `MAX_COLUMNS` columns, over
+`MAX_FILE_BYTES`. An .xlsx is streamed, whatever dimension it declares.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any
 from services.ingest.logic import Rejection, ValidReport
 from shared.access import Caller
 from shared.categories import SOURCE_LABELS
+from shared.csv_safety import safe_row
 from shared.weeks import STOCKHOLM
 
 # field -> accepted headers (compared case-insensitively, spaces trimmed)
@@ -74,40 +81,134 @@ class ImportResult:
 
 # --- reading -----------------------------------------------------------------------
 
+# A weekly sheet has hundreds of rows; these bound what a wrong or hostile file can cost.
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_ROWS = 100_000  # data rows, the header not counted
+MAX_COLUMNS = 200
+# Windows-1252 leaves these bytes undefined: a file holding them is in some other encoding.
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+
 
 def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
-    """Headers and (row number, values) of the first sheet or the CSV file."""
+    """Headers and (row number, values) of the first sheet or the CSV file. A file that
+    cannot be read whole and right is refused (SheetError), never half-read."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise SheetError(
+            f"{path.name} är för stor ({size // (1024 * 1024)} MB, högst "
+            f"{MAX_FILE_BYTES // (1024 * 1024)} MB). Dela upp filen."
+        )
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         return _xlsx_rows(path)
     return _csv_rows(path)
 
 
-def _csv_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
-    raw = path.read_bytes()
+def decode_text(raw: bytes) -> str:
+    """The file's text: a byte order mark decides (UTF-8, UTF-16, UTF-32), else UTF-8,
+    else Windows-1252 (what Excel on Windows saves as "CSV"). Bytes that are none of these
+    are refused with the line they are on, never replaced: nothing may be lost."""
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise _undecodable(raw, exc, encoding.upper()) from None
     try:
-        text = raw.decode("utf-8-sig")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        text = raw.decode("cp1252")  # Excel on Windows saves "CSV" in this
+        try:
+            text = raw.decode("cp1252")
+        except UnicodeDecodeError as exc:
+            raise _undecodable(raw, exc) from None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise SheetError(
+            f"Rad {line}: filen innehåller NUL-tecken (byte 0x00); den är troligen sparad som "
+            "UTF-16 utan byte order mark. Spara filen som UTF-8."
+        )
+    return text
+
+
+def _undecodable(raw: bytes, exc: UnicodeDecodeError, encoding: str = "") -> SheetError:
+    line = raw.count(b"\n", 0, exc.start) + 1
+    byte = raw[exc.start]
+    which = f" i {encoding}" if encoding else ""
+    return SheetError(
+        f"Rad {line}: tecken som inte kan läsas{which} (byte {byte:#04x}). Spara filen som UTF-8."
+    )
+
+
+def _csv_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
+    text = decode_text(path.read_bytes())
     try:
         dialect: Any = csv.Sniffer().sniff(text[:4096], delimiters=";,\t")
     except csv.Error:
         dialect = csv.excel
-    rows = list(csv.reader(io.StringIO(text), dialect))
+    reader = csv.reader(io.StringIO(text), dialect)
+    rows: list[list[str]] = []
+    try:
+        for row in reader:
+            if len(rows) > MAX_ROWS:
+                raise _too_many_rows(path)
+            rows.append(row)
+    except csv.Error as exc:  # e.g. a cell longer than the csv module allows
+        raise SheetError(f"Rad {reader.line_num}: raden kan inte läsas ({exc}).") from None
     if not rows:
         raise SheetError(f"{path.name} är tom.")
+    headers = rows[0]
+    while headers and not headers[-1].strip():
+        headers = headers[:-1]  # Excel's trailing separators
+    if len(headers) > MAX_COLUMNS:
+        raise _too_many_columns(path)
     return rows[0], ((i, r) for i, r in enumerate(rows[1:], start=2))
 
 
+def _too_many_rows(path: Path) -> SheetError:
+    return SheetError(f"{path.name} har fler än {MAX_ROWS} rader. Dela upp filen.")
+
+
+def _too_many_columns(path: Path) -> SheetError:
+    return SheetError(f"{path.name} har fler än {MAX_COLUMNS} kolumner med rubrik.")
+
+
 def _xlsx_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
+    """Streamed (read-only mode), bounded by MAX_ROWS and MAX_COLUMNS whatever the sheet's
+    declared dimension says: a sheet may claim A1:XFD1048576, and openpyxl would pad every
+    row to that width and fill every missing row up to the last one."""
     from openpyxl import load_workbook
 
-    book = load_workbook(path, read_only=True, data_only=True)
-    rows = list(book.worksheets[0].iter_rows(values_only=True))
-    book.close()
-    if not rows:
-        raise SheetError(f"{path.name} är tom.")
-    headers = ["" if h is None else str(h) for h in rows[0]]
-    return headers, ((i, list(r)) for i, r in enumerate(rows[1:], start=2))
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # zipfile, XML and openpyxl's own errors
+        raise SheetError(f"{path.name} kan inte läsas som Excel-fil ({exc}).") from None
+    try:
+        sheet = book.worksheets[0]
+        sheet.reset_dimensions()  # ignore the declared dimension; read what is there
+        rows = sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True)
+        first = next(rows, None)
+        if first is None:
+            raise SheetError(f"{path.name} är tom.")
+        headers = ["" if h is None else str(h) for h in first]
+        while headers and not headers[-1].strip():
+            headers.pop()
+        if len(headers) > MAX_COLUMNS:
+            raise _too_many_columns(path)
+        width = len(headers)
+        data: list[list[Any]] = []
+        for values in rows:
+            if len(data) >= MAX_ROWS:
+                raise _too_many_rows(path)
+            row = list(values[:width])
+            data.append(row if any(v is not None and v != "" for v in row) else [])
+    finally:
+        book.close()
+    return headers, ((i, r) for i, r in enumerate(data, start=2))
 
 
 # --- mapping -----------------------------------------------------------------------
@@ -342,15 +443,16 @@ def rejects_path(path: Path) -> Path:
 
 def write_rejects(path: Path, result: ImportResult) -> Path | None:
     """`FILE.avvisade.csv` beside the input (semicolons, BOM: opens right in Excel);
-    removed when nothing was rejected, so an old one cannot mislead."""
+    removed when nothing was rejected, so an old one cannot mislead. Every cell, the
+    sheet's own headers too, is neutralised against formula injection (shared/csv_safety)."""
     target = rejects_path(path)
     if not result.rejected:
         target.unlink(missing_ok=True)
         return None
     with target.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle, delimiter=";")
-        writer.writerow(["Rad", "Kod", "Fält", "Orsak", *result.headers])
+        writer.writerow(safe_row(["Rad", "Kod", "Fält", "Orsak", *result.headers]))
         for r in result.rejected:
             row = [r.values.get(h, "") for h in result.headers]
-            writer.writerow([r.row, r.code, r.field or "", r.message_sv, *row])
+            writer.writerow(safe_row([r.row, r.code, r.field or "", r.message_sv, *row]))
     return target

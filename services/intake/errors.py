@@ -7,10 +7,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
+from starlette.types import Scope
 
 from services.ingest.logic import Rejection
 
@@ -75,6 +76,12 @@ def error_response(
     else:
         body = {"errors": errors}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def guard_response(scope: Scope, status: int, item: dict[str, Any]) -> Response:
+    """A refusal by shared/http_server.RequestGuard (bad address, body too slow) in the
+    intake's shapes: `{"errors": […]}`, or Open311's list under /open311."""
+    return error_response(Request(scope), status, [item], {"Connection": "close"})
 
 
 def install(app: FastAPI) -> None:

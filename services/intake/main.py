@@ -16,12 +16,15 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.intake import api, errors, form, open311
+from services.intake import api, docs, errors, form, open311
 from services.intake.config import IntakeSettings
 from services.intake.context import IntakeContext, in_thread
 from services.maps.offline import ASSETS_DIR
 from shared.config import Settings
 from shared.db import init_db
+from shared.http_server import RequestGuard
+from shared.login import apply_access_defaults
+from shared.web_security import SecurityHeadersMiddleware, tile_sources
 
 DESCRIPTION = """Rapporter in till lägesbilden: JSON-API, Open311 GeoReport v2 och
 mobilformuläret på `/rapport`. Varje anrop bär organisationens nyckel
@@ -85,12 +88,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by `docs` from vendored files, without inline script
+        redoc_url=None,
     )
     errors.install(app)
+    apply_access_defaults(app)  # no Host-built redirects; api_key out of the access log
     app.include_router(api.router, tags=["Rapporter"])
     app.include_router(open311.router)
     app.include_router(form.router)
+    docs.install(app)
     app.mount("/assets", StaticFiles(directory=ASSETS_DIR), name="assets")
     app.mount("/rapport/static", StaticFiles(directory=form.STATIC_DIR), name="form-static")
     app.add_middleware(BodySizeLimit, max_bytes=settings.intake_max_body_bytes)
+    app.add_middleware(
+        RequestGuard, body_timeout_s=settings.http_body_timeout_s, respond=errors.guard_response
+    )
+    # Outermost, so every response (a 413 too) carries the headers.
+    app.add_middleware(
+        SecurityHeadersMiddleware, img_sources=tile_sources(settings.intake_tile_url)
+    )
     return app

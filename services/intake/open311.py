@@ -9,12 +9,12 @@ Status: `open` while queued; `closed` once stored in the lägesbild or rejected 
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import JSONResponse
 
 from services.intake import audit
 from services.intake.auth import AnyCaller, authorize, deny, token_of
@@ -144,15 +144,40 @@ async def get_request(
         remote_addr(request),
     )  # fmt: skip
     if not rows:
-        body = [{"code": 404, "description": f"Ingen rapport {request_id!r} här."}]
-        return JSONResponse(body, status_code=404)
+        raise IntakeError.one(
+            404,
+            "not_found",
+            f"Ingen rapport {request_id!r} här.",
+            f"No service request {request_id!r} here.",
+            "service_request_id",
+        )
     return await _represent(ctx, rows)
 
 
+# A service_request_id is the receipt's row id: ASCII digits only (not "١٢٣" or full-width
+# digits, which Python's int() would also read), within the database's integer range.
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+MAX_ID = 2**31 - 1
+
+
 def _ids(text: str | None) -> list[int] | None:
+    """The ids asked for (comma-separated); 400 for one that is not a number at all. An
+    id past the integer range cannot exist, so it is left out (alone: 404)."""
     if not text:
         return None
-    return [int(part) for part in text.split(",") if part.strip().isdigit()]
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    bad = [part for part in parts if not _DIGITS.fullmatch(part)]
+    if bad:
+        raise IntakeError.one(
+            400,
+            "invalid_field",
+            f"Ogiltigt service_request_id {bad[0]!r}: ange ett nummer med siffrorna 0–9.",
+            f"Invalid service_request_id {bad[0]!r}: give a number written with digits 0-9.",
+            "service_request_id",
+        )
+    numbers = [part.lstrip("0") or "0" for part in parts]
+    # Length first: int() of thousands of digits is refused (and slow) in Python.
+    return [int(n) for n in numbers if len(n) <= len(str(MAX_ID)) and int(n) <= MAX_ID]
 
 
 def _within(moment: datetime, start: datetime | None, end: datetime | None) -> bool:

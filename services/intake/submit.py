@@ -30,7 +30,7 @@ from shared.models import RejectedSubmission, StoredReport
 from shared.models_access import IntakeReceipt
 from shared.scrub import scrub
 from shared.streams import envelope
-from shared.weeks import STOCKHOLM, iso_week_of, parse_week
+from shared.weeks import STOCKHOLM, buildable_weeks, iso_week_of, parse_week
 
 QUEUED, STORED, REJECTED = "queued", "stored", "rejected"
 
@@ -309,6 +309,13 @@ def _check_week(week: str, now: datetime) -> None:
             "iso_week",
             f"Veckan {week} har inte börjat; en nollrapport gäller en pågående eller gången vecka.",
             f"The week {week} has not begun; a nollrapport is for a current or past week.",
+        )
+    first, _ = buildable_weeks(now, None)
+    if (year, number) < parse_week(first):
+        raise _invalid(
+            "iso_week",
+            f"Veckan {week} är för gammal; en nollrapport kan gälla veckor från {first}.",
+            f"The week {week} is too old; a nollrapport may be for weeks from {first}.",
         )
 
 

@@ -17,6 +17,7 @@ from services.maps.layers import label_of
 from shared.areas import KommunAreas
 from shared.categories import SOURCE_LABELS
 from shared.contracts import IncidentPoint, WeekSnapshotV1
+from shared.csv_safety import safe_cell
 from shared.scrub import scrub
 
 INCIDENT_COLUMNS = (
@@ -84,19 +85,14 @@ def _area_counts(snapshot: WeekSnapshotV1) -> dict[str, dict[str, tuple[int, int
     return out
 
 
-def _safe_cell(value: Any) -> Any:
-    """Keep a spreadsheet from reading free text as a formula (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def _csv(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    # CRLF, so that a cell holding a bare CR or LF is quoted as well: unquoted, it would
+    # split the row and could start a new one with a formula.
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _safe_cell(row.get(k, "")) for k in columns})
+        writer.writerow({k: safe_cell(row.get(k, "")) for k in columns})
     return buffer.getvalue()
 
 

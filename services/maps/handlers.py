@@ -23,7 +23,7 @@ from shared.contracts import (
     LagesbildReadyV1,
 )
 from shared.observability import RENDER_SECONDS
-from shared.streams import RawEntry, payload_text, subscribe_batches
+from shared.streams import RawEntry, invalid_reason, payload_text, subscribe_batches
 
 log = logging.getLogger("lagesbild.maps")
 
@@ -39,8 +39,11 @@ class Maps:
             try:
                 ready = LagesbildReadyV1.model_validate_json(entry.payload)
                 kommun_areas = self.kommuner[ready.snapshot.kommun]
-            except (ValidationError, KeyError) as exc:
-                await self.dead_letter(entry, f"cannot render: {str(exc)[:300]}")
+            except ValidationError as exc:
+                await self.dead_letter(entry, invalid_reason(LagesbildReadyV1, exc))
+                continue
+            except KeyError as exc:
+                await self.dead_letter(entry, f"cannot render: no areas for kommun {exc}")
                 continue
             await self.publish(ready, kommun_areas)
 

@@ -1,18 +1,25 @@
 """PNG screenshots of a published week (map, meeting pack, public map) for a person to
 look at: `lagesbild screenshot --week 2026-W47`.
 
-Uses Debian's Chromium through Playwright (never `playwright install`), offline: every
-request that is not a file: URL is blocked, so the pictures show what a laptop without
-internet shows.
+Uses an installed Chromium or Chrome through Playwright (a normal dependency: the wheel
+brings its driver, never a browser download), offline: every request that is not a file:
+URL is blocked, so the pictures show what a laptop without internet shows. The browser is
+`LAGESBILD_CHROMIUM` when set, else the first of `chromium`, `chromium-browser`,
+`google-chrome`, `google-chrome-stable` on PATH (or in /usr/bin, /snap/bin), else the one
+`python -m playwright install chromium` put in Playwright's cache; none: a Swedish message
+that says how to get one.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import Field
 
 from services.maps.publish import PUBLIC_DIR, week_dir
 from shared.config import Settings
@@ -25,10 +32,58 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 VIEWPORT_W, VIEWPORT_H = 1600, 1000  # a projector's 16:10
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+FALLBACK_PATHS = tuple(
+    f"{folder}/{name}" for folder in ("/usr/bin", "/snap/bin") for name in BROWSER_NAMES
+)
+HOW_TO_INSTALL = (
+    "Installera Chromium (t.ex. `sudo apt-get install chromium`) eller ange webbläsarens "
+    "sökväg i LAGESBILD_CHROMIUM. Utan systemets Chromium går också "
+    "`python -m playwright install chromium`."
+)
+
+
+class ScreenshotSettings(Settings):
+    chromium: str | None = Field(
+        None,
+        description="Chromium/Chrome for `lagesbild screenshot`; unset = looked up on PATH",
+    )
+
+
+class NoChromiumError(RuntimeError):
+    """No browser to take the pictures with; the message says how to get one."""
+
+
+def find_chromium(
+    configured: str | None = None,
+    search_path: str | None = None,
+    fallbacks: Sequence[str] = FALLBACK_PATHS,
+) -> str | None:
+    """The browser to use: `configured` (a name on PATH or a path; an error when it is
+    neither), else the first known name on `search_path` (default: PATH), else the first
+    of `fallbacks` that exists. None when there is none."""
+    if configured:
+        found = shutil.which(configured, path=search_path)
+        if found:
+            return found
+        if Path(configured).is_file() and os.access(configured, os.X_OK):
+            return configured
+        raise NoChromiumError(
+            f"LAGESBILD_CHROMIUM={configured} finns inte eller går inte att köra. {HOW_TO_INSTALL}"
+        )
+    for name in BROWSER_NAMES:
+        found = shutil.which(name, path=search_path)
+        if found:
+            return found
+    return next((p for p in fallbacks if os.access(p, os.X_OK)), None)
 
 
 def chromium_path() -> str:
-    return shutil.which("chromium") or "/usr/bin/chromium"
+    """The browser `lagesbild screenshot` would use (the usual Debian path when none)."""
+    try:
+        return find_chromium(os.environ.get("LAGESBILD_CHROMIUM")) or "/usr/bin/chromium"
+    except NoChromiumError:
+        return "/usr/bin/chromium"
 
 
 def _block_network(route: Any) -> None:
@@ -38,9 +93,24 @@ def _block_network(route: Any) -> None:
         route.abort()
 
 
-def take_screenshots(published: Path, kommun: str, week: str, out: Path) -> list[Path]:
-    """Screenshot the week's pages under `published`; returns the PNGs written."""
-    from playwright.sync_api import sync_playwright
+def take_screenshots(
+    published: Path,
+    kommun: str,
+    week: str,
+    out: Path,
+    chromium: str | None = None,
+    search_path: str | None = None,
+    fallbacks: Sequence[str] = FALLBACK_PATHS,
+) -> list[Path]:
+    """Screenshot the week's pages under `published`; returns the PNGs written.
+
+    `chromium`: the configured browser (LAGESBILD_CHROMIUM); see `find_chromium`."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:  # a dependency; only a broken install lacks it
+        raise NoChromiumError(
+            "Playwright saknas i installationen: `pip install playwright`."
+        ) from exc
 
     pages = [
         (week_dir(published, kommun, week) / "karta.html", f"karta-{kommun}-{week}.png", False),
@@ -60,8 +130,13 @@ def take_screenshots(published: Path, kommun: str, week: str, out: Path) -> list
         raise FileNotFoundError(f"inte publicerad: {', '.join(missing)}")
     out.mkdir(parents=True, exist_ok=True)
     written = []
+    executable = find_chromium(chromium, search_path, fallbacks)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        if executable is None:  # Playwright's own download, if someone made one
+            bundled = p.chromium.executable_path
+            if not Path(bundled).is_file():
+                raise NoChromiumError(f"Ingen Chromium eller Chrome hittades. {HOW_TO_INSTALL}")
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
             for source, name, full_page in pages:
                 page = browser.new_page(viewport={"width": VIEWPORT_W, "height": VIEWPORT_H})
@@ -84,11 +159,20 @@ def screenshot_command(
     out: Annotated[Path, typer.Option("--out", help="Mapp för bilderna.")] = Path("skärmbilder"),
 ) -> None:
     """Ta skärmbilder (PNG) av veckans karta och mötesunderlag från de publicerade filerna."""
-    published = Settings().resolved_output_dir
     try:
-        written = take_screenshots(published, kommun, week, out)
+        settings = ScreenshotSettings()
+    except Exception as exc:  # pydantic's message names the bad variable
+        typer.echo(f"Fel i konfigurationen (LAGESBILD_…): {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        written = take_screenshots(
+            settings.resolved_output_dir, kommun, week, out, chromium=settings.chromium
+        )
     except FileNotFoundError as exc:
         typer.echo(f"Fel: {exc}. Bygg veckan först (lagesbild week build).", err=True)
         raise typer.Exit(1) from exc
+    except NoChromiumError as exc:
+        typer.echo(f"Fel: {exc}", err=True)
+        raise typer.Exit(4) from exc
     for path in written:
         typer.echo(str(path))

@@ -2,16 +2,23 @@
 
 - ``/offentlig/…`` (the public tree) and ``/assets/…`` (Leaflet): no token.
 - Everything else is restricted: a token with the permission "restricted_lagesbild"
-  (roles meeting, tib, admin), as ``Authorization: Bearer …`` or once as ``?token=…``,
-  which sets an HttpOnly cookie and redirects to the URL without it (so a browser can
-  follow the pages' links and the token does not stay in the address bar or history).
-  Under ``/{kommun}/…`` the token's kommun must match, unless the role is admin.
+  (roles meeting, tib, admin), as ``Authorization: Bearer …`` or as the HttpOnly,
+  SameSite=Strict cookie that ``POST /logga-in`` sets once it has verified the token (the
+  token never travels in an address; ``?token=…`` is ignored). A restricted page without
+  a valid token answers with the login form, which brings the browser back to the page.
+  Under ``/{kommun}/…`` the token must act for that kommun (its own, or one of an
+  administrator's configured kommuner); the index (``/``, ``/index.json``) lists only
+  those kommuner.
 - ``/{kommun}/beslut``: the meeting's decision page (form, open decisions, "Stäng"); it
   needs the permission "record_decisions" (roles meeting, admin) for the kommun. Its POSTs
   publish DecisionV1 on DECISION_STREAM (`shared/decisions.py`, as `lagesbild decision`
-  does) and are audited. CSRF: the cookie is SameSite=Lax, and a POST whose Origin (or,
+  does) and are audited. CSRF: the cookie is SameSite=Strict, and a POST whose Origin (or,
   without one, Referer) names another host than the request's Host is refused; the page
   sends `Referrer-Policy: same-origin` so the browser names its origin on its own posts.
+- Every token check counts against the organisation's rate
+  (`LAGESBILD_MAPS_RATE_LIMIT_PER_MINUTE`), an unknown or revoked token against the client
+  address (`LAGESBILD_AUTH_FAILURES_PER_MINUTE`); both in Redis. Without Redis the archive
+  still serves (it is read-only) and logs that it cannot count.
 
 Run with `lagesbild maps-serve` (`serve_command`).
 """
@@ -19,27 +26,52 @@ Run with `lagesbild maps-serve` (`serve_command`).
 from __future__ import annotations
 
 import html
+import json
+import logging
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from pydantic import Field
+from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from services.maps import decision_page as page
-from services.maps.publish import PUBLIC_DIR
+from services.maps.publish import MANIFEST, PUBLIC_DIR, with_csp
+from services.maps.render import render_index
 from shared import decisions
-from shared.access import RECORD_DECISIONS, ROLE_LABELS, Caller, find_caller
+from shared.access import (
+    RECORD_DECISIONS,
+    ROLE_LABELS,
+    Caller,
+    auth_blocked_sync,
+    auth_failed_sync,
+    client_address,
+    find_caller,
+    rate_limited_sync,
+)
 from shared.areas import load_kommuner
 from shared.categories import category_catalog
 from shared.config import Settings
+from shared.http_server import RequestGuard, html_refusal
+from shared.login import (
+    LOGIN_PATH,
+    LOGOUT_PATH,
+    apply_access_defaults,
+    logged_in,
+    logged_out,
+    login_page,
+    safe_next,
+    same_origin,
+)
 from shared.models_access import AuditEntry
+from shared.web_security import SecurityHeadersMiddleware, tile_sources
 
 PERMISSION = "restricted_lagesbild"
 COOKIE = "lagesbild_token"
@@ -49,17 +81,79 @@ NO_STORE = {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referre
 FORM_HEADERS = {**NO_STORE, "Referrer-Policy": "same-origin"}
 KOMMUN_RE = re.compile(r"^\d{4}$")
 FormText = Annotated[str, Form()]
+TITLE = "Lägesbild – arkiv"
+INDEX_FILES = ("index.html", MANIFEST)
+log = logging.getLogger("lagesbild.maps.server")
 
 
 class MapsServerSettings(Settings):
     maps_host: str = Field("127.0.0.1", description="address the lägesbild archive listens on")
     maps_port: int = Field(8081, description="port of the lägesbild archive")
+    maps_rate_limit_per_minute: int = Field(
+        300, ge=0, description="archive requests per token and minute; 0 = no limit"
+    )
 
 
 class Refusal(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.retry_after = status, message, retry_after
+
+
+class Gate:
+    """Who the request's token is, with the throttles: failed token checks per client
+    address, requests per organisation. Synchronous (the endpoints run in threads)."""
+
+    def __init__(self, settings: MapsServerSettings, engine: Engine) -> None:
+        self.settings, self.engine = settings, engine
+        self.redis = Redis.from_url(
+            settings.resolved_redis_url, socket_timeout=2, socket_connect_timeout=1
+        )
+        self._warned = False
+
+    def address(self, request: Request) -> str:
+        peer = request.client.host if request.client else ""
+        forwarded = request.headers.get("x-forwarded-for")
+        return client_address(peer, forwarded, self.settings.trusted_proxies)
+
+    def caller(self, request: Request, token: str | None = None) -> Caller | None:
+        """The token's organisation (the request's token unless given); None without a
+        valid one. Refusal(429) when the address or the organisation is over its limit."""
+        token = token if token is not None else _token_of(request)
+        if not token:
+            return None
+        address = self.address(request)
+        limit = self.settings.auth_failures_per_minute
+        blocked = self._counted(lambda: auth_blocked_sync(self.redis, address, limit))
+        if blocked is not None:
+            raise Refusal(
+                429,
+                f"För många felaktiga nycklar från din adress. Vänta {blocked} sekunder.",
+                blocked,
+            )
+        caller = find_caller(self.engine, token)
+        if caller is None:
+            self._counted(lambda: auth_failed_sync(self.redis, address, limit))
+            return None
+        per_minute = self.settings.maps_rate_limit_per_minute
+        wait = self._counted(
+            lambda: rate_limited_sync(self.redis, caller.organisation, per_minute, scope="maps")
+        )
+        if wait is not None:
+            raise Refusal(429, f"För många anrop. Vänta {wait} sekunder och försök igen.", wait)
+        return caller
+
+    def _counted(self, count: Callable[[], int | None]) -> int | None:
+        """Run a Redis count; without Redis the archive serves uncounted (logged once)."""
+        try:
+            result = count()
+        except (RedisError, OSError) as exc:
+            if not self._warned:
+                log.warning("cannot count requests (Redis: %s); serving without limits", exc)
+                self._warned = True
+            return None
+        self._warned = False
+        return result
 
 
 def record_audit(
@@ -81,6 +175,7 @@ def record_audit(
 
 
 def _token_of(request: Request) -> str | None:
+    """Bearer token or the login cookie; never the address."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
@@ -97,7 +192,7 @@ def check_access(caller: Caller | None, kommun: str | None) -> None:
         raise Refusal(401, "Nyckeln saknas, är okänd eller återkallad.")
     if not caller.can(PERMISSION):
         raise Refusal(403, f"Rollen {caller.role} får inte se den begränsade lägesbilden.")
-    if kommun is not None and kommun != caller.kommun and not caller.can("admin"):
+    if kommun is not None and not caller.covers(kommun):
         raise Refusal(403, f"Nyckeln gäller kommun {caller.kommun}, inte {kommun}.")
 
 
@@ -115,47 +210,44 @@ def check_decision_access(caller: Caller | None, kommun: str) -> Caller:
     return caller
 
 
-def same_origin(request: Request) -> bool:
-    """A POST's Origin, or else its Referer, when present, names the request's own host.
-
-    With the SameSite=Lax cookie no other *site* can post with the user's cookie; this
-    also refuses other origins of the same site (another port or service on the host).
-    A request with neither header (not a browser form) passes; it carries no victim's
-    cookie. `Origin: null` (an opaque or privacy-hidden origin) is refused."""
-    host = request.headers.get("host", "").lower()
-    origin = request.headers.get("origin")
-    if origin is not None:
-        return origin != "null" and urlsplit(origin).netloc.lower() == host
-    referer = request.headers.get("referer")
-    if referer:
-        return urlsplit(referer).netloc.lower() == host
-    return True
+PUBLIC_LINK = '<p>Utan nyckel: den <a href="/offentlig/">offentliga lägesbilden</a>.</p>'
 
 
-def _remember_token(request: Request, token: str) -> RedirectResponse:
-    """Set the token as an HttpOnly cookie and redirect to the address without it."""
-    response = RedirectResponse(request.url.remove_query_params("token"), 303)
-    response.set_cookie(
-        COOKIE,
-        token,
-        httponly=True,
-        samesite="lax",
-        path="/",
-        secure=request.url.scheme == "https",
-    )
-    response.headers.update(NO_STORE)
-    return response
-
-
-def _refusal_page(refusal: Refusal) -> HTMLResponse:
+def _refusal_page(refusal: Refusal, request: Request) -> HTMLResponse:
+    """401: the login form, which brings the browser back here; else "Ingen åtkomst"."""
+    retry = {} if refusal.retry_after is None else {"Retry-After": str(refusal.retry_after)}
+    if refusal.status == 401:  # (the form's own headers: its POST must name its origin)
+        back = safe_next(_here(request), "/")
+        message = f"Ingen åtkomst. {refusal.message} Logga in med din organisations nyckel."
+        return login_page(TITLE, message, back, status=401, extra_html=PUBLIC_LINK, headers=retry)
+    headers = {**NO_STORE, **retry}
     body = (
         '<!DOCTYPE html><html lang="sv"><meta charset="utf-8"><title>Ingen åtkomst</title>'
         f"<h1>Ingen åtkomst</h1><p>{html.escape(refusal.message)}</p>"
-        "<p>Öppna sidan med din organisations nyckel (<code>?token=…</code>) eller se den "
+        f'<p><a href="{LOGIN_PATH}">Logga in med en annan nyckel</a> eller se den '
         '<a href="/offentlig/">offentliga lägesbilden</a>.</p></html>'
     )
-    headers = {**NO_STORE, **({"WWW-Authenticate": "Bearer"} if refusal.status == 401 else {})}
     return HTMLResponse(body, status_code=refusal.status, headers=headers)
+
+
+def _here(request: Request) -> str:
+    """The request's own path and query (relative), without any `token` parameter."""
+    query = request.url.remove_query_params("token").query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def _index(root: Path, caller: Caller, name: str) -> Response:
+    """The archive index (`index.html`, `index.json`) with only the caller's kommuner."""
+    path = root / MANIFEST
+    entries = json.loads(path.read_text("utf-8")) if path.exists() else []
+    mine = [e for e in entries if caller.covers(e.get("kommun"))]
+    if name == MANIFEST:
+        return Response(
+            json.dumps(mine, ensure_ascii=False, indent=2),
+            media_type="application/json",
+            headers=NO_STORE,
+        )
+    return HTMLResponse(with_csp(render_index(mine)), headers=NO_STORE)
 
 
 def _locate(root: Path, path: str) -> tuple[list[str], Path | None] | None:
@@ -177,8 +269,15 @@ def create_server_app(settings: MapsServerSettings | None = None) -> FastAPI:
     root = settings.resolved_output_dir.resolve()
     engine = make_engine(settings.resolved_database_url)
     init_db(engine)
-    app = FastAPI(title="Lägesbild – arkiv", docs_url=None, redoc_url=None, openapi_url=None)
-    _add_decision_routes(app, settings, engine)
+    app = FastAPI(title=TITLE, docs_url=None, redoc_url=None, openapi_url=None)
+    apply_access_defaults(app)  # no Host-built redirects; no secrets in the access log
+    gate = Gate(settings, engine)
+    _add_login_routes(app, gate)
+    _add_decision_routes(app, settings, engine, gate)
+    app.add_middleware(
+        RequestGuard, body_timeout_s=settings.http_body_timeout_s, respond=html_refusal
+    )
+    app.add_middleware(SecurityHeadersMiddleware, img_sources=tile_sources(settings.map_tiles))
 
     # Sync endpoint: FastAPI runs it in a thread, so the DB lookups do not block the loop.
     @app.get("/{path:path}", response_model=None)
@@ -188,35 +287,81 @@ def create_server_app(settings: MapsServerSettings | None = None) -> FastAPI:
             return HTMLResponse("<h1>Sidan finns inte</h1>", status_code=404)
         parts, found = located
         restricted = len(parts) < 2 or parts[0] not in OPEN_TOP_DIRS
-        remote = request.client.host if request.client else ""
-        query_token = request.query_params.get("token")
-        if restricted:
-            caller = None
-            token = query_token or _token_of(request)
-            if token:
-                caller = find_caller(engine, token)
-            try:
-                check_access(caller, _page_kommun(parts))
-            except Refusal as refusal:
-                if caller is not None:
-                    record_audit(engine, caller, "denied", f"lagesbild:/{path}", remote)
-                return _refusal_page(refusal)
-            if query_token:  # remember it in a cookie and drop it from the address
-                return _remember_token(request, query_token)
+        if not restricted:
+            if found is None:
+                return HTMLResponse("<h1>Sidan finns inte</h1>", status_code=404)
+            return FileResponse(found, headers={"Cache-Control": "public, max-age=60"})
+        remote = gate.address(request)
+        caller = None
+        kommun = _page_kommun(parts)
+        try:
+            caller = gate.caller(request)
+            check_access(caller, kommun)
+        except Refusal as refusal:
+            if caller is not None:
+                record_audit(engine, caller, "denied", f"lagesbild:/{path}", remote)
+            return _refusal_page(refusal, request)
+        assert caller is not None
+        if kommun is None:  # outside every kommun's folder: only the index, filtered
+            if parts[0] in INDEX_FILES and len(parts) == 1:
+                record_audit(engine, caller, "view", f"lagesbild:/{path}", remote)
+                return _index(root, caller, parts[0])
+            return HTMLResponse("<h1>Sidan finns inte</h1>", status_code=404)
         if found is None:
             return HTMLResponse("<h1>Sidan finns inte</h1>", status_code=404)
-        if restricted:
-            assert caller is not None
-            if found.suffix == ".html" or found.name.startswith("export"):
-                action = "export" if found.name.startswith("export") else "view"
-                record_audit(engine, caller, action, f"lagesbild:/{path}", remote)
-            return FileResponse(found, headers=NO_STORE)
-        return FileResponse(found, headers={"Cache-Control": "public, max-age=60"})
+        if found.suffix == ".html" or found.name.startswith("export"):
+            action = "export" if found.name.startswith("export") else "view"
+            record_audit(engine, caller, action, f"lagesbild:/{path}", remote)
+        return FileResponse(found, headers=NO_STORE)
 
     return app
 
 
-def _add_decision_routes(app: FastAPI, settings: MapsServerSettings, engine: Engine) -> None:
+def _add_login_routes(app: FastAPI, gate: Gate) -> None:
+    """`GET /logga-in` (the form), `POST /logga-in` (the token in the body; the cookie only
+    once it is verified), `POST /logga-ut`. Before the archive's catch-all route."""
+
+    @app.get(LOGIN_PATH, response_model=None)
+    def login_form(next: str | None = None) -> Response:
+        target = safe_next(next, "/")
+        message = "Logga in med din organisations nyckel."
+        return login_page(TITLE, message, target, extra_html=PUBLIC_LINK)
+
+    @app.post(LOGIN_PATH, response_model=None)
+    def login(request: Request, token: FormText = "", next: FormText = "/") -> Response:
+        target = safe_next(next, "/")
+        token = token.strip()
+        refusal = None
+        if not same_origin(request):
+            refusal = Refusal(403, "Inloggningen skickades inte från den här sidan.")
+        elif not token:
+            refusal = Refusal(401, "Ange nyckeln.")
+        else:
+            try:
+                caller = gate.caller(request, token)
+                if caller is None:
+                    raise Refusal(401, "Nyckeln är okänd eller återkallad.")
+                if not (caller.can(PERMISSION) or caller.can(RECORD_DECISIONS)):
+                    role = ROLE_LABELS.get(caller.role, caller.role)
+                    raise Refusal(403, f"Rollen {role} får inte se den begränsade lägesbilden.")
+            except Refusal as refused:
+                refusal = refused
+        if refusal is not None:
+            headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after else {}
+            return login_page(
+                TITLE, refusal.message, target, status=refusal.status, extra_html=PUBLIC_LINK,
+                headers=headers,
+            )  # fmt: skip
+        return logged_in(request, COOKIE, token, target)
+
+    @app.post(LOGOUT_PATH, response_model=None)
+    def logout() -> Response:
+        return logged_out(COOKIE)
+
+
+def _add_decision_routes(
+    app: FastAPI, settings: MapsServerSettings, engine: Engine, gate: Gate
+) -> None:
     """`/{kommun}/beslut`: the form and the open decisions; POST creates, `…/{id}/stang`
     closes. Registered before the archive's catch-all route. Sync endpoints: FastAPI runs
     them in a thread, where `decisions.publish_decision` runs its own event loop."""
@@ -230,9 +375,9 @@ def _add_decision_routes(app: FastAPI, settings: MapsServerSettings, engine: Eng
     def authorise(request: Request, kommun: str, *, post: bool) -> Caller | Response:
         if not KOMMUN_RE.match(kommun) or kommun not in known:
             return HTMLResponse("<h1>Sidan finns inte</h1>", status_code=404)
-        token = _token_of(request)
-        caller = find_caller(engine, token) if token else None
+        caller = None
         try:
+            caller = gate.caller(request)
             check_decision_access(caller, kommun)
             if post and not same_origin(request):
                 raise Refusal(
@@ -242,9 +387,9 @@ def _add_decision_routes(app: FastAPI, settings: MapsServerSettings, engine: Eng
                 )
         except Refusal as refusal:
             if caller is not None:
-                remote = request.client.host if request.client else ""
+                remote = gate.address(request)
                 record_audit(engine, caller, "denied", f"beslut:{request.url.path}", remote)
-            return _refusal_page(refusal)
+            return _refusal_page(refusal, request)
         assert caller is not None
         return caller
 
@@ -301,13 +446,10 @@ def _add_decision_routes(app: FastAPI, settings: MapsServerSettings, engine: Eng
 
     @app.get("/{kommun}/beslut", response_model=None)
     def decision_form(request: Request, kommun: str) -> Response:
-        query_token = request.query_params.get("token")
-        if query_token and KOMMUN_RE.match(kommun):
-            return _remember_token(request, query_token)
         caller = authorise(request, kommun, post=False)
         if isinstance(caller, Response):
             return caller
-        query = dict(request.query_params)
+        query = {k: v for k, v in request.query_params.items() if k != "token"}
         values = page.prefilled(
             kommun, query, decisions.plan_activities(engine, kommun), datetime.now(UTC)
         )
@@ -322,7 +464,8 @@ def _add_decision_routes(app: FastAPI, settings: MapsServerSettings, engine: Eng
         """The meeting pack links `../beslut` from {kommun}/{week}/ (and r{n}/): one page."""
         if not KOMMUN_RE.match(kommun):
             return HTMLResponse("<h1>Sidan finns inte</h1>", status_code=404)
-        query = f"?{request.url.query}" if request.url.query else ""
+        kept = request.url.remove_query_params("token").query  # a token never travels on
+        query = f"?{kept}" if kept else ""
         return RedirectResponse(f"/{kommun}/beslut{query}", 303, headers=NO_STORE)
 
     @app.post("/{kommun}/beslut", response_model=None)
@@ -372,7 +515,7 @@ def _add_decision_routes(app: FastAPI, settings: MapsServerSettings, engine: Eng
         failed = publish(kommun, values, event)
         if failed is not None:
             return failed
-        remote = request.client.host if request.client else ""
+        remote = gate.address(request)
         record_audit(engine, caller, "decision_add", f"beslut:{event.decision_id}", remote)
         return done(request, kommun, page.created_receipt(event))
 
@@ -400,7 +543,7 @@ def _add_decision_routes(app: FastAPI, settings: MapsServerSettings, engine: Eng
         failed = publish(kommun, values, closing)
         if failed is not None:
             return failed
-        remote = request.client.host if request.client else ""
+        remote = gate.address(request)
         record_audit(engine, caller, "decision_close", f"beslut:{decision_id}", remote)
         return done(request, kommun, page.closed_receipt(current))
 
@@ -427,7 +570,7 @@ def serve_command() -> None:
     """Servera lägesbildsarkivet över HTTP (offentligt under /offentlig/, resten med nyckel)."""
     import logging
 
-    import uvicorn
+    from shared.http_server import serve
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -435,6 +578,6 @@ def serve_command() -> None:
     settings = MapsServerSettings()
     print(
         f"Lägesbildsarkivet på http://{settings.maps_host}:{settings.maps_port}/ "
-        f"(offentligt: /offentlig/; begränsat: ?token=…)"
+        f"(offentligt: /offentlig/; begränsat: logga in på /logga-in)"
     )
-    uvicorn.run(create_server_app(settings), host=settings.maps_host, port=settings.maps_port)
+    serve(create_server_app(settings), settings.maps_host, settings.maps_port, settings)

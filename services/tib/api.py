@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,17 @@ from fastapi.responses import StreamingResponse
 from services.tib import store
 from services.tib.allocation import Constraints
 from services.tib.plan import recommendation, visit_dict
-from services.tib.web import Ctx, Live, Tasking, TibContext, TibError, check_kommun
+from services.tib.web import (
+    LIVE,
+    Ctx,
+    Live,
+    Tasking,
+    TibContext,
+    TibError,
+    check_kommun,
+    still_allowed,
+    token_of,
+)
 from shared import patrol_orders as orders
 from shared.contracts import WeekSnapshotV1
 from shared.weeks import STOCKHOLM, iso_week_of
@@ -78,26 +89,48 @@ async def live(
 @router.get("/stream", summary="Nya rapporter när de godkänns (server-sent events)")
 async def stream(request: Request, caller: Live, ctx: Ctx, kommun: str | None = None) -> Any:
     """`event: report` with the report as JSON for each newly accepted one; `event: refresh`
-    when a new lägesbild or decision arrived; a comment every 15 s keeps proxies open."""
+    when a new lägesbild or decision arrived; a comment every heartbeat (15 s) keeps
+    proxies open. At every heartbeat the token is checked again: once it is revoked (or
+    no longer allowed) the stream sends `event: revoked` and closes."""
     kommun = check_kommun(caller, kommun)
+    token = token_of(request)
+    assert token is not None  # `Live` checked it
     queue = ctx.hub.subscribe(kommun)
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(
-        _events(request, ctx, queue), media_type="text/event-stream", headers=headers
-    )
+        _events(request, ctx, queue, token, kommun), media_type="text/event-stream",
+        headers=headers,
+    )  # fmt: skip
 
 
-async def _events(request: Request, ctx: TibContext, queue: Any) -> AsyncIterator[str]:
+REVOKED = {
+    "message_sv": "Nyckeln har återkallats eller gäller inte längre. Logga in igen.",
+    "message_en": "The token was revoked or is no longer valid. Log in again.",
+}
+
+
+async def _events(
+    request: Request, ctx: TibContext, queue: Any, token: str, kommun: str
+) -> AsyncIterator[str]:
+    beat = ctx.settings.tib_heartbeat_seconds
+    loop = asyncio.get_running_loop()
     try:
         yield ": ansluten\n\n"
+        next_check = loop.time() + beat
         while not await request.is_disconnected():
-            try:
-                item = await asyncio.wait_for(queue.get(), ctx.settings.tib_heartbeat_seconds)
-            except TimeoutError:
-                yield ": heartbeat\n\n"
-                continue
-            kind = "refresh" if "type" in item else "report"
-            yield f"event: {kind}\ndata: {json.dumps(item, ensure_ascii=False)}\n\n"
+            item = None
+            with contextlib.suppress(TimeoutError):  # none before the heartbeat
+                item = await asyncio.wait_for(queue.get(), max(0.0, next_check - loop.time()))
+            if loop.time() >= next_check:  # a heartbeat: is the token still good?
+                if not await still_allowed(ctx, token, LIVE, kommun):
+                    yield f"event: revoked\ndata: {json.dumps(REVOKED, ensure_ascii=False)}\n\n"
+                    return
+                next_check = loop.time() + beat
+                if item is None:
+                    yield ": heartbeat\n\n"
+            if item is not None:
+                kind = "refresh" if "type" in item else "report"
+                yield f"event: {kind}\ndata: {json.dumps(item, ensure_ascii=False)}\n\n"
     finally:
         ctx.hub.unsubscribe(queue)
 

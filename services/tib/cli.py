@@ -105,9 +105,8 @@ def serve() -> None:
     """Kör TiB-tjänsten: livebilden på /tib och API:t under /api/v1/tib."""
     import logging
 
-    import uvicorn
-
     from services.tib.main import create_app
+    from shared.http_server import serve as serve_http
     from shared.redis_runtime import ensure_redis
 
     logging.basicConfig(
@@ -116,9 +115,11 @@ def serve() -> None:
     settings = _settings()
     url, server = ensure_redis(settings)
     settings = settings.model_copy(update={"redis_url": url})
-    console.print(f"TiB på http://{settings.tib_host}:{settings.tib_port}/tib?token=…")
+    console.print(
+        f"TiB på http://{settings.tib_host}:{settings.tib_port}/tib (logga in med nyckeln)"
+    )
     try:
-        uvicorn.run(create_app(settings), host=settings.tib_host, port=settings.tib_port)
+        serve_http(create_app(settings), settings.tib_host, settings.tib_port, settings)
     finally:
         if server:
             server.stop()

@@ -17,4 +17,11 @@ class TibSettings(Settings):
         "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
         description="background tiles of the TiB map; empty = the kommun's areas only",
     )
-    tib_heartbeat_seconds: float = Field(15.0, gt=0, description="SSE keep-alive comment")
+    tib_heartbeat_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="SSE keep-alive comment; an open stream re-checks its token as often",
+    )
+    tib_rate_limit_per_minute: int = Field(
+        300, ge=0, description="TiB requests per token and minute; 0 = no limit"
+    )

@@ -19,6 +19,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from services.intake import docs
 from services.maps.offline import ASSETS_DIR
 from services.tib import api, orders_api, page
 from services.tib.config import TibSettings
@@ -26,8 +27,11 @@ from services.tib.consumer import TIB_GROUPS, TibConsumer
 from services.tib.web import TibContext, install_errors
 from shared.config import Settings
 from shared.db import init_db
+from shared.http_server import RequestGuard
+from shared.login import apply_access_defaults
 from shared.service import consumer_name
 from shared.streams import ensure_groups
+from shared.web_security import SecurityHeadersMiddleware, tile_sources
 
 log = logging.getLogger("lagesbild.tib")
 
@@ -52,13 +56,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await ctx.redis.aclose()
         ctx.engine.dispose()
 
-    app = FastAPI(title="Lägesbild TiB", version="1", lifespan=lifespan)
+    # /docs from vendored files without inline script (the intake's), as the CSP requires.
+    app = FastAPI(
+        title="Lägesbild TiB", version="1", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
+    docs.install(app)
     install_errors(app)
+    apply_access_defaults(app)  # no Host-built redirects; no secrets in the access log
     app.include_router(api.router)
     app.include_router(orders_api.router)
     app.include_router(page.router)
     app.mount("/assets", StaticFiles(directory=ASSETS_DIR), name="assets")
     app.mount("/tib/static", StaticFiles(directory=page.STATIC_DIR), name="tib-static")
+    app.add_middleware(RequestGuard, body_timeout_s=settings.http_body_timeout_s)
+    app.add_middleware(SecurityHeadersMiddleware, img_sources=tile_sources(settings.tib_tile_url))
     return app
 
 

@@ -1,6 +1,13 @@
 """Patrol orders: the TiB issues, edits and cancels them ("tasking"); the guard company
 acknowledges, checks in and out and reports the outcome with its own reporting token.
 
+Who may do what (shared/access.py): listing needs "live" (every order of the kommun) or
+the guard-company mark (the company's own and unassigned orders); public, meeting and plain
+reporter tokens cannot list. An order is acted on only by the guard company it is assigned
+to, or, unassigned, by the first guard company to act on it; an organisation that is not a
+guard company (field workers, nattvandrare, …) never can. `assigned_to` must name a guard
+company of the order's kommun. An order id of another kommun is 404.
+
 Each change is checked against the order's state, stored as an event, then put on
 TIB_ORDER_STREAM for the guard company's consumer. An outcome may carry an incident
 report: it goes to the reports stream like any intake submission (organisation, kommun and
@@ -10,18 +17,27 @@ source from the token), so the ingest validates and stores it as usual.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import anyio.to_thread
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 
 from services.tib import store
-from services.tib.web import LIVE, AnyCaller, Ctx, Guard, Tasking, TibContext, TibError
+from services.tib.web import (
+    Ctx,
+    GuardCompany,
+    OrderReader,
+    Tasking,
+    TibContext,
+    TibError,
+    check_kommun,
+)
 from shared import patrol_orders as orders
-from shared.access import Caller
+from shared.access import GUARD_ORDERS, LIVE, Caller, caller_by_name
 from shared.contracts import (
     CONSUMER_GROUPS,
+    GUARD_EVENTS,
     REPORTS_STREAM,
     TIB_ORDER_STREAM,
     PatrolOrderEventV1,
@@ -64,33 +80,74 @@ class OutcomeIn(NoteIn):
     incident: IncidentIn | None = None
 
 
-def _order(caller: Caller, body: OrderIn, order_id: str | None = None) -> PatrolOrderV1:
+def _order(kommun: str, body: OrderIn, order_id: str | None = None) -> PatrolOrderV1:
     try:
         extra = {"order_id": order_id} if order_id else {}
-        return PatrolOrderV1(kommun=caller.kommun, **body.model_dump(), **extra)
+        return PatrolOrderV1(kommun=kommun, **body.model_dump(), **extra)
     except ValidationError as exc:
         raise TibError(422, "invalid_order", f"Ogiltigt uppdrag: {exc.errors()[0]['msg']}",
                        f"Invalid order: {exc.errors()[0]['msg']}") from None  # fmt: skip
 
 
+async def _check_assignee(ctx: TibContext, kommun: str, name: str | None) -> None:
+    """An order goes to a guard company of its kommun, or to none (then any of them)."""
+    if name is None:
+        return
+    org = await anyio.to_thread.run_sync(caller_by_name, ctx.engine, name)
+    if org is None or not org.can(GUARD_ORDERS) or not org.covers(kommun):
+        raise TibError(
+            422,
+            "not_a_guard_company",
+            f"{name!r} är inget väktarbolag i kommun {kommun}: uppdrag går bara till "
+            "organisationer som är markerade som väktarbolag (lagesbild org guard-company).",
+            f"{name!r} is not a guard company of kommun {kommun}.",
+        )
+
+
+async def _current(
+    ctx: TibContext, caller: Caller, kommun: str, order_id: str, kind: str
+) -> orders.OrderState | None:
+    """The order's state before `kind`: 404 when the kommun has no such order; 403 when a
+    guard company acts on an order that is another company's."""
+    events = await anyio.to_thread.run_sync(store.order_events, ctx.engine, kommun, order_id)
+    state = orders.fold(events).get(order_id)
+    if kind == "issued":
+        return state
+    if state is None:
+        raise TibError(
+            404,
+            "order_not_found",
+            f"Det finns inget uppdrag {order_id!r} i kommun {kommun}.",
+            f"There is no order {order_id!r} in kommun {kommun}.",
+        )
+    if kind in GUARD_EVENTS and state.holder not in (None, caller.organisation):
+        raise TibError(
+            403,
+            "order_not_yours",
+            "Uppdraget är tilldelat ett annat väktarbolag; bara det kan kvittera, checka in, "
+            "checka ut eller rapportera utfall.",
+            "The order is another guard company's.",
+        )
+    return state
+
+
 async def _record(
-    ctx: TibContext, caller: Caller, order_id: str, kind: str, **fields: Any
+    ctx: TibContext, caller: Caller, kommun: str, order_id: str, kind: str, **fields: Any
 ) -> dict[str, Any]:
     """Check the event against the order's state, store it, put it on the stream."""
     event = PatrolOrderEventV1(
         order_id=order_id,
-        kommun=caller.kommun,
+        kommun=kommun,
         kind=kind,
         at=datetime.now(UTC),
         by=caller.organisation,
         **fields,
     )
+    event = orders.scrubbed(event)  # no personal data stored or published (shared/scrub.py)
     async with ctx.order_lock:
-        events = await anyio.to_thread.run_sync(
-            store.order_events, ctx.engine, caller.kommun, order_id
-        )
+        current = await _current(ctx, caller, kommun, order_id, kind)
         try:
-            state = orders.apply(orders.fold(events).get(order_id), event)
+            state = orders.apply(current, event)
         except orders.OrderConflict as exc:
             raise TibError(
                 409, "order_conflict", str(exc), "The order's state does not allow this."
@@ -111,54 +168,74 @@ def _visible(caller: Caller, state: orders.OrderState) -> bool:
     return state.holder in (None, caller.organisation)
 
 
-@router.get("", summary="Uppdragen i kommunen")
-async def list_orders(caller: AnyCaller, ctx: Ctx) -> list[dict[str, Any]]:
-    events = await anyio.to_thread.run_sync(store.order_events, ctx.engine, caller.kommun)
+KommunParam = Annotated[
+    str | None, Query(description="unset: the token's; an administrator's other kommun")
+]
+
+
+@router.get("", summary="Uppdragen i kommunen (TiB; väktarbolag: sina och otilldelade)")
+async def list_orders(
+    caller: OrderReader, ctx: Ctx, kommun: KommunParam = None
+) -> list[dict[str, Any]]:
+    kommun = check_kommun(caller, kommun)
+    events = await anyio.to_thread.run_sync(store.order_events, ctx.engine, kommun)
     states = [s for s in orders.fold(events).values() if _visible(caller, s)]
     return [s.as_dict() for s in sorted(states, key=lambda s: s.order.start)]
 
 
 @router.post("", status_code=201, summary="Utfärda ett uppdrag (TiB)")
-async def issue(body: OrderIn, caller: Tasking, ctx: Ctx) -> dict[str, Any]:
-    order = _order(caller, body)
-    return await _record(ctx, caller, order.order_id, "issued", order=order)
+async def issue(
+    body: OrderIn, caller: Tasking, ctx: Ctx, kommun: KommunParam = None
+) -> dict[str, Any]:
+    kommun = check_kommun(caller, kommun)
+    order = _order(kommun, body)
+    await _check_assignee(ctx, kommun, order.assigned_to)
+    return await _record(ctx, caller, kommun, order.order_id, "issued", order=order)
 
 
 @router.put("/{order_id}", summary="Ändra ett uppdrag (TiB)")
-async def update(order_id: str, body: OrderIn, caller: Tasking, ctx: Ctx) -> dict[str, Any]:
-    return await _record(ctx, caller, order_id, "updated", order=_order(caller, body, order_id))
+async def update(
+    order_id: str, body: OrderIn, caller: Tasking, ctx: Ctx, kommun: KommunParam = None
+) -> dict[str, Any]:
+    kommun = check_kommun(caller, kommun)
+    order = _order(kommun, body, order_id)
+    await _check_assignee(ctx, kommun, order.assigned_to)
+    return await _record(ctx, caller, kommun, order_id, "updated", order=order)
 
 
 @router.post("/{order_id}/cancel", summary="Ställ in ett uppdrag (TiB)")
-async def cancel(order_id: str, body: NoteIn, caller: Tasking, ctx: Ctx) -> dict[str, Any]:
-    return await _record(ctx, caller, order_id, "cancelled", note=body.note)
+async def cancel(
+    order_id: str, body: NoteIn, caller: Tasking, ctx: Ctx, kommun: KommunParam = None
+) -> dict[str, Any]:
+    kommun = check_kommun(caller, kommun)
+    return await _record(ctx, caller, kommun, order_id, "cancelled", note=body.note)
 
 
 @router.post("/{order_id}/acknowledge", summary="Kvittera ett uppdrag (väktarbolaget)")
-async def acknowledge(order_id: str, body: NoteIn, caller: Guard, ctx: Ctx) -> dict[str, Any]:
-    return await _record(ctx, caller, order_id, "acknowledged", note=body.note)
+async def acknowledge(
+    order_id: str, body: NoteIn, caller: GuardCompany, ctx: Ctx
+) -> dict[str, Any]:
+    return await _record(ctx, caller, caller.kommun, order_id, "acknowledged", note=body.note)
 
 
 @router.post("/{order_id}/check-in", summary="Checka in på platsen (väktarbolaget)")
-async def check_in(order_id: str, body: NoteIn, caller: Guard, ctx: Ctx) -> dict[str, Any]:
-    return await _record(ctx, caller, order_id, "checked_in", note=body.note)
+async def check_in(order_id: str, body: NoteIn, caller: GuardCompany, ctx: Ctx) -> dict[str, Any]:
+    return await _record(ctx, caller, caller.kommun, order_id, "checked_in", note=body.note)
 
 
 @router.post("/{order_id}/check-out", summary="Checka ut från platsen (väktarbolaget)")
-async def check_out(order_id: str, body: NoteIn, caller: Guard, ctx: Ctx) -> dict[str, Any]:
-    return await _record(ctx, caller, order_id, "checked_out", note=body.note)
+async def check_out(order_id: str, body: NoteIn, caller: GuardCompany, ctx: Ctx) -> dict[str, Any]:
+    return await _record(ctx, caller, caller.kommun, order_id, "checked_out", note=body.note)
 
 
 @router.post("/{order_id}/outcome", summary="Rapportera utfallet (väktarbolaget)")
-async def outcome(order_id: str, body: OutcomeIn, caller: Guard, ctx: Ctx) -> dict[str, Any]:
+async def outcome(order_id: str, body: OutcomeIn, caller: GuardCompany, ctx: Ctx) -> dict[str, Any]:
     """The outcome in words, optionally with an incident report for the lägesbild."""
+    kommun = caller.kommun  # a guard company acts for its one kommun
     report_key = None
     if body.incident is not None:
-        events = await anyio.to_thread.run_sync(
-            store.order_events, ctx.engine, caller.kommun, order_id
-        )
-        state = orders.fold(events).get(order_id)
-        probe = PatrolOrderEventV1(order_id=order_id, kommun=caller.kommun, kind="outcome",
+        state = await _current(ctx, caller, kommun, order_id, "outcome")
+        probe = PatrolOrderEventV1(order_id=order_id, kommun=kommun, kind="outcome",
                                    at=datetime.now(UTC), by=caller.organisation)  # fmt: skip
         try:  # refuse before the report is published, not after
             state = orders.apply(state, probe)
@@ -174,7 +251,7 @@ async def outcome(order_id: str, body: OutcomeIn, caller: Guard, ctx: Ctx) -> di
         await ctx.redis.xadd(REPORTS_STREAM, await envelope(report, key))  # type: ignore[arg-type]
         report_key = key
     return await _record(
-        ctx, caller, order_id, "outcome", note=body.note, incident_report_id=report_key
+        ctx, caller, kommun, order_id, "outcome", note=body.note, incident_report_id=report_key
     )
 
 

@@ -1,6 +1,8 @@
 """What every TiB request needs: the context (settings, database, Redis, hub, areas) and
 the token check. A token comes as `Authorization: Bearer …`, `X-API-Key`, or the HttpOnly
-cookie the page sets once from `/tib?token=…`."""
+cookie that `POST /logga-in` sets (page.py); never in the address. Each check counts
+against the organisation's rate (`LAGESBILD_TIB_RATE_LIMIT_PER_MINUTE`), and an unknown or
+revoked token against the client address (`LAGESBILD_AUTH_FAILURES_PER_MINUTE`)."""
 
 from __future__ import annotations
 
@@ -17,13 +19,23 @@ from starlette.exceptions import HTTPException
 
 from services.tib.config import TibSettings
 from services.tib.consumer import Hub
-from shared.access import ROLE_LABELS, SUBMIT, Caller, find_caller
+from shared.access import (
+    GUARD_ORDERS,
+    LIVE,
+    ROLE_LABELS,
+    TASKING,
+    Caller,
+    auth_blocked,
+    auth_failed,
+    client_address,
+    find_caller,
+    rate_limited,
+)
 from shared.areas import KommunAreas, load_kommuner
 from shared.categories import category_catalog
 from shared.db import make_engine
 
 COOKIE = "lagesbild_tib"
-LIVE, TASKING = "live", "tasking"
 
 
 @dataclass
@@ -59,35 +71,78 @@ Ctx = Annotated[TibContext, Depends(get_ctx)]
 class TibError(HTTPException):
     """A refusal in the intake's error shape: {"errors": [{code, message_sv, message_en}]}."""
 
-    def __init__(self, status: int, code: str, message_sv: str, message_en: str) -> None:
-        super().__init__(status, message_en)
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message_sv: str,
+        message_en: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status, message_en, headers=headers)
         self.item = {"code": code, "message_sv": message_sv, "message_en": message_en}
 
 
 def install_errors(app: FastAPI) -> None:
     async def handler(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, TibError)
-        return JSONResponse({"errors": [exc.item]}, status_code=exc.status_code)
+        return JSONResponse(
+            {"errors": [exc.item]}, status_code=exc.status_code, headers=exc.headers
+        )
 
     app.add_exception_handler(TibError, handler)
 
 
 def token_of(request: Request) -> str | None:
+    """Bearer token, X-API-Key header, or the login cookie. Never the address."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     return request.headers.get("x-api-key") or request.cookies.get(COOKIE) or None
 
 
-async def caller_of(ctx: TibContext, token: str | None, permission: str | None) -> Caller:
+def remote_addr(ctx: TibContext, request: Request) -> str:
+    peer = request.client.host if request.client else ""
+    forwarded = request.headers.get("x-forwarded-for")
+    return client_address(peer, forwarded, ctx.settings.trusted_proxies)
+
+
+Permission = str | tuple[str, ...] | None
+
+
+async def caller_of(
+    ctx: TibContext, request: Request, token: str | None, permission: Permission
+) -> Caller:
+    """The token's organisation, when the token is valid, the client address has not
+    failed too often, the organisation is within its rate and has (one of) `permission`."""
     if not token:
         raise TibError(401, "missing_token", "Nyckel saknas.", "No token.")
+    address = remote_addr(ctx, request)
+    fail_limit = ctx.settings.auth_failures_per_minute
+    blocked = await auth_blocked(ctx.redis, address, fail_limit)
+    if blocked is not None:
+        raise TibError(
+            429, "too_many_failures",
+            f"För många felaktiga nycklar från din adress. Vänta {blocked} sekunder.",
+            f"Too many invalid tokens from your address. Wait {blocked} seconds.",
+            headers={"Retry-After": str(blocked)},
+        )  # fmt: skip
     caller = await anyio.to_thread.run_sync(find_caller, ctx.engine, token)
     if caller is None:
+        await auth_failed(ctx.redis, address, fail_limit)
         raise TibError(
             401, "invalid_token", "Nyckeln är okänd eller återkallad.", "Unknown or revoked token."
         )
-    if not caller.can(permission):
+    wait = await rate_limited(
+        ctx.redis, caller.organisation, ctx.settings.tib_rate_limit_per_minute, scope="tib"
+    )
+    if wait is not None:
+        raise TibError(
+            429, "rate_limited", f"För många anrop. Vänta {wait} sekunder och försök igen.",
+            f"Too many requests. Wait {wait} seconds and try again.",
+            headers={"Retry-After": str(wait)},
+        )  # fmt: skip
+    if not caller.can_any(permission):
         label = ROLE_LABELS.get(caller.role, caller.role)
         raise TibError(
             403,
@@ -98,10 +153,18 @@ async def caller_of(ctx: TibContext, token: str | None, permission: str | None) 
     return caller
 
 
+async def still_allowed(ctx: TibContext, token: str, permission: str, kommun: str) -> bool:
+    """Does the token still hold `permission` for `kommun`? (An open live stream asks at
+    every heartbeat: a revoked token's stream is closed.)"""
+    caller = await anyio.to_thread.run_sync(find_caller, ctx.engine, token)
+    return caller is not None and caller.can(permission) and caller.covers(kommun)
+
+
 def check_kommun(caller: Caller, kommun: str | None) -> str:
-    """The kommun asked for (default: the token's); it must be the token's."""
+    """The kommun asked for (default: the token's); the token must act for it (its own,
+    or one of an administrator's configured kommuner)."""
     kommun = kommun or caller.kommun
-    if kommun != caller.kommun:
+    if not caller.covers(kommun):
         raise TibError(
             403,
             "kommun_not_allowed",
@@ -111,14 +174,16 @@ def check_kommun(caller: Caller, kommun: str | None) -> str:
     return kommun
 
 
-def require(permission: str | None) -> Callable[..., Awaitable[Caller]]:
+def require(permission: Permission) -> Callable[..., Awaitable[Caller]]:
     async def dependency(request: Request, ctx: Ctx) -> Caller:
-        return await caller_of(ctx, token_of(request), permission)
+        return await caller_of(ctx, request, token_of(request), permission)
 
     return dependency
 
 
 Live = Annotated[Caller, Depends(require(LIVE))]
 Tasking = Annotated[Caller, Depends(require(TASKING))]
-Guard = Annotated[Caller, Depends(require(SUBMIT))]
+# Only a guard company (shared/access.py) acts on orders; which orders: orders_api.
+GuardCompany = Annotated[Caller, Depends(require(GUARD_ORDERS))]
+OrderReader = Annotated[Caller, Depends(require((LIVE, GUARD_ORDERS)))]
 AnyCaller = Annotated[Caller, Depends(require(None))]

@@ -102,11 +102,20 @@ def local_page(browser: Any) -> Iterator[LocalPage]:  # noqa: F811
     context.close()
 
 
+def log_in(page: Any, archive: Archive) -> None:
+    """Open the meeting pack without a cookie: the login form; the token; back at the pack."""
+    first = page.goto(f"{archive.url}{PACK}")
+    assert first is not None and first.status == 401
+    page.fill("#nyckel", archive.token)
+    page.click("#logga-in")
+    page.wait_for_url(f"{archive.url}{PACK}")
+
+
 def test_from_the_meeting_pack_to_a_recorded_decision(
     archive: Archive, local_page: LocalPage
 ) -> None:
     page = local_page.page
-    page.goto(f"{archive.url}{PACK}?token={archive.token}")
+    log_in(page, archive)
     assert urlsplit(page.url).path == PACK and "token" not in page.url  # now a cookie
     hotspot = page.locator("tr.hotspot", has_text=HOT_NORR)
     link = hotspot.locator("td").first.get_by_role("link", name="Registrera beslut")
@@ -161,7 +170,7 @@ def test_a_plan_link_brings_its_activity_and_a_decision_is_closed(
     )
     add_decision(archive.engine, stored)  # as the aggregate service stores it
     page = local_page.page
-    page.goto(f"{archive.url}{PACK}?token={archive.token}")
+    log_in(page, archive)
     row = page.locator("tr.hotspot", has_text=HOT_CENTRUM)
     activity = row.locator("li", has_text="Klottersanering inom 24 timmar")
     activity.get_by_role("link", name="Registrera beslut").click()

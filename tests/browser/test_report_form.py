@@ -138,7 +138,7 @@ def phone(browser: Any) -> Iterator[Phone]:
 
 def _fill_in(page: Any, site: Site) -> None:
     page.goto(f"{site.url}/rapport#nyckel={site.token}")
-    page.wait_for_function("document.getElementById('vem').textContent.includes('Securitas')")
+    page.wait_for_function("() => document.getElementById('vem').textContent.includes('Securitas')")
     assert "nyckel" not in page.url  # the token left the address bar
     page.select_option("#kategori", "skadegorelse")
     page.locator("#karta").tap()  # the middle of the map: inside the kommun
@@ -152,10 +152,12 @@ def test_fill_in_send_and_see_it_stored(site: Site, phone: Phone, ingest: None) 
     assert page.input_value("#tid")  # defaults to now
     page.click("#skicka")
     page.wait_for_function(
-        "document.getElementById('kvitto-text').textContent === 'Tack! Rapporten är mottagen.'"
+        "() => document.getElementById('kvitto-text').textContent"
+        " === 'Tack! Rapporten är mottagen.'"
     )
     page.wait_for_function(
-        "document.getElementById('kvitto-status').textContent.includes('sparad i lägesbilden')",
+        "() => document.getElementById('kvitto-status').textContent"
+        ".includes('sparad i lägesbilden')",
         timeout=60_000,
     )
     [row] = site.stored()  # (the ingest has trimmed the acknowledged entry off the stream)
@@ -183,7 +185,8 @@ def test_a_lost_answer_is_retried_without_a_second_report(site: Site, phone: Pho
     _fill_in(page, site)
     page.click("#skicka")
     page.wait_for_function(
-        "document.getElementById('kvitto-text').textContent === 'Tack! Rapporten är mottagen.'",
+        "() => document.getElementById('kvitto-text').textContent"
+        " === 'Tack! Rapporten är mottagen.'",
         timeout=20_000,
     )
     assert len(posts) == 2 and posts[0] == posts[1]  # the same report, report_id and all
@@ -196,13 +199,13 @@ def test_a_lost_answer_is_retried_without_a_second_report(site: Site, phone: Pho
 def test_a_nollrapport(site: Site, phone: Phone) -> None:
     page = phone.page
     page.goto(f"{site.url}/rapport#nyckel={site.token}")
-    page.wait_for_function("document.getElementById('vem').textContent.includes('Securitas')")
+    page.wait_for_function("() => document.getElementById('vem').textContent.includes('Securitas')")
     page.check("#nollrapport")
     assert page.is_hidden("#karta")
     page.select_option("#omrade", "Ryd")
     page.click("#skicka")
     page.wait_for_function(
-        "document.getElementById('kvitto-text').textContent.startsWith('Tack! Nollrapporten')"
+        "() => document.getElementById('kvitto-text').textContent.startsWith('Tack! Nollrapporten')"
     )
     [entry] = site.entries(NOLLRAPPORT_STREAM)
     assert entry["area"] == "Ryd" and entry["message_id"].startswith("Securitas/0580/")
@@ -216,4 +219,4 @@ def test_a_wrong_key_is_asked_for_again(site: Site, phone: Phone) -> None:
     assert "gäller inte" in page.text_content("#nyckel-fel")
     page.fill("#nyckel", site.token)
     page.click("#spara-nyckel")
-    page.wait_for_function("document.getElementById('vem').textContent.includes('Securitas')")
+    page.wait_for_function("() => document.getElementById('vem').textContent.includes('Securitas')")

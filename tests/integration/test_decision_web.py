@@ -150,6 +150,9 @@ def web(tmp_path: Path, service_env: dict[str, str], redis_server: EmbeddedRedis
     _, tokens["other-kommun admin"] = create_organisation(
         engine, "Admin i 0581", "0581", "admin", ["vaktare"]
     )
+    _, tokens["admin of 0581 and 0580"] = create_organisation(
+        engine, "Admin i 0581 och 0580", "0581", "admin", ["vaktare"], extra_kommuner=["0580"]
+    )
     return Web(TestClient(app, follow_redirects=False), tokens, engine, redis_server.url)
 
 
@@ -173,11 +176,13 @@ def _open_decision(engine: Engine, decision_id: str = "0580-0000beef") -> Decisi
 # --- who may ----------------------------------------------------------------------------------
 
 # caller -> expected status of (view, create, close); the rule: permission
-# "record_decisions" (meeting, admin) and the token's own kommun unless admin.
+# "record_decisions" (meeting, admin) and a kommun the token acts for (its own, or one of
+# an administrator's configured kommuner).
 MATRIX = {
     "meeting": (200, 303, 303),
     "admin": (200, 303, 303),
-    "other-kommun admin": (200, 303, 303),
+    "admin of 0581 and 0580": (200, 303, 303),
+    "other-kommun admin": (403, 403, 403),
     "tib": (403, 403, 403),
     "public": (403, 403, 403),
     "reporter": (403, 403, 403),
@@ -201,7 +206,7 @@ def test_who_may_see_record_and_close_decisions(web: Web, who: str) -> None:
         assert page.headers["cache-control"] == "private, no-store"
     else:
         assert "Ingen åtkomst" in page.text and "Registrera ett beslut" not in page.text
-    if who == "other-kommun meeting":
+    if who in ("other-kommun meeting", "other-kommun admin"):
         assert "Nyckeln gäller kommun 0581, inte 0580" in page.text
     if who == "tib":
         assert "får inte registrera eller stänga beslut" in page.text
@@ -227,21 +232,30 @@ def test_who_may_see_record_and_close_decisions(web: Web, who: str) -> None:
             assert len(web.audit("denied")) == 3
 
 
-def test_a_query_token_becomes_the_cookie_and_the_week_links_reach_the_page(web: Web) -> None:
-    first = web.client.get(f"{PAGE}?target=Centrum&token={web.tokens['meeting']}")
-    assert first.status_code == 303 and first.headers["location"].endswith(f"{PAGE}?target=Centrum")
+def login(client: TestClient, token: str, next_path: str = PAGE) -> Any:
+    """`POST /logga-in` as the login form sends it."""
+    return client.post("/logga-in", data={"token": token, "next": next_path})
+
+
+def test_the_login_cookie_and_the_week_links_reach_the_page(web: Web) -> None:
+    assert web.client.get(f"{PAGE}?target=Centrum&token={web.tokens['meeting']}").status_code == 401
+    first = login(web.client, web.tokens["meeting"], f"{PAGE}?target=Centrum")
+    assert first.status_code == 303 and first.headers["location"] == f"{PAGE}?target=Centrum"
     assert "HttpOnly" in first.headers["set-cookie"]
+    assert "samesite=strict" in first.headers["set-cookie"].lower()
     assert web.client.get(f"{PAGE}?target=Centrum").status_code == 200
     # the meeting pack links `../beslut` from its week folder and from every r{n}/ copy
     for folder in ("/0580/2026-W47", "/0580/2026-W47/r2"):
         moved = web.client.get(f"{folder}/beslut?target=Norr&activity={ACTIVITY_ID}")
         assert moved.status_code == 303
         assert moved.headers["location"] == f"{PAGE}?target=Norr&activity={ACTIVITY_ID}"
+    stray = web.client.get(f"/0580/2026-W47/beslut?token={web.tokens['meeting']}&target=Norr")
+    assert stray.headers["location"] == f"{PAGE}?target=Norr"  # a token is not passed on
     assert web.client.get("/9999/beslut").status_code == 404  # no such kommun
 
 
 def test_a_post_from_another_origin_is_refused(web: Web) -> None:
-    web.client.get(f"{PAGE}?token={web.tokens['meeting']}")  # the cookie, as a browser has it
+    login(web.client, web.tokens["meeting"])  # the cookie, as a browser has it
     for headers in (
         {"Origin": "http://evil.example"},
         {"Origin": "http://testserver:8080"},  # same host, another port (another service)

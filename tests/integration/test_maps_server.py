@@ -39,6 +39,9 @@ def server(tmp_path: Path, db_url: str) -> tuple[TestClient, dict[str, str], obj
     for role in ROLES:
         sources = ["vaktare"] if role in ("reporter", "tib", "admin") else []
         _, tokens[role] = create_organisation(engine, f"Org {role}", "0580", role, sources)
+    _, tokens["admin of both"] = create_organisation(
+        engine, "Admin för 0580 och 0581", "0580", "admin", ["vaktare"], extra_kommuner=["0581"]
+    )
     return TestClient(app, follow_redirects=False), tokens, engine
 
 
@@ -46,7 +49,7 @@ def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", ROLES)  # each of 0580
 def test_each_role_on_restricted_public_and_other_kommun_pages(server, role: str) -> None:
     client, tokens, _ = server
     headers = _bearer(tokens[role])
@@ -59,8 +62,24 @@ def test_each_role_on_restricted_public_and_other_kommun_pages(server, role: str
     for path in ("/", "/0580/2026-W47/export.csv", "/index.json"):
         assert client.get(path, headers=headers).status_code == (200 if allowed else 403)
     other = client.get(OTHER_KOMMUN_PAGE, headers=headers)
-    assert other.status_code == (200 if role == "admin" else 403)
+    assert other.status_code == 403  # an admin too, unless configured for that kommun
     assert client.get(PUBLIC_PAGE, headers=headers).status_code == 200
+    if allowed:  # the index lists the token's kommun only
+        index = client.get("/index.json", headers=headers).json()
+        assert {e["kommun"] for e in index} == {"0580"}
+        html = client.get("/", headers=headers).text
+        assert "0580/2026-W47" in html and "0581" not in html
+
+
+def test_an_admin_of_two_kommuner_sees_both(server) -> None:
+    client, tokens, _ = server
+    headers = _bearer(tokens["admin of both"])
+    assert client.get(OTHER_KOMMUN_PAGE, headers=headers).status_code == 200
+    assert client.get(RESTRICTED_PAGE, headers=headers).status_code == 200
+    assert {e["kommun"] for e in client.get("/index.json", headers=headers).json()} == {
+        "0580",
+        "0581",
+    }
 
 
 def test_without_a_token_only_public_pages_and_assets(server) -> None:
@@ -69,6 +88,9 @@ def test_without_a_token_only_public_pages_and_assets(server) -> None:
         response = client.get(path)
         assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
         assert "Ingen åtkomst" in response.text
+        # the login form, which brings the browser back to this page
+        assert 'action="/logga-in"' in response.text
+        assert f'name="next" value="{path}"' in response.text
     assert client.get(RESTRICTED_PAGE, headers=_bearer("lgb_wrong")).status_code == 401
     assert client.get(PUBLIC_PAGE).status_code == 200
     assert client.get("/offentlig/").status_code == 200  # the public index
@@ -81,13 +103,22 @@ def test_without_a_token_only_public_pages_and_assets(server) -> None:
     assert client.get("/offentlig/%2e%2e/0580/2026-W47/export.csv").status_code == 401
 
 
-def test_query_token_sets_an_httponly_cookie(server) -> None:
+def test_the_login_form_sets_an_httponly_strict_cookie_once_the_token_is_verified(
+    server,
+) -> None:
     client, tokens, engine = server
-    first = client.get(f"{RESTRICTED_PAGE}?token={tokens['meeting']}")
-    assert first.status_code == 303 and first.headers["location"].endswith(RESTRICTED_PAGE)
+    # a token in the address is ignored: no cookie, no page
+    ignored = client.get(f"{RESTRICTED_PAGE}?token={tokens['meeting']}")
+    assert ignored.status_code == 401 and "set-cookie" not in ignored.headers
+    assert client.get("/logga-in").status_code == 200
+    for bad in ("lgb_wrong", "", tokens["reporter"]):
+        refused = client.post("/logga-in", data={"token": bad, "next": RESTRICTED_PAGE})
+        assert refused.status_code in (401, 403) and "set-cookie" not in refused.headers
+    first = client.post("/logga-in", data={"token": tokens["meeting"], "next": RESTRICTED_PAGE})
+    assert first.status_code == 303 and first.headers["location"] == RESTRICTED_PAGE
     cookie = first.headers["set-cookie"]
     assert cookie.startswith(f"{COOKIE}=") and "HttpOnly" in cookie
-    assert "SameSite=lax" in cookie or "samesite=lax" in cookie.lower()
+    assert "samesite=strict" in cookie.lower() and "secure" not in cookie.lower()  # http
     followed = client.get(RESTRICTED_PAGE)  # the client now sends the cookie
     assert followed.status_code == 200 and "Mötesunderlag" in followed.text
     assert client.get("/0580/2026-W47/karta.html").status_code == 200
@@ -100,6 +131,8 @@ def test_query_token_sets_an_httponly_cookie(server) -> None:
 
     revoke_organisation(engine, "Org meeting")
     assert client.get(RESTRICTED_PAGE).status_code == 401
+    out = client.post("/logga-ut")
+    assert out.status_code == 303 and out.headers["location"] == "/logga-in"
 
 
 def test_refusals_are_audited(server) -> None:

@@ -93,7 +93,7 @@ def tib(tmp_path: Path, redis_server: EmbeddedRedis, db_url: str) -> Iterator[Ti
     init_db(engine)
     tib_token = create_organisation(engine, "TiB Linköping", "0580", "tib", ["ovrig"])[1]
     guard_token = create_organisation(
-        engine, "Vaktbolaget Öst AB", "0580", "reporter", ["vaktare"]
+        engine, "Vaktbolaget Öst AB", "0580", "reporter", ["vaktare"], guard_company=True
     )[1]
     redis = Redis.from_url(redis_server.url)
     with TestClient(create_app(settings)) as client:

@@ -3,7 +3,8 @@
    answered, and re-sent unchanged, so a retry can never make two reports. */
 (function () {
   "use strict";
-  var cfg = window.LAGESBILD || {};
+  // Settings come as a JSON data block (never run), so the page needs no inline script.
+  var cfg = JSON.parse(document.getElementById("config").textContent || "{}");
   var KEY = "lagesbild.nyckel", ME = "lagesbild.jag", PENDING = "lagesbild.vantande";
   var $ = function (id) { return document.getElementById(id); };
   var token = null, me = null, map = null, marker = null, place = null;
@@ -97,7 +98,7 @@
     $("rapport").hidden = false;
     $("vem").textContent = me.organisation + " · " + me.kommun_name;
     var sources = Object.keys(me.sources);
-    $("kalla").innerHTML = "";
+    $("kalla").replaceChildren();
     sources.forEach(function (code) {
       $("kalla").add(new Option(me.sources[code], code));
     });

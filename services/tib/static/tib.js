@@ -18,6 +18,12 @@ const $ = (id) => document.getElementById(id);
 const label = (code) => categories[code] || code;
 const when = (iso) => new Date(iso).toLocaleString("sv-SE", { timeZone: "Europe/Stockholm",
   weekday: "short", hour: "2-digit", minute: "2-digit" });
+// User text goes into the page as text, never as markup: tooltips get a DOM node.
+function tip(text) {
+  const el = document.createElement("span");
+  el.textContent = text;
+  return el;
+}
 function li(text, attrs = {}) {
   const el = document.createElement("li");
   el.textContent = text;
@@ -42,7 +48,7 @@ function render() {
     const text = `${when(r.occurred_at)} ${label(r.category)} – ${r.area}`;
     const marker = L.circleMarker([r.lat, r.lon], { radius: 6, color: r.duplicate ? "#888" : "#d62828",
       dashArray: r.location_precision === "centroid" ? "3" : null });
-    marker.bindTooltip(text + (r.description ? `: ${r.description}` : "")).addTo(reportLayer);
+    marker.bindTooltip(tip(text + (r.description ? `: ${r.description}` : ""))).addTo(reportLayer);
     list.appendChild(li(text, { "data-id": r.id, class: r.fresh ? "new" : "" }));
   }
   $("report-count").textContent = `(${shown.length})`;
@@ -56,7 +62,7 @@ function renderLagesbild(data) {
   for (const h of lb ? lb.hotspots : []) {
     const text = `${h.name}: ${h.count} händelser (${h.trend})`;
     L.polygon(h.polygon[0].map(([lon, lat]) => [lat, lon]), { color: "#e76f51", weight: 2 })
-      .bindTooltip(text).addTo(hotspotLayer);
+      .bindTooltip(tip(text)).addTo(hotspotLayer);
     $("hotspots").appendChild(li(text));
   }
   for (const a of lb ? lb.alerts : []) $("alerts").appendChild(li(`${a.area}, ${label(a.category)}: ${a.text}`));
@@ -114,10 +120,10 @@ async function recommend(event) {
       const item = li(`Patrull ${v.patrol}: ${v.reason} `);
       const use = document.createElement("button");
       use.textContent = "Gör till uppdrag";
-      use.onclick = () => fillOrder(v);
+      use.addEventListener("click", () => fillOrder(v));
       item.appendChild(use);
       list.appendChild(item);
-      L.marker([v.lat, v.lon]).bindTooltip(v.reason).addTo(visitLayer);
+      L.marker([v.lat, v.lon]).bindTooltip(tip(v.reason)).addTo(visitLayer);
     }
   } catch (err) { list.appendChild(li(err.message, { class: "muted" })); }
 }
