@@ -21,11 +21,11 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from services.ingest.duplicates import DuplicateFinder, Observation
-from services.ingest.logic import ValidReport, validate_submission
 from shared.areas import load_kommuner
 from shared.categories import DEFAULT_CATEGORIES
 from shared.contracts import ACCEPTED_STREAM, INGEST_GROUP, REPORTS_STREAM
 from shared.scrub import scrub
+from shared.validation import ValidReport, validate_submission
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS baseline_report (organisation TEXT, report_id TEXT,
 kommun TEXT, category TEXT, occurred_at TEXT, iso_week TEXT, area TEXT, lat REAL, lon REAL,

@@ -27,7 +27,6 @@ from folium.plugins import MarkerCluster
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.maps.offline import localize_html
 from services.maps.render import format_time_sv, install_assets, render_week_map
 from shared.areas import KommunAreas, parse_area_collection
 from shared.categories import DEFAULT_CATEGORIES, SOURCE_LABELS, Source
@@ -39,6 +38,7 @@ from shared.contracts import (
     PlanLinkV1,
     WeekSnapshotV1,
 )
+from shared.web_assets import localize_html
 
 WEST, SOUTH, STEP = 15.55, 58.38, 0.02  # 4 x 3 areas of about 1 x 2 km
 CHROMIUM_ARGS = [

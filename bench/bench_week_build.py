@@ -25,11 +25,11 @@ from sqlmodel import Session, delete
 
 from services.aggregate import patrol_store
 from services.aggregate.builder import WeekBuilder
+from services.aggregate.models import WeekSnapshotRow
 from shared.areas import load_kommuner
 from shared.categories import DEFAULT_CATEGORIES
 from shared.contracts import PatrolOrderEventV1, PatrolOrderV1
 from shared.db import init_db, make_engine
-from shared.models import WeekSnapshotRow
 from shared.weeks import iso_week_of, shift_week, week_bounds
 
 TARGET = "2026-W47"
@@ -79,7 +79,7 @@ def make_db(path: Path, history: int, week_size: int) -> WeekBuilder:
     builder = WeekBuilder(engine, {"0580": KOMMUN}, DEFAULT_CATEGORIES)
     # The same tables the aggregate service keeps as reports arrive, filled in bulk here.
     counts = Counter((r[1], r[2], r[3], r[4]) for r in rows)
-    cells = Counter((r[1], r[2], *builder.cell_of(r[1], r[7], r[8])) for r in rows)  # type: ignore[misc]
+    cells = Counter((r[1], r[2], *builder.grid_cell_of(r[1], r[7], r[8])) for r in rows)  # type: ignore[misc]
     with sqlite3.connect(path) as conn:
         conn.executemany("INSERT INTO week_incident VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         conn.executemany(

@@ -62,6 +62,11 @@ LAZY_COMMANDS: dict[str, Lazy] = {
         # import csv lives with the intake, import police with the ingest
         setup="services.ingest.police_cli:register",
     ),
+    "kommun": Lazy(
+        "services.kommun_cli:kommun_app", "Anslutna kommuner: anslut en kommun, lista dem."
+    ),
+    "areas": Lazy("services.kommun_cli:areas_app", "En kommuns områden från GIS-fil."),
+    "places": Lazy("services.kommun_cli:places_app", "En kommuns kända platser."),
     "org": Lazy("services.intake.cli:org_app", "Organisationer och deras nycklar."),
     "audit": Lazy("services.intake.cli:audit_app", "Granskningsloggen: vem gjorde vad, när."),
     "plan": Lazy(
@@ -256,7 +261,8 @@ def _engine(settings: Settings) -> Any:
 def _run_service(factory_path: str) -> None:
     import signal
 
-    from shared.observability import OpsSettings, configure_logging
+    from shared.config import Settings
+    from shared.observability import configure_logging
 
     def exit_now(signum: int, frame: object) -> None:
         raise SystemExit(0)
@@ -265,7 +271,7 @@ def _run_service(factory_path: str) -> None:
     # in flight yet, so stop at once, and with exit status 0 like a graceful stop.
     signal.signal(signal.SIGTERM, exit_now)
     try:
-        log_format = OpsSettings().log_format  # LAGESBILD_LOG_FORMAT=json: one object a line
+        log_format = Settings().log_format  # LAGESBILD_LOG_FORMAT=json: one object a line
     except Exception:
         log_format = "text"  # _settings() below reports the bad variable
     configure_logging(log_format, logging.INFO)
@@ -342,7 +348,6 @@ def up(
         start_services,
         stop_services,
     )
-    from shared.observability import OpsSettings
     from shared.redis_runtime import RedisUnavailableError, ensure_redis
 
     names = list(dict.fromkeys(only or ALL_SERVICES))
@@ -355,11 +360,7 @@ def up(
         )
         raise typer.Exit(2)
     settings = _settings()
-    try:
-        base = OpsSettings().metrics_port if metrics_port is None else metrics_port
-    except Exception as exc:
-        typer.secho(f"Fel i konfigurationen (LAGESBILD_…): {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
+    base = settings.metrics_port if metrics_port is None else metrics_port
     extra: dict[str, dict[str, str]] = {}
     for offset, name in enumerate(METRICS_SERVICES):  # one port each, never shared
         extra[name] = {"LAGESBILD_METRICS_PORT": str(base + offset if base else 0)}
@@ -427,7 +428,7 @@ def submit(
     ],
 ) -> None:
     """Skicka rapporter till strömmen; varje rad blir en rapport."""
-    from services.operator import submit_lines
+    from shared.report_submit import submit_lines
 
     settings = _settings()
     url = _redis_url(settings)
@@ -442,12 +443,13 @@ def submit(
     console.print(f"Skickade {sent} rapporter till strömmen.")
 
 
-STATUS_LABELS = {
-    "stored_reports": "Lagrade rapporter",
-    "linked_duplicates": "Länkade dubbletter",
+STATUS_LABELS = {  # the words of shared/counting.py: rapporter, troliga dubbletter, händelser
+    "stored_reports": "Lagrade rapporter (troliga dubbletter inräknade)",
+    "linked_duplicates": "Troliga dubbletter (länkade, räknas inte)",
     "rejected_reports": "Avvisade rapporter",
     "conflicts": "Konflikter (samma id, annat innehåll)",
-    "aggregated_reports": "Räknade rapporter (aggregate)",
+    "aggregated_reports": "Rapporter i aggregate",
+    "counted_reports": "Händelser i aggregate (rapporter utom troliga dubbletter)",
     "week_snapshots": "Veckoversioner",
     "pending": "Väntande poster (lästa, ej kvitterade)",
     "unread": "Olästa poster",
@@ -462,7 +464,7 @@ def status(as_json: JsonFlag = False) -> None:
     url = _redis_url(settings)  # first: without Redis, say so at once
     from rich.table import Table
 
-    from services.operator import status as read_status
+    from services.cli_ops import status as read_status
 
     current = asyncio.run(read_status(_engine(settings), url))
     if as_json:
@@ -475,8 +477,10 @@ def status(as_json: JsonFlag = False) -> None:
     console.print(table)
     streams = Table("Ström", "Poster", "Grupp", "Väntande", "Olästa", title="Strömmar")
     for state in current.streams:
-        groups = state.groups or {"–": {}}
-        for group, counts in groups.items():
+        groups: dict[str, dict[str, Any]] = dict(state.groups)
+        for missing in state.missing_groups:  # its service has not started yet
+            groups[missing] = {"pending": "ej skapad", "lag": "–"}
+        for group, counts in (groups or {"–": {}}).items():
             streams.add_row(
                 state.stream,
                 str(state.length),
@@ -493,42 +497,51 @@ def week_build(
     week: Annotated[str, typer.Option("--week", help="ISO-vecka, t.ex. 2026-W47.")],
     kommun: Annotated[str, typer.Option("--kommun", help="Kommunkod.")] = "0580",
     as_json: JsonFlag = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1, help="Sekunder att vänta på aggregate-tjänsten.")
+    ] = 120,
 ) -> None:
-    """Bygg veckans lägesbild nu (och låt maps-tjänsten rita den)."""
-    from services.aggregate.builder import UnknownKommunError, WeekBuilder
+    """Be aggregate-tjänsten bygga veckans lägesbild nu (maps-tjänsten ritar den)."""
+    from services.cli_ops import BuildRefused, build_week
     from services.maps.render import week_summary
-    from shared.areas import load_kommuner
-    from shared.categories import category_catalog
-    from shared.contracts import LAGESBILD_READY_STREAM, LagesbildReadyV1
-    from shared.weeks import WeekOutOfRangeError, parse_week
+    from shared.weeks import EARLIEST_WEEK, iso_week_of, parse_week, shift_week
 
     try:
-        parse_week(week)
+        wanted = parse_week(week)
     except ValueError as exc:
         err.print(f"[red]Ogiltig vecka {week!r}: skriv ISO-veckan, t.ex. 2026-W47.[/red]")
         raise typer.Exit(2) from exc
+    # What no data can make buildable is refused here; the rest the aggregate checks.
+    latest = shift_week(iso_week_of(datetime.now(UTC)), 1)
+    if not parse_week(EARLIEST_WEEK) <= wanted <= parse_week(latest):
+        err.print(
+            f"[red]Veckan {week} ligger utanför det som kan byggas: från {EARLIEST_WEEK} "
+            f"till {latest} (nästa vecka). Kontrollera veckan.[/red]"
+        )
+        raise typer.Exit(2)
     settings = _settings()
-    builder = WeekBuilder(
-        _engine(settings),
-        load_kommuner(settings.areas_dir, settings.area_name_property),
-        category_catalog(settings.extra_categories),
-    )
-    try:
-        builder.check_week(kommun, week, datetime.now(UTC))  # 9999-W01: refused, not built
-        snapshot, is_new = builder.build(kommun, week, datetime.now(UTC))
-    except (UnknownKommunError, WeekOutOfRangeError) as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
     url = _redis_url(settings)
-    asyncio.run(_publish(url, LAGESBILD_READY_STREAM, LagesbildReadyV1(snapshot=snapshot)))
+    try:
+        ready = asyncio.run(build_week(url, kommun, week, timeout))
+    except BuildRefused as exc:
+        err.print(f"[red]Aggregate-tjänsten bygger inte veckan: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    except TimeoutError as exc:
+        err.print(
+            f"[red]Aggregate-tjänsten svarade inte inom {timeout:.0f} s. Kör den "
+            "(lagesbild aggregate, eller alla tjänster med lagesbild up); beställningen "
+            "ligger kvar på strömmen och byggs när tjänsten startar.[/red]"
+        )
+        raise typer.Exit(4) from exc
+    snapshot = ready.snapshot
     summary = week_summary(snapshot)
     if as_json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
         return
-    state = "ny revision" if is_new else "oförändrad"
+    state = "ny revision" if ready.new_revision else "oförändrad"
     console.print(
-        f"{snapshot.kommun_name} {week}: {summary['total']} händelser "
-        f"(förra veckan {summary['previous_total']}), revision {snapshot.revision} ({state})."
+        f"{snapshot.kommun_name} {summary['week_label']}: {_compared(summary)}, "
+        f"revision {snapshot.revision} ({state})."
     )
 
 
@@ -544,7 +557,7 @@ def rejected_list(
     """Visa avvisade rapporter med orsak och vad som ska rättas."""
     from rich.table import Table
 
-    from services.operator import rejected_rows
+    from services.ingest.rejected import rejected_rows
 
     rows = rejected_rows(_engine(_settings()), code=code, include_replayed=include_replayed)
     if as_json:
@@ -566,7 +579,8 @@ def rejected_replay(
     ] = None,
 ) -> None:
     """Skicka avvisade rapporter igen, t.ex. efter att en kategori lagts till."""
-    from services.operator import rejected_rows, replay_rejected
+    from services.cli_ops import replay_rejected
+    from services.ingest.rejected import rejected_rows
 
     settings = _settings()
     engine = _engine(settings)
@@ -601,8 +615,22 @@ def week_show(
         print(json.dumps(summary, ensure_ascii=False, indent=2))
         return
     console.print(
-        f"{snapshot.kommun_name} {week} revision {snapshot.revision}: {summary['total']} händelser "
-        f"(byggd {snapshot.built_at:%Y-%m-%d %H:%M} UTC, {snapshot.content_hash[:12]})."
+        f"{snapshot.kommun_name} {summary['week_label']} revision {snapshot.revision}: "
+        f"{_compared(summary)} (byggd {summary['built_at_text']}, "
+        f"{snapshot.content_hash[:12]})."
+    )
+
+
+def _compared(summary: dict[str, Any]) -> str:
+    """ "208 händelser (216 rapporter, varav 8 troliga dubbletter); förra veckan 207 (+1)",
+    or why there is no comparison: the summary's own words (shared/counting.py)."""
+    from shared.formats import number_sv, signed_sv
+
+    if summary["previous_total"] is None:
+        return f"{summary['headline']}; {summary['comparison']['reason']}"
+    return (
+        f"{summary['headline']}; förra veckan {number_sv(summary['previous_total'])} "
+        f"({signed_sv(summary['change'])})"
     )
 
 
@@ -612,15 +640,16 @@ def purge(
     as_json: JsonFlag = False,
 ) -> None:
     """Gallra (GDPR): ta bort råa rapporter, fritext och punkter äldre än lagringstiden."""
-    from services.retention import purge as run_purge
+    from services.cli_ops import purge_all
 
     settings = _settings()
-    counts = run_purge(
+    counts = purge_all(
         _engine(settings),
         now=datetime.now(UTC),
         retention_days=settings.retention_days,
         dry_run=dry_run,
         run_by="operatör (lagesbild purge)",
+        data_dir=settings.data_dir,
     )
     if as_json:
         print(json.dumps({"dry_run": dry_run, "removed": counts}, indent=2))
@@ -655,23 +684,15 @@ def db_revision(
 
 
 def settings_classes() -> list[type[BaseSettings]]:
-    from services.ingest.police_cli import PoliceSettings
+    """The shared settings, then each service's own (`services/<service>/config.py`)."""
+    from services.aggregate.config import AggregateSettings
+    from services.ingest.config import IngestSettings
     from services.intake.config import IntakeSettings
-    from services.maps.screenshot import ScreenshotSettings
-    from services.maps.server import MapsServerSettings
+    from services.maps.config import MapsSettings
     from services.tib.config import TibSettings
     from shared.config import Settings
-    from shared.observability import OpsSettings
 
-    return [
-        Settings,
-        OpsSettings,
-        IntakeSettings,
-        PoliceSettings,
-        TibSettings,
-        MapsServerSettings,
-        ScreenshotSettings,
-    ]
+    return [Settings, IngestSettings, AggregateSettings, MapsSettings, IntakeSettings, TibSettings]
 
 
 def env_example() -> str:
@@ -698,13 +719,6 @@ def env_example() -> str:
 def env_example_command() -> None:
     """Skriv ut alla LAGESBILD_-variabler med standardvärden (för en .env-fil)."""
     print(env_example(), end="")
-
-
-async def _publish(url: str, stream: str, message: Any) -> None:
-    from faststream.redis import RedisBroker
-
-    async with RedisBroker(url) as broker:
-        await broker.publish(message, stream=stream)
 
 
 @app.command()

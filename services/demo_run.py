@@ -11,23 +11,26 @@ from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy.engine import Engine
 
-from services import operator
-from services.aggregate.plan_store import save_plan
+from services import cli_ops
+from services.aggregate.plan_cli import plan_message
+from services.demo_data import SKAGGETORP_C, generate_demo_reports
+from services.demo_regions import REGION, enable_region, generate_region_reports, region_plan
 from services.supervisor import exited, start_services, stop_services
-from shared.areas import load_kommuner
 from shared.categories import category_catalog
 from shared.config import Settings
 from shared.contracts import (
     DECISION_STREAM,
+    PLAN_STREAM,
     TIB_ORDER_STREAM,
     DecisionV1,
     PatrolOrderEventV1,
     PatrolOrderV1,
 )
 from shared.db import init_db, make_engine
-from shared.demo import SKAGGETORP_C, generate_demo_reports
+from shared.kommuner import LiveKommuner, areas_dir_of, live_kommuner
 from shared.plan import check_plan, parse_plan
 from shared.redis_runtime import ensure_redis
+from shared.report_submit import submit_lines
 from shared.weeks import STOCKHOLM, iso_week_of, last_complete_week, shift_week, week_bounds
 
 DEMO_KOMMUN = "0580"
@@ -54,8 +57,9 @@ def _plan_and_decision(
         return
     text = DEMO_PLAN.read_text(encoding="utf-8")
     plan = parse_plan(text)
-    check_plan(plan, category_catalog(settings.extra_categories), load_kommuner(settings.areas_dir))
-    save_plan(engine, plan, text, now)
+    check_plan(plan, category_catalog(settings.extra_categories), live_kommuner(settings, engine))
+    # As `lagesbild plan load` does: on the plan stream, for the aggregate and the archive.
+    asyncio.run(cli_ops.publish(url, PLAN_STREAM, plan_message(plan, text, now)))
     start = weeks[max(0, len(weeks) - 3)]
     decision = DecisionV1(
         decision_id="demo-klottersanering-skaggetorp",
@@ -69,8 +73,21 @@ def _plan_and_decision(
         until_week=shift_week(weeks[-1], 4),
         decided_at=now,
     )
-    asyncio.run(operator.publish(url, DECISION_STREAM, decision))
+    asyncio.run(cli_ops.publish(url, DECISION_STREAM, decision))
     console.print(f"Plan: {plan.title}; beslut från {start}: {decision.measure} i Skäggetorp.")
+
+
+def _region_plans(
+    settings: Settings, url: str, kommuner: LiveKommuner, now: datetime, console: Console
+) -> None:
+    """Mjölby's and Eskilstuna's example plans (plans/), as their meeting packs show them."""
+    for region in REGION:
+        if not region.plan_file.exists():  # an installed package without the repo's examples
+            continue
+        plan, text = region_plan(region)
+        check_plan(plan, category_catalog(settings.extra_categories), kommuner)
+        asyncio.run(cli_ops.publish(url, PLAN_STREAM, plan_message(plan, text, now)))
+        console.print(f"Plan: {plan.title}.")
 
 
 def demo_patrols(weeks: list[str]) -> list[PatrolOrderEventV1]:
@@ -124,17 +141,24 @@ def run_demo(settings: Settings, weeks: int, console: Console) -> int:
     }
     if settings.database_url:
         env["LAGESBILD_DATABASE_URL"] = settings.database_url
+    # The region (Mjölby, Eskilstuna) is enabled before the services start; they would see
+    # it within seconds anyway (shared/kommuner.py).
+    region = enable_region(engine, areas_dir_of(settings), now)
+    kommuner = live_kommuner(settings, engine)
     procs = start_services(env, log_dir=settings.data_dir / "logs")
     console.print(f"Redis: {url} · databas: {settings.resolved_database_url}")
     try:
-        kommun = load_kommuner(settings.areas_dir)[DEMO_KOMMUN]
+        kommun = kommuner[DEMO_KOMMUN]
         reports = generate_demo_reports(kommun, weeks=weeks, end=now)
+        for r in REGION:
+            reports += generate_region_reports(r, kommuner[r.kommun], weeks=weeks, end=now)
         lines = [json.dumps(r, ensure_ascii=False).encode() for r in reports] + BROKEN_LINES
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("Skickar rapporter", total=len(lines))
-            asyncio.run(operator.submit_lines(url, lines, lambda n: progress.advance(task, n)))
-        console.print(f"Skickade {len(lines)} rapporter ({kommun.kommun_name}, {weeks} veckor).")
-        state = asyncio.run(operator.wait_until_idle(engine, url, timeout_s=600))
+            asyncio.run(submit_lines(url, lines, lambda n: progress.advance(task, n)))
+        names = ", ".join(kommuner[k].kommun_name for k in (DEMO_KOMMUN, *region))
+        console.print(f"Skickade {len(lines)} rapporter ({names}; {weeks} veckor).")
+        state = asyncio.run(cli_ops.wait_until_idle(engine, url, timeout_s=600))
         console.print(
             f"Lagrade {state.stored_reports}, avvisade {state.rejected_reports}, "
             f"troliga dubbletter {state.linked_duplicates}."
@@ -142,18 +166,18 @@ def run_demo(settings: Settings, weeks: int, console: Console) -> int:
         last = last_complete_week(now)
         week_list = [shift_week(last, -i) for i in reversed(range(weeks))]
         _plan_and_decision(settings, engine, url, week_list, now, console)
+        _region_plans(settings, url, kommuner, now, console)
         patrols = demo_patrols(week_list)
         for event in patrols:
-            asyncio.run(operator.publish(url, TIB_ORDER_STREAM, event))
+            asyncio.run(cli_ops.publish(url, TIB_ORDER_STREAM, event))
         console.print(f"Väktarpass: {len(patrols) // 3} besök vid {SKAGGETORP_C.place}.")
-        asyncio.run(operator.wait_until_idle(engine, url, timeout_s=120))
-        since = asyncio.run(operator.request_builds(url, DEMO_KOMMUN, week_list))
-        asyncio.run(
-            operator.wait_for_published(
-                url, since, {(DEMO_KOMMUN, w) for w in week_list}, timeout_s=600
-            )
-        )
-        if (dead := asyncio.run(operator.status(engine, url)).dead_letters) > 0:
+        asyncio.run(cli_ops.wait_until_idle(engine, url, timeout_s=120))
+        since = asyncio.run(cli_ops.request_builds(url, DEMO_KOMMUN, week_list))
+        for code in region:
+            asyncio.run(cli_ops.request_builds(url, code, week_list))
+        expected = {(k, w) for k in (DEMO_KOMMUN, *region) for w in week_list}
+        asyncio.run(cli_ops.wait_for_published(url, since, expected, timeout_s=600))
+        if (dead := asyncio.run(cli_ops.status(engine, url)).dead_letters) > 0:
             logs = settings.data_dir / "logs"
             console.print(
                 f"[red]{dead} interna händelser kunde inte användas (se strömmen "

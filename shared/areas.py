@@ -13,17 +13,21 @@ import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shapely
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points, unary_union
 
+if TYPE_CHECKING:
+    from shared.places import Place
+
+from shared.geo import METRES_PER_DEGREE, metres_per_degree_lon
+
 OTHER_AREA = "Övriga kommunen"
 KOMMUN_LEVEL_AREA = "Hela kommunen (ej platsbestämt)"  # e.g. the police's centroid-only events
 PACKAGED_AREAS_DIR = Path(__file__).parent / "data" / "areas"
-_METRES_PER_DEGREE = 111_320.0
 
 
 class AreaFileError(ValueError):
@@ -43,6 +47,8 @@ class KommunAreas:
     boundary: BaseGeometry
     areas: tuple[Area, ...]
     geojson: dict[str, Any] = field(repr=False, compare=False)
+    # known places (shared/places.py), attached by shared/kommuner.py
+    places: tuple[Place, ...] = field(default=(), repr=False, compare=False)
 
     @cached_property
     def _prepared(self) -> list[tuple[str, Any]]:
@@ -78,8 +84,8 @@ class KommunAreas:
         # Degrees -> metres with the longitude scale of this latitude: exact enough for
         # a tolerance of a few hundred metres.
         nearest = nearest_points(self.boundary.boundary, point)[0]
-        dx = (nearest.x - lon) * _METRES_PER_DEGREE * math.cos(math.radians(lat))
-        dy = (nearest.y - lat) * _METRES_PER_DEGREE
+        dx = (nearest.x - lon) * metres_per_degree_lon(lat)
+        dy = (nearest.y - lat) * METRES_PER_DEGREE
         return math.hypot(dx, dy) <= tolerance_m
 
     @property

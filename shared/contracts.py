@@ -8,7 +8,8 @@ means a new model on a new stream (``…v2``).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -26,36 +27,20 @@ DEAD_LETTER_STREAM = "lagesbild.dead-letter.v1"  # internal events no consumer c
 NOLLRAPPORT_STREAM = "lagesbild.nollrapporter.v1"  # "nothing to report this week", per org/area
 DECISION_STREAM = "lagesbild.decisions.v1"  # the meeting's decisions (and their closing)
 TIB_ORDER_STREAM = "lagesbild.tib.orders.v1"  # patrol orders and their life cycle
+PLAN_STREAM = "lagesbild.plans.v1"  # a loaded handlingsplan (cli -> aggregate, archive server)
 
-ALL_STREAMS = (
-    REPORTS_STREAM,
-    ACCEPTED_STREAM,
-    REJECTED_STREAM,
-    WEEK_BUILD_STREAM,
-    LAGESBILD_READY_STREAM,
-    PUBLISHED_STREAM,
-    DEAD_LETTER_STREAM,
-    NOLLRAPPORT_STREAM,
-    DECISION_STREAM,
-    TIB_ORDER_STREAM,
-)
+# ALL_STREAMS (every stream, in the table's order) is derived from STREAM_TABLE below.
 
-# consumer groups, one per service
-INGEST_GROUP = "ingest"
-AGGREGATE_GROUP = "aggregate"
-MAPS_GROUP = "maps"
-
-# Which group reads which stream. Groups are created from the start of the stream ("0"),
-# so what was submitted before a service first ran is still read.
-CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
-    REPORTS_STREAM: (INGEST_GROUP,),
-    ACCEPTED_STREAM: (AGGREGATE_GROUP,),
-    WEEK_BUILD_STREAM: (AGGREGATE_GROUP,),
-    LAGESBILD_READY_STREAM: (MAPS_GROUP,),
-    NOLLRAPPORT_STREAM: (AGGREGATE_GROUP,),
-    DECISION_STREAM: (AGGREGATE_GROUP,),
-    TIB_ORDER_STREAM: (AGGREGATE_GROUP,),  # patrol presence; the guard company adds its own
-}
+# The services (each reads with one consumer group named after it) and the other producers.
+INGEST = INGEST_GROUP = "ingest"
+AGGREGATE = AGGREGATE_GROUP = "aggregate"
+MAPS = MAPS_GROUP = "maps"  # renders and publishes the weeks
+INTAKE = INTAKE_GROUP = "intake"
+TIB = TIB_GROUP = "tib"
+ARCHIVE = ARCHIVE_GROUP = "maps-serve"  # the archive server with the decision page
+CLI = "cli"  # the operator's `lagesbild` commands
+EXTERNAL = "external"  # any system that XADDs (a guard company's, redis-cli)
+GUARD_COMPANY = "guard company"
 
 MAX_DESCRIPTION_CHARS = 2000
 
@@ -134,6 +119,7 @@ class RejectedReportV1(_Message):
     payload: str = Field(description="the original payload, as received")
     deliveries: int = 1
     rejected_at: AwareDatetime
+    field: str | None = Field(default=None, description="the field the reason names, if one")
 
 
 class DeadLetterV1(_Message):
@@ -141,6 +127,7 @@ class DeadLetterV1(_Message):
 
     message_id: str = Field(default_factory=new_message_id)
     stream: str
+    group: str | None = Field(default=None, description="the consumer group that gave up on it")
     entry_id: str
     reason: str
     payload: str
@@ -149,6 +136,9 @@ class DeadLetterV1(_Message):
 
 
 class WeekBuildRequestedV1(_Message):
+    """Build a week now: the aggregate answers with LagesbildReadyV1 (its `request_id` is this
+    message's id) or, for a week it cannot build, a dead letter naming this entry."""
+
     message_id: str = Field(default_factory=new_message_id)
     kommun: str
     iso_week: str
@@ -187,6 +177,9 @@ class CellStatsV1(_Message):
     mean_8: float | None
     mean_52: float | None
     baseline_weeks: int
+    mean_8_weeks: int | None = Field(
+        default=None, description="weeks with complete data among the last 8 (what mean_8 is)"
+    )
     change_vs_previous: int | None
     ratio_vs_mean: float | None
     p_value: float | None
@@ -320,6 +313,16 @@ class WeekSnapshotV1(_Message):
     incidents_purged: bool = Field(
         default=False, description="points and free text removed by the retention purge"
     )
+    data_from: date | None = Field(
+        default=None, description="the kommun's first day with a stored report (Stockholm)"
+    )
+    reporters_from: dict[str, date] = Field(
+        default_factory=dict,
+        description=(
+            "organisations reporting this week that started (were registered) after data_from,"
+            " with that day: comparisons with earlier weeks would be incomplete"
+        ),
+    )
     stats: list[CellStatsV1] = Field(default_factory=list)
     hotspots: list[HotspotV1] = Field(default_factory=list)
     time_profiles: list[TimeProfileV1] = Field(default_factory=list)
@@ -340,6 +343,12 @@ class LagesbildReadyV1(_Message):
             "whether the public version may change with this snapshot: false for a revision "
             "made by late reports, whose public version waits for the scheduled weekly build"
         ),
+    )
+    request_id: str | None = Field(
+        default=None, description="the WeekBuildRequestedV1 this answers, if one asked for it"
+    )
+    new_revision: bool = Field(
+        default=True, description="false: the week was unchanged and is announced again"
     )
 
 
@@ -399,3 +408,188 @@ class PatrolOrderEventV1(_Message):
     order: PatrolOrderV1 | None = None
     note: str = Field(default="", max_length=2000)
     incident_report_id: str | None = None
+
+
+# --- plans (the events on PLAN_STREAM) ----------------------------------------------------
+
+
+class PlanActivityV1(_Message):
+    """One linkable item of a plan (an åtgärd or a medborgarlöfte), as a decision links to it."""
+
+    activity_id: str
+    what: str
+    focus: str = Field(description="samverkansområde; 'Medborgarlöften' for a promise")
+    responsible: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+
+
+class PlanV1(_Message):
+    """A handlingsplan that `lagesbild plan load` checked (docs/plan.md): the TOML text, which
+    the aggregate keeps as the plan's next version, and its linkable items parsed (scrubbed
+    of personal data) for consumers that do not read TOML (the decision page)."""
+
+    message_id: str = Field(default_factory=new_message_id)
+    kommun: str = Field(pattern=r"^\d{4}$")
+    plan_id: str = Field(min_length=1, max_length=200)
+    title: str
+    toml_text: str
+    content_hash: str = Field(description="sha256 of toml_text: the same text is one version")
+    loaded_at: AwareDatetime
+    activities: list[PlanActivityV1] = Field(default_factory=list)
+
+
+# --- the stream table ----------------------------------------------------------------------
+#
+# One row per stream: its contract, who writes it, and who reads it with which consumer
+# group, handler, batch size and polling interval. Everything else is derived from it:
+# `CONSUMER_GROUPS`, each service's subscribers and reclaimers (`shared.streams.register`,
+# `shared.streams.reclaimers`), trimming, `lagesbild status`, the AsyncAPI document and the
+# generated section of docs/architecture.md (`python -m shared.stream_docs`). To add a
+# stream or a consumer, add it here and give the service a settle function of that name.
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """A service reading a stream: one consumer group per service (named after it)."""
+
+    service: str
+    group: str
+    handler: str  # the subscriber's name, and the key of the service's settle function
+    batch: int | None = None  # entries per read; None: LAGESBILD_BATCH_SIZE
+    polling_ms: int = 100  # XREADGROUP BLOCK
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    contract: type[BaseModel]
+    producers: tuple[str, ...]
+    consumers: tuple[Consumer, ...] = ()
+    purpose: str = ""
+    raw_accepted: bool = False  # producers may write any payload; the consumer validates it
+    runtime_groups: str = ""  # groups added at run time, besides the table's
+
+
+STREAM_TABLE: tuple[StreamSpec, ...] = (
+    StreamSpec(
+        REPORTS_STREAM, ReportV1, (INTAKE, CLI, TIB, EXTERNAL),
+        (Consumer(INGEST, INGEST_GROUP, "when_reports_arrive_store_and_announce"),),
+        "raw submissions from every way in", raw_accepted=True,
+    ),
+    StreamSpec(
+        ACCEPTED_STREAM, AcceptedReportV1, (INGEST,),
+        (
+            Consumer(AGGREGATE, AGGREGATE_GROUP, "when_reports_are_accepted_count_them"),
+            Consumer(TIB, TIB_GROUP, "when_reports_are_accepted_show_them_live"),
+            Consumer(INTAKE, INTAKE_GROUP, "when_reports_are_accepted_mark_them_stored",
+                     polling_ms=200),
+        ),
+        "stored, placed and scrubbed reports",
+    ),
+    StreamSpec(
+        REJECTED_STREAM, RejectedReportV1, (INGEST,),
+        (Consumer(INTAKE, INTAKE_GROUP, "when_reports_are_rejected_note_why", polling_ms=200),),
+        "rejected submissions with a reason (the reports' dead letters)",
+    ),
+    StreamSpec(
+        WEEK_BUILD_STREAM, WeekBuildRequestedV1, (CLI,),
+        (Consumer(AGGREGATE, AGGREGATE_GROUP, "when_a_week_is_requested_build_it", 10, 200),),
+        "build a week now (`lagesbild week build`)",
+    ),
+    StreamSpec(
+        LAGESBILD_READY_STREAM, LagesbildReadyV1, (AGGREGATE,),
+        (
+            Consumer(MAPS, MAPS_GROUP, "when_a_lagesbild_is_ready_render_it", 10, 200),
+            Consumer(TIB, TIB_GROUP, "when_a_lagesbild_is_ready_keep_the_newest", 10, 200),
+        ),
+        "a week's frozen snapshot",
+    ),
+    StreamSpec(
+        PUBLISHED_STREAM, LagesbildPublishedV1, (MAPS,), (),
+        "a week's pages are published (read without a group by `lagesbild demo`)",
+    ),
+    StreamSpec(
+        DEAD_LETTER_STREAM, DeadLetterV1, (AGGREGATE, MAPS, TIB, INTAKE, ARCHIVE), (),
+        "internal events no consumer could use, kept for inspection",
+    ),
+    StreamSpec(
+        NOLLRAPPORT_STREAM, NollrapportV1, (INTAKE,),
+        (Consumer(AGGREGATE, AGGREGATE_GROUP, "when_nothing_was_seen_note_the_coverage",
+                  polling_ms=500),),
+        "nothing to report this week, per organisation and area",
+    ),
+    StreamSpec(
+        DECISION_STREAM, DecisionV1, (CLI, ARCHIVE),
+        (
+            Consumer(AGGREGATE, AGGREGATE_GROUP, "when_the_meeting_decides_keep_the_decision",
+                     polling_ms=500),
+            Consumer(TIB, TIB_GROUP, "when_the_meeting_decides_show_the_decision",
+                     polling_ms=500),
+            Consumer(ARCHIVE, ARCHIVE_GROUP, "when_the_meeting_decides_list_the_decision",
+                     polling_ms=200),
+        ),
+        "the meeting's decisions and their closing",
+    ),
+    StreamSpec(
+        TIB_ORDER_STREAM, PatrolOrderEventV1, (TIB,),
+        (Consumer(AGGREGATE, AGGREGATE_GROUP, "when_guards_check_out_note_where_they_were",
+                  polling_ms=500),),
+        "patrol orders and their life cycle (the guards' steps come back through the TiB)",
+        runtime_groups="one group per guard company, created at its registration",
+    ),
+    StreamSpec(
+        PLAN_STREAM, PlanV1, (CLI,),
+        (
+            Consumer(AGGREGATE, AGGREGATE_GROUP, "when_a_plan_is_loaded_keep_it", 10, 500),
+            Consumer(ARCHIVE, ARCHIVE_GROUP, "when_a_plan_is_loaded_offer_its_activities", 10,
+                     500),
+        ),
+        "a loaded handlingsplan (`lagesbild plan load`)",
+    ),
+)  # fmt: skip
+
+STREAMS: dict[str, StreamSpec] = {s.name: s for s in STREAM_TABLE}
+ALL_STREAMS: tuple[str, ...] = tuple(STREAMS)
+# The pipeline from a report to a published week. Their groups are created by every service
+# and producer, at the start of the stream ("0"), so what was written before one of them
+# first ran is still read. The other services' groups are created when each first starts;
+# until then the streams' time retention (LAGESBILD_STREAM_RETENTION_HOURS) keeps entries.
+PIPELINE_SERVICES = (INGEST, AGGREGATE, MAPS)
+SERVICES = (*PIPELINE_SERVICES, INTAKE, TIB, ARCHIVE)
+
+# Which groups read which stream (guard companies' groups come on top, at run time).
+CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
+    s.name: tuple(c.group for c in s.consumers) for s in STREAM_TABLE if s.consumers
+}
+PIPELINE_GROUPS: dict[str, tuple[str, ...]] = {
+    stream: tuple(g for g in groups if g in PIPELINE_SERVICES)
+    for stream, groups in CONSUMER_GROUPS.items()
+    if any(g in PIPELINE_SERVICES for g in groups)
+}
+
+
+def consumers_of(service: str) -> list[tuple[StreamSpec, Consumer]]:
+    """The streams `service` reads, each with its row of the table."""
+    return [(s, c) for s in STREAM_TABLE for c in s.consumers if c.service == service]
+
+
+def groups_of(service: str) -> dict[str, tuple[str, ...]]:
+    """stream -> the service's group on it."""
+    return {s.name: (c.group,) for s, c in consumers_of(service)}
+
+
+def groups_to_create(service: str) -> dict[str, tuple[str, ...]]:
+    """What a starting service makes sure exists: the pipeline's groups and its own."""
+    merged = {stream: list(groups) for stream, groups in PIPELINE_GROUPS.items()}
+    for stream, (group,) in groups_of(service).items():
+        if group not in merged.setdefault(stream, []):
+            merged[stream].append(group)
+    return {stream: tuple(groups) for stream, groups in merged.items()}
+
+
+def guard_company_group(organisation: str) -> str:
+    """The consumer group on TIB_ORDER_STREAM through which a guard company receives orders.
+    Created when the organisation is marked a guard company (`lagesbild org add …
+    --guard-company`, `org guard-company NAME`), destroyed when the mark is removed or the
+    organisation revoked; trimming never removes an order that group has not acknowledged."""
+    return f"guard:{organisation}"

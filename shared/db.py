@@ -11,10 +11,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, create_engine
 
-import shared.models  # registers the tables on SQLModel.metadata
-import shared.models_access
-import shared.models_tib  # noqa: F401
-
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()

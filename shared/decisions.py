@@ -13,39 +13,27 @@ entered either way is the same event with the same rules:
   the published decision, the decision page and the meeting pack never carry a phone
   number or a personnummer someone typed into a decision. The target is left alone: it
   must name an area or a hotspot;
-- `publish_decision` writes the event with FastStream's own envelope (`shared.streams.envelope`,
-  as the intake and TiB do) and is callable from sync code (a CLI command, a sync FastAPI
-  endpoint: it runs its own event loop, so never call it from inside a running loop).
 
-Reading back: the aggregate service owns the `decision` and `plan` tables. `stored_decision`,
-`open_decisions` and `plan_activities` read them read-only, for the CLI and for the decision
-page (to list and close open decisions and to offer the plan's activities): a documented
-exception to "services never read each other's tables"; every change still goes over the
-stream. `plan_activities` reads the stored plan text with the plan format itself
-(`shared/plan.py`), so the page offers exactly what `plan load` accepted.
+Pure (no Redis, no database): sending is `shared/decision_events.py`; the stored
+decisions and plans are read by their owner, the aggregate (`services/aggregate/plan_store.py`),
+and, for the archive server's decision page, by `services/maps/decision_store.py`.
+`decision_from_record` turns a stored row back into the event it was.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
-
-from redis.asyncio import Redis
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from typing import Any, cast
 
 from shared.areas import OTHER_AREA
-from shared.contracts import DECISION_STREAM, DecisionV1
-from shared.models import DecisionRow, PlanRow
+from shared.contracts import DecisionV1
 from shared.plan import Activity, Promise, parse_plan
 from shared.scrub import scrub_within
-from shared.streams import envelope
 from shared.weeks import iso_week_of, parse_week
 
 MAX_MEASURE_CHARS = 500
@@ -53,7 +41,6 @@ MAX_TARGET_CHARS = 200
 MAX_NOTE_CHARS = 2000
 MAX_RESPONSIBLE_CHARS = 200
 DECISION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-PUBLISH_TIMEOUT_S = 5.0
 
 
 class DecisionError(ValueError):
@@ -109,16 +96,6 @@ def activities_in_plan(toml_text: str) -> list[PlanActivity]:
         )
         for focus, item_id, item in plan.linked()
     ]
-
-
-def plan_activities(engine: Engine, kommun: str) -> list[PlanActivity]:
-    """The activities of the newest version of each of the kommun's plans."""
-    query = select(PlanRow).where(PlanRow.kommun == kommun)
-    newest: dict[str, PlanRow] = {}
-    with Session(engine) as session:
-        for row in session.exec(query.order_by(PlanRow.plan_id, col(PlanRow.version))):
-            newest[row.plan_id] = row
-    return [a for row in newest.values() for a in activities_in_plan(row.toml_text)]
 
 
 def find_activity(activities: Iterable[PlanActivity], activity_id: str) -> PlanActivity:
@@ -289,66 +266,26 @@ def closing_event(current: DecisionV1, note: str, now: datetime) -> DecisionV1:
     return scrub_decision(DecisionV1.model_validate(closing.model_dump()))
 
 
-# --- the stream ----------------------------------------------------------------------------
+# --- reading back ------------------------------------------------------------------------
 
 
-async def xadd_decision(redis: Redis, decision: DecisionV1) -> str:
-    """Write the event (scrubbed) on DECISION_STREAM; returns the entry id."""
-    decision = scrub_decision(decision)
-    fields = await envelope(decision, decision.message_id)
-    entry_id = await redis.xadd(DECISION_STREAM, fields)  # type: ignore[arg-type]
-    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-
-
-def publish_decision(redis_url: str, decision: DecisionV1) -> str:
-    """`xadd_decision` from sync code; raises redis' ConnectionError/TimeoutError when no
-    Redis answers within PUBLISH_TIMEOUT_S."""
-
-    async def send() -> str:
-        redis = Redis.from_url(
-            redis_url, socket_connect_timeout=PUBLISH_TIMEOUT_S, socket_timeout=PUBLISH_TIMEOUT_S
-        )
-        try:
-            return await xadd_decision(redis, decision)
-        finally:
-            await redis.aclose()
-
-    return asyncio.run(send())
-
-
-# --- reading back (the aggregate's table, read-only) -----------------------------------
-
-
-def decision_from_row(row: DecisionRow) -> DecisionV1:
-    """A stored decision as the event it was (the aggregate's store uses it too), scrubbed:
-    a decision written on the stream by hand did not pass `build_decision`."""
+def decision_from_record(row: Mapping[str, Any]) -> DecisionV1:
+    """A stored decision (the `decision` table's columns) as the event it was, scrubbed: a
+    decision written on the stream by hand did not pass `build_decision`."""
     return scrub_decision(
         DecisionV1(
-            message_id=row.message_id,
-            decision_id=row.decision_id,
-            kommun=row.kommun,
-            measure=row.measure,
-            activity_id=row.activity_id,
-            target=row.target,
-            categories=json.loads(row.categories_json),
-            responsible=json.loads(row.responsible_json),
-            from_week=row.from_week,
-            until_week=row.until_week,
-            status=row.status,
-            decided_at=row.decided_at,
-            note=row.note,
+            message_id=row["message_id"],
+            decision_id=row["decision_id"],
+            kommun=row["kommun"],
+            measure=row["measure"],
+            activity_id=row["activity_id"],
+            target=row["target"],
+            categories=json.loads(row["categories_json"]),
+            responsible=json.loads(row["responsible_json"]),
+            from_week=row["from_week"],
+            until_week=row["until_week"],
+            status=row["status"],
+            decided_at=row["decided_at"],
+            note=row["note"],
         )
     )
-
-
-def stored_decision(engine: Engine, decision_id: str) -> DecisionV1 | None:
-    with Session(engine) as session:
-        row = session.get(DecisionRow, decision_id)
-        return decision_from_row(row) if row else None
-
-
-def open_decisions(engine: Engine, kommun: str) -> list[DecisionV1]:
-    query = select(DecisionRow).where(DecisionRow.kommun == kommun, DecisionRow.status == "open")
-    with Session(engine) as session:
-        rows = session.exec(query.order_by(DecisionRow.from_week, DecisionRow.decision_id))
-        return [decision_from_row(r) for r in rows]

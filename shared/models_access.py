@@ -1,14 +1,15 @@
-"""Access-control tables, owned by the intake service: organisations with their hashed
-tokens, the audit log, and the intake's receipts (report id -> stream entry id).
-
-No other service reads these; what they need of an organisation travels on the streams.
+"""The access registry, a shared platform table set: organisations with their hashed tokens
+and the audit log. Every service that takes a token (intake, TiB, archive server) checks it
+here through `shared/access.py` and writes who did what to the audit log; the `lagesbild
+org …` commands manage it. docs/architecture.md says why this is shared and not one
+service's: one organisation, one token, one revocation for every service.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 
@@ -54,26 +55,3 @@ class AuditEntry(SQLModel, table=True):
     object: str  # e.g. "report:Securitas/abc-1", "open311:requests", "org:Securitas"
     remote_addr: str = ""
     detail: str = ""
-
-
-class IntakeReceipt(SQLModel, table=True):
-    """A report the intake published: lets the status endpoint find its stream entry (and
-    so its rejection), and lets a retried submission be answered without publishing again.
-    Holds no free text but the scrubbed one."""
-
-    __tablename__ = "intake_receipt"
-    __table_args__ = (UniqueConstraint("organisation", "report_id", name="uq_receipt_org_id"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    organisation: str
-    report_id: str = Field(index=True)
-    kommun: str = Field(index=True)
-    channel: str  # api, form, open311
-    entry_id: str
-    content_hash: str
-    category: str
-    lat: float
-    lon: float
-    description_scrubbed: str = ""
-    occurred_at: datetime
-    submitted_at: datetime

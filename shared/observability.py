@@ -22,24 +22,16 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
-from pydantic import Field
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from shared.config import Settings
-from shared.contracts import CONSUMER_GROUPS
+from shared.contracts import groups_of
 
 log = logging.getLogger("lagesbild.ops")
-
-
-class OpsSettings(Settings):
-    metrics_port: int = Field(0, ge=0, description="port of /metrics and /healthz; 0 = off")
-    metrics_host: str = Field("127.0.0.1", description="address of /metrics and /healthz")
-    log_format: Literal["text", "json"] = Field("text", description="service logs: text or json")
-    gauge_interval_s: float = Field(5.0, gt=0, description="how often pending/lag are read")
 
 
 # --- metrics ---------------------------------------------------------------------------
@@ -186,17 +178,17 @@ def observe_service(
     redis: Any,
     engine: Engine | None = None,
     streams: Mapping[str, str] | None = None,
-    settings: OpsSettings | None = None,
+    settings: Settings | None = None,
 ) -> None:
     """Start the ops server and the stream gauges with a FastStream app, stop them with it.
 
     `streams` maps each stream the service consumes to its consumer group; by default the
-    streams that `CONSUMER_GROUPS` gives a group named like the service. Without `engine`
+    streams the stream table says it reads, with its group. Without `engine`
     (a service with no database) /healthz checks Redis and the consumer only.
     """
-    ops = settings or OpsSettings()
+    ops = settings or Settings()
     if streams is None:
-        streams = {s: service for s, groups in CONSUMER_GROUPS.items() if service in groups}
+        streams = {stream: group for stream, (group,) in groups_of(service).items()}
     health = health_checks(redis, engine, lambda: subscribers_running(broker))
     server: list[asyncio.Server] = []
     tasks: list[asyncio.Task[None]] = []

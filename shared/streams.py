@@ -10,7 +10,13 @@ died, or whose batch failed, stays pending for ever. `Reclaimer` closes that gap
 XAUTOCLAIM, retries claimed entries one at a time so one poison entry cannot sink its
 neighbours, and dead-letters an entry once its processing failed `max_failures` times (or,
 if it keeps killing its consumer, once it was delivered more than `max_deliveries` times).
-`trim_acknowledged` bounds a stream without ever trimming an unacked entry.
+`trim_acknowledged` bounds a stream without ever trimming an unacked entry, nor one younger
+than the stream retention (LAGESBILD_STREAM_RETENTION_HOURS).
+
+Every service wires its consumers from the stream table (`shared.contracts.STREAM_TABLE`):
+`register` subscribes each of its handlers, `reclaimers` builds one Reclaimer per stream it
+reads; `publish` is the one way to write a stream (the contract is checked) and
+`dead_letter` the one way to put aside an entry nobody can use.
 """
 
 from __future__ import annotations
@@ -21,18 +27,31 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
 
 from faststream import AckPolicy
-from faststream.redis import StreamSub
+from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.annotations import RedisBatchStreamMessage
 from faststream.redis.parser.binary import BinaryMessageFormatV1
 from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import BusyLoadingError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from shared.contracts import (
+    DEAD_LETTER_STREAM,
+    STREAMS,
+    TIB_ORDER_STREAM,
+    DeadLetterV1,
+    consumers_of,
+    guard_company_group,
+    new_message_id,
+)
+
 log = logging.getLogger("lagesbild.streams")
+M = TypeVar("M", bound=BaseModel)
 
 DATA_FIELD = b"__data__"
 PAYLOAD_FIELD = b"payload"
@@ -64,11 +83,118 @@ async def envelope(message: BaseModel, message_id: str) -> dict[bytes, bytes]:
         message=message.model_dump_json().encode(),
         reply_to=None,
         headers={"content-type": "application/json"},
-        # FastStream 0.7 writes a header's length in characters, not bytes: a non-ASCII
-        # value ("Linköping/…") corrupts the envelope. A hash keeps it ASCII and stable.
-        correlation_id=hashlib.blake2b(message_id.encode(), digest_size=16).hexdigest(),
+        correlation_id=_correlation_id(message_id),
     )
     return {DATA_FIELD: data}
+
+
+def _correlation_id(message_id: str) -> str:
+    # FastStream 0.7 writes a header's length in characters, not bytes: a non-ASCII value
+    # ("Linköping/…") corrupts the envelope. A hash keeps it ASCII and stable.
+    return hashlib.blake2b(message_id.encode(), digest_size=16).hexdigest()
+
+
+async def raw_envelope(payload: bytes, message_id: str) -> dict[bytes, bytes]:
+    """The envelope FastStream writes for a payload published as is (bytes, no JSON)."""
+    data = await BinaryMessageFormatV1.encode(
+        message=payload, reply_to=None, headers={}, correlation_id=_correlation_id(message_id)
+    )
+    return {DATA_FIELD: data}
+
+
+# --- writing a stream ------------------------------------------------------------------
+
+Target = Redis | Pipeline | RedisBroker
+
+
+async def publish(
+    target: Target, stream: str, message: BaseModel | bytes, *, message_id: str | None = None
+) -> str | None:
+    """Write `message` on `stream`, in FastStream's envelope: the one way every service and
+    command writes a stream. The message must be the stream's contract (`STREAM_TABLE`); a
+    stream that takes raw payloads (the reports stream) also takes bytes as they are.
+
+    `target` is a Redis client (returns the entry id), a pipeline (the XADD is queued with
+    the pipeline's other commands; returns None) or a FastStream broker (its connection)."""
+    spec = STREAMS.get(stream)
+    if spec is None:
+        raise ValueError(f"{stream!r} is not in the stream table (shared/contracts.py)")
+    if isinstance(message, BaseModel):
+        if not isinstance(message, spec.contract):
+            raise TypeError(
+                f"{stream} carries {spec.contract.__name__}, not {type(message).__name__}"
+            )
+        key = message_id or str(getattr(message, "message_id", "") or new_message_id())
+        fields = await envelope(message, key)
+    elif spec.raw_accepted and isinstance(message, bytes):
+        fields = await raw_envelope(message, message_id or new_message_id())
+    else:
+        raise TypeError(f"{stream} takes {spec.contract.__name__} messages only")
+    if isinstance(target, Pipeline):
+        target.xadd(stream, fields)  # type: ignore[arg-type]
+        return None
+    if isinstance(target, RedisBroker):
+        target = _broker_redis(target)
+    entry_id = await target.xadd(stream, fields)  # type: ignore[arg-type]
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+
+def _broker_redis(broker: RedisBroker) -> Redis:
+    """The connected broker's own Redis client (FastStream 0.7 keeps it in its connection
+    state); publishing through it writes exactly what `publish` writes through a client."""
+    return cast(Redis, broker.config.broker_config.connection.client)
+
+
+async def dead_letter(
+    target: Target, stream: str, entry: RawEntry, reason: str, *, group: str | None = None
+) -> None:
+    """Put aside an entry of `stream` that `group` cannot use, with the reason, on the
+    dead-letter stream (kept for inspection; `lagesbild status` counts them). The reason
+    must not quote the payload (see `invalid_reason`): it is logged."""
+    log.warning("dead-lettering %s %s (%s): %s", stream, entry.entry_id, group or "-", reason)
+    letter = DeadLetterV1(
+        stream=stream,
+        group=group,
+        entry_id=entry.entry_id,
+        reason=reason[:500],
+        payload=payload_text(entry.payload),
+        deliveries=entry.deliveries,
+        dead_lettered_at=datetime.now(UTC),
+    )
+    await publish(target, DEAD_LETTER_STREAM, letter)
+
+
+async def valid_messages(
+    target: Target, stream: str, group: str, entries: list[RawEntry], model: type[M]
+) -> list[M]:
+    """The entries that are a `model`; the others are dead-lettered (never retried: a bad
+    entry stays bad) with the fields that are wrong."""
+    out: list[M] = []
+    for entry in entries:
+        try:
+            out.append(model.model_validate_json(entry.payload))
+        except ValidationError as exc:
+            await dead_letter(target, stream, entry, invalid_reason(model, exc), group=group)
+    return out
+
+
+def error_kind(exc: BaseException) -> str:
+    """What failed, for a dead letter's reason: the exception's type and the first line of
+    its message; for a database error the driver's first line ("UNIQUE constraint failed:
+    …", "database is locked"), never the statement's parameters or a DETAIL line, and for a
+    validation error the fields and error types: those would quote the values."""
+    kind = type(exc).__name__
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(hela)'}: {e['type']}"
+            for e in exc.errors()[:5]
+        )
+    orig = getattr(exc, "orig", None)  # SQLAlchemy's wrapper around the driver's error
+    text = str(orig if isinstance(orig, BaseException) else exc).strip()
+    first = text.splitlines()[0][:200] if text else ""
+    if isinstance(orig, BaseException):
+        kind = f"{kind} ({type(orig).__name__})"
+    return f"{kind}: {first}" if first else kind
 
 
 def invalid_reason(model: type[BaseModel], exc: ValidationError) -> str:
@@ -103,30 +229,47 @@ def raw_entries(raw_message: Mapping[str, Any]) -> list[RawEntry]:
 Settle = Callable[[list[RawEntry]], Awaitable[object]]
 
 
+@dataclass(frozen=True)
+class AckingSettle:
+    """A handler that acknowledges its batch itself, in the same round trip as what it
+    writes (the ingest: events and XACK in one pipeline). `settle` is the plain form the
+    Reclaimer uses, which acknowledges after it."""
+
+    settle: Settle
+    settle_and_ack: Settle
+
+
+Handler = Settle | AckingSettle
+
+
 def subscribe_batches(
     broker: Any,
     *,
     stream: str,
     group: str,
     consumer: str,
-    settle: Settle,
+    settle: Handler,
     name: str,
     max_records: int,
     polling_ms: int = 100,
+    description: str | None = None,
 ) -> None:
     """Register a batch subscriber: raw entries to `settle`, ack only when it returned.
 
     A batch that raises stays pending; the stream's Reclaimer retries it entry by entry
     and dead-letters what keeps failing. `name` names the subscriber (AsyncAPI, logs).
     """
+    acks_itself = isinstance(settle, AckingSettle)
+    run = settle.settle_and_ack if isinstance(settle, AckingSettle) else settle
 
     async def handle(msg: RedisBatchStreamMessage) -> None:
         try:
-            await settle(raw_entries(msg.raw_message))
+            await run(raw_entries(msg.raw_message))
         except Exception:
             log.exception("%s: batch failed; left pending for the reclaimer", name)
             return
-        await msg.ack()
+        if not acks_itself:
+            await msg.ack()
 
     handle.__name__ = handle.__qualname__ = name
     broker.subscriber(
@@ -140,7 +283,102 @@ def subscribe_batches(
         ),
         parser=keep_raw_entries,
         ack_policy=AckPolicy.MANUAL,
+        title=f"{stream}:{name}",
+        description=description,
     )(handle)
+
+
+# --- wiring a service from the stream table ----------------------------------------------
+
+
+def check_handlers(service: str, handlers: Mapping[str, Handler]) -> None:
+    """The service's handlers are exactly the table's: a handler the table names but the
+    service lacks (or one the table does not know) is a start-up error, not a silent gap."""
+    wanted = {c.handler for _s, c in consumers_of(service)}
+    missing, unknown = sorted(wanted - set(handlers)), sorted(set(handlers) - wanted)
+    if missing or unknown:
+        raise ValueError(
+            f"{service}: handlers and the stream table differ: missing {missing}, "
+            f"not in the table {unknown} (shared/contracts.py: STREAM_TABLE)"
+        )
+
+
+def register(
+    broker: Any,
+    service: str,
+    handlers: Mapping[str, Handler],
+    *,
+    consumer: str,
+    batch_size: int,
+) -> None:
+    """Subscribe `service`'s handlers to the streams the table says it reads (its group, the
+    row's batch size or `batch_size`, the row's polling interval), and declare the streams
+    it writes as publishers, so FastStream's AsyncAPI document shows both."""
+    check_handlers(service, handlers)
+    for spec, row in consumers_of(service):
+        subscribe_batches(
+            broker,
+            stream=spec.name,
+            group=row.group,
+            consumer=consumer,
+            settle=handlers[row.handler],
+            name=row.handler,
+            max_records=row.batch or batch_size,
+            polling_ms=row.polling_ms,
+            description=f"{spec.contract.__name__}: {spec.purpose}",
+        )
+    for spec in STREAMS.values():
+        if service in spec.producers:
+            broker.publisher(
+                stream=spec.name,
+                title=f"{spec.name}:publish",
+                description=spec.purpose,
+                schema=spec.contract,
+            )
+
+
+def reclaimers(
+    redis: Redis,
+    service: str,
+    handlers: Mapping[str, Handler],
+    *,
+    consumer: str,
+    settings: Any,
+    dead_letters: Mapping[str, DeadLetter] | None = None,
+) -> list[Reclaimer]:
+    """One Reclaimer per stream `service` reads (its group), settling with the same
+    handler as its subscriber; an entry that keeps failing goes to `dead_letter` (or the
+    service's own way for that stream in `dead_letters`). `settings`: the shared Settings
+    (claim_idle_ms, max_failures, max_deliveries, stream_retention_hours)."""
+    check_handlers(service, handlers)
+    out = []
+    for spec, row in consumers_of(service):
+        handler = handlers[row.handler]
+        put_aside = (dead_letters or {}).get(spec.name) or _dead_letterer(
+            redis, spec.name, row.group
+        )
+        out.append(
+            Reclaimer(
+                redis=redis,
+                stream=spec.name,
+                group=row.group,
+                consumer=consumer,
+                settle=handler.settle if isinstance(handler, AckingSettle) else handler,
+                dead_letter=put_aside,
+                min_idle_ms=settings.claim_idle_ms,
+                max_failures=settings.max_failures,
+                max_deliveries=settings.max_deliveries,
+                retention_ms=int(settings.stream_retention_hours * 3_600_000),
+            )
+        )
+    return out
+
+
+def _dead_letterer(redis: Redis, stream: str, group: str) -> DeadLetter:
+    async def put_aside(entry: RawEntry, reason: str) -> None:
+        await dead_letter(redis, stream, entry, reason, group=group)
+
+    return put_aside
 
 
 DeadLetter = Callable[[RawEntry, str], Awaitable[None]]
@@ -158,12 +396,13 @@ class Reclaimer:
     max_failures: int  # processing failures before an entry is dead-lettered
     max_deliveries: int  # deliveries (crash redeliveries included) before it is anyway
     batch_size: int = 100
+    retention_ms: int = 0  # trimming keeps every entry younger than this
 
     async def run_forever(self, interval_s: float) -> None:
         while True:
             try:
                 await self.run_once()
-                await trim_acknowledged(self.redis, self.stream)
+                await trim_acknowledged(self.redis, self.stream, self.retention_ms)
                 await self.forget_idle_consumers()
             except asyncio.CancelledError:
                 raise
@@ -233,7 +472,7 @@ class Reclaimer:
             log.exception("entry %s failed (%d of %d)", entry.entry_id, failures, self.max_failures)
             if failures < self.max_failures:
                 return 0
-            reason = f"misslyckades {failures} gånger / failed {failures} times: {exc!r}"[:500]
+            reason = f"misslyckades {failures} gånger / failed {failures} times: {error_kind(exc)}"
             try:
                 await self.dead_letter(entry, reason)
             except Exception:
@@ -285,6 +524,28 @@ async def ensure_groups(redis: Redis, groups: Mapping[str, tuple[str, ...]]) -> 
                     raise
 
 
+async def open_guard_delivery(redis: Redis, organisation: str) -> str:
+    """Create a guard company's consumer group on the orders stream (at its end: orders from
+    its registration on), so trimming keeps every order until the company has read and
+    acknowledged it, even if its system has never connected. Idempotent; returns the group."""
+    group = guard_company_group(organisation)
+    try:
+        await redis.xgroup_create(TIB_ORDER_STREAM, group, id="$", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+    return group
+
+
+async def close_guard_delivery(redis: Redis, organisation: str) -> bool:
+    """Remove a guard company's group (its mark was removed or it was revoked), so the
+    orders stream is no longer held for it. Whether there was one."""
+    try:
+        return bool(await redis.xgroup_destroy(TIB_ORDER_STREAM, guard_company_group(organisation)))
+    except ResponseError:  # no stream yet
+        return False
+
+
 def _as_bytes(value: bytes | str) -> bytes:
     return value if isinstance(value, bytes) else value.encode()
 
@@ -294,8 +555,12 @@ def _id_tuple(entry_id: bytes | str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-async def trim_acknowledged(redis: Redis, stream: str) -> int:
-    """XTRIM MINID to the oldest entry that some group has not yet acknowledged."""
+async def trim_acknowledged(redis: Redis, stream: str, retention_ms: int = 0) -> int:
+    """XTRIM MINID to the oldest entry that some group has not yet acknowledged, or to the
+    oldest entry younger than `retention_ms` (by the Redis server's clock, which also makes
+    the entry ids), whichever is older: an entry goes only once every group has
+    acknowledged it AND it is older than the retention. The retention is what a service
+    whose group does not exist yet (one that has never run) rebuilds its state from."""
     try:
         groups = await redis.xinfo_groups(stream)
     except Exception:  # the stream does not exist yet
@@ -303,6 +568,9 @@ async def trim_acknowledged(redis: Redis, stream: str) -> int:
     if not groups:
         return 0
     needed: list[tuple[int, int]] = []
+    if retention_ms > 0:
+        seconds, micros = await redis.time()
+        needed.append((max(0, int(seconds) * 1000 + int(micros) // 1000 - retention_ms), 0))
     for group in groups:
         ms, seq = _id_tuple(group["last-delivered-id"])
         needed.append((ms, seq + 1))  # everything after last-delivered is still unread

@@ -1,4 +1,12 @@
-"""Fixtures for tests that need real parts: a redis-server process and a SQLite file."""
+"""Fixtures for tests that need real parts: a redis-server process, a SQLite file and a
+PostgreSQL server; `require` for what a test needs from the machine; and the markers.
+
+Markers (pyproject.toml): every test that starts a redis-server is marked `redis` (tests
+using the `redis_server` fixture get it here, whatever their module says), every test in
+Chromium `browser` (the `browser` fixture, tests/support/browser.py), and tests taking more
+than 5 s `slow`. The developer's fast tier: `./run tests -m "not redis and not browser and
+not slow"`. Shared fixtures and factories live in `tests/support/`.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +27,28 @@ from shared.redis_runtime import EmbeddedRedis
 from tests.support.postgres import TempPostgres, start_temp_postgres
 
 SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
+IN_CI = bool(os.environ.get("CI"))
+
+
+def require(condition: object, reason: str) -> None:
+    """What a test needs from the machine (Chromium, PostgreSQL, a `../shared` data file):
+    without it the test is skipped on a developer's machine, and FAILS in CI (`CI` set), so
+    a missing install or data file never turns into a silent skip there."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI needs this, but it is missing: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Markers that follow from the fixtures a test uses, so they cannot be forgotten."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "redis_server" in fixtures and item.get_closest_marker("redis") is None:
+            item.add_marker(pytest.mark.redis)
+        if "browser" in fixtures and item.get_closest_marker("browser") is None:
+            item.add_marker(pytest.mark.browser)
 
 
 def free_port() -> int:
@@ -39,10 +69,8 @@ def redis_server(tmp_path: Path) -> Iterator[EmbeddedRedis]:
 def postgres() -> Iterator[TempPostgres]:
     """One PostgreSQL server for the session (Debian's package, on a loopback port)."""
     server = start_temp_postgres(free_port())
-    if server is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must test PostgreSQL too, but no PostgreSQL server is installed")
-        pytest.skip("no PostgreSQL server installed (apt-get install postgresql)")
+    require(server is not None, "no PostgreSQL server installed (apt-get install postgresql)")
+    assert server is not None
     yield server
     server.stop()
 
@@ -118,3 +146,12 @@ def running_services(service_env: dict[str, str], tmp_path: Path) -> Iterator[di
 def service_logs(tmp_path: Path) -> str:
     logs = tmp_path / "logs"
     return "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted(logs.glob("*.log")))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Real headless Chromium, one per test module (tests/support/browser.py)."""
+    from tests.support.browser import launched_chromium
+
+    with launched_chromium() as launched:
+        yield launched

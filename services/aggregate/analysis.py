@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from statistics import fmean, variance
 
+from shared.formats import decimal_sv, number_sv, signed_sv
 from shared.weeks import shift_week
 
 Cell = tuple[str, str]  # (area, category)
@@ -36,6 +37,7 @@ class CellStats:
     mean_8: float | None  # mean over the weeks with data among the last 8; None: no such week
     mean_52: float | None
     baseline_weeks: int  # weeks with data among the last 52 (what mean_52 is based on)
+    mean_8_weeks: int  # weeks with data among the last 8 (what mean_8 is based on)
     change_vs_previous: int | None
     ratio_vs_mean: float | None  # count / mean_52; None when mean_52 is missing or 0
     p_value: float | None  # None: too little history to test
@@ -145,6 +147,7 @@ def cell_stats(
     week: str,
     *,
     weeks_with_data: Collection[str] | None = None,
+    first_week: str | None = None,
     fdr: float = 0.05,
     min_count: int = 3,
 ) -> list[CellStats]:
@@ -152,9 +155,14 @@ def cell_stats(
 
     `history` maps earlier ISO weeks to their counts. A week counts (with 0 for cells it does not
     mention) if it is in `history` or in `weeks_with_data`; other weeks are left out of the means
-    altogether, so that "no data yet" is not mistaken for "nothing happened".
+    altogether, so that "no data yet" is not mistaken for "nothing happened". So are weeks
+    before `first_week`, the first week with complete data (`shared.counting`): a week
+    before the first report, or before an organisation reporting now had started, would
+    make this week look like a rise.
     """
     observed = set(history) | set(weeks_with_data or ())
+    if first_week is not None:
+        observed = {w for w in observed if w >= first_week}
     long = [w for w in (shift_week(week, -k) for k in range(1, LONG_WINDOW + 1)) if w in observed]
     short = [w for w in long if w >= shift_week(week, -SHORT_WINDOW)]
     previous_week = shift_week(week, -1)
@@ -181,6 +189,7 @@ def cell_stats(
                 mean_8=None if mean_8 is None else round(mean_8, 2),
                 mean_52=None if mean_52 is None else round(mean_52, 2),
                 baseline_weeks=len(long),
+                mean_8_weeks=len(short),
                 change_vs_previous=None if previous is None else count - previous,
                 ratio_vs_mean=round(count / mean_52, 2) if mean_52 else None,
                 p_value=p_value,
@@ -191,17 +200,20 @@ def cell_stats(
     return flag_rises(stats, fdr=fdr, min_count=min_count)
 
 
-def _num(value: float) -> str:
-    return f"{value:.1f}".replace(".", ",")
-
-
 def describe_change(s: CellStats) -> str:
-    """The cell in words, e.g. "7 (förra veckan 2, +5; snitt 1,5 / 8 v, 1,2 / 52 v)"."""
+    """The cell in words, e.g. "7 (förra veckan 2, +5; snitt 1,5 / 8 v, 1,2 / 52 v)". Each
+    mean names the weeks it covers; with as many weeks in both, one mean ("snitt 1,5 / 5 v")."""
     parts = []
     if s.previous is not None and s.change_vs_previous is not None:
-        parts.append(f"förra veckan {s.previous}, {s.change_vs_previous:+d}")
-    means = [(m, n) for m, n in ((s.mean_8, "8 v"), (s.mean_52, "52 v")) if m is not None]
+        parts.append(f"förra veckan {number_sv(s.previous)}, {signed_sv(s.change_vs_previous)}")
+    means = [
+        (m, n)
+        for m, n in ((s.mean_8, s.mean_8_weeks), (s.mean_52, s.baseline_weeks))
+        if m is not None and n
+    ]
+    if len(means) == 2 and means[0][1] == means[1][1]:
+        means = means[:1]
     if means:
-        parts.append("snitt " + ", ".join(f"{_num(m)} / {n}" for m, n in means))
-    text = f"{s.count} ({'; '.join(parts)})" if parts else str(s.count)
+        parts.append("snitt " + ", ".join(f"{decimal_sv(m)} / {n} v" for m, n in means))
+    text = f"{number_sv(s.count)} ({'; '.join(parts)})" if parts else number_sv(s.count)
     return text + (" – ovanligt hög" if s.alert else "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
@@ -14,7 +14,8 @@ from sqlmodel import Session, select
 
 from services.aggregate import patrol_store, plan_store, store
 from services.aggregate.followup import weeks_needed
-from services.aggregate.hotspot_grid import Grid
+from services.aggregate.hotspot_grid import HotspotGrid
+from services.aggregate.models import WeekCount, WeekSnapshotRow
 from services.aggregate.presence import presence_period, with_areas
 from services.aggregate.snapshot import (
     BASELINE_WEEKS_FOR_HOTSPOTS,
@@ -23,12 +24,12 @@ from services.aggregate.snapshot import (
     build_snapshot,
     hotspot_cells,
 )
+from shared.access import list_organisations
 from shared.areas import KommunAreas
 from shared.contracts import WeekSnapshotV1
-from shared.models import WeekCount, WeekSnapshotRow
 from shared.observability import WEEK_BUILD_SECONDS
 from shared.plan import parse_plan
-from shared.weeks import check_buildable, shift_week
+from shared.weeks import STOCKHOLM, check_buildable, shift_week
 
 log = logging.getLogger("lagesbild.aggregate")
 
@@ -37,12 +38,25 @@ class UnknownKommunError(LookupError):
     pass
 
 
+def registered_since(engine: Engine, kommun: str) -> dict[str, date]:
+    """When each of the kommun's registered organisations started reporting (its token was
+    issued; the shared access registry). The snapshot keeps only those reporting in the
+    week that started after the kommun's first data (`snapshot.reporters_from`)."""
+    return {
+        org.name: org.created_at.replace(tzinfo=org.created_at.tzinfo or UTC)
+        .astimezone(STOCKHOLM)
+        .date()
+        for org in list_organisations(engine)
+        if kommun in org.kommun_list
+    }
+
+
 @dataclass
 class WeekBuilder:
     engine: Engine
     kommuner: Mapping[str, KommunAreas]
     categories: Mapping[str, str]
-    _grids: dict[str, Grid] = field(default_factory=dict, init=False, repr=False)
+    _grids: dict[str, HotspotGrid] = field(default_factory=dict, init=False, repr=False)
 
     @WEEK_BUILD_SECONDS.time()
     def build(self, kommun: str, iso_week: str, now: datetime) -> tuple[WeekSnapshotV1, bool]:
@@ -101,10 +115,12 @@ class WeekBuilder:
             previous_incidents=store.week_incidents(self.engine, kommun, history_weeks[0]),
             history=store.week_counts(self.engine, kommun, history_weeks),
             nollrapporter=store.week_nollrapporter(self.engine, kommun, iso_week),
+            data_from=store.first_report_day(self.engine, kommun),
+            reporters_from=registered_since(self.engine, kommun),
         )
         cells = hotspot_cells(inputs, self.kommuner[kommun])
         recent_weeks = history_weeks[:BASELINE_WEEKS_FOR_HOTSPOTS]
-        recent = store.cell_counts(self.engine, kommun, recent_weeks, cells)
+        recent = store.grid_cell_counts(self.engine, kommun, recent_weeks, cells)
         decisions = plan_store.week_decisions(self.engine, kommun, iso_week)
         follow_weeks = weeks_needed(decisions, iso_week)
         return replace(
@@ -124,10 +140,10 @@ class WeekBuilder:
             ),
         )
 
-    def cell_of(self, kommun: str, lat: float, lon: float) -> tuple[int, int] | None:
+    def grid_cell_of(self, kommun: str, lat: float, lon: float) -> tuple[int, int] | None:
         """The hotspot grid cell of a point, for the per-cell counts kept as reports arrive."""
         if kommun not in self.kommuner:
             return None
         if kommun not in self._grids:
-            self._grids[kommun] = Grid(self.kommuner[kommun], HOTSPOT_CELL_M)
+            self._grids[kommun] = HotspotGrid(self.kommuner[kommun], HOTSPOT_CELL_M)
         return self._grids[kommun].cell(lat, lon)

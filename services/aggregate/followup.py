@@ -14,14 +14,16 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from services.aggregate.logic import Incident
-from services.aggregate.plan_match import distance_m
 from shared.areas import KOMMUN_LEVEL_AREA, OTHER_AREA
 from shared.contracts import DecisionV1, FollowUpV1
+from shared.counting import HANDELSE, is_counted, missing_reason
+from shared.formats import date_sv, local
+from shared.geo import distance_m
 from shared.plan import Promise
-from shared.weeks import shift_week
+from shared.weeks import STOCKHOLM, shift_week
 
 BEFORE_WEEKS = 8
 MAX_AFTER_WEEKS = 26
@@ -157,11 +159,14 @@ class PromiseMonth:
     planned: list[str]  # the promise's measures
     done: list[str]  # decisions linked to the promise and active in the month
     statement: str
+    # None: both months fully covered and compared; else why they are not
+    # ("jämförelse saknas: data från 19 okt")
+    comparison_missing: str | None = None
 
 
 def promise_covers(promise: Promise, incident: Incident) -> bool:
     """Is the incident one the promise is about: its categories, at its areas or places."""
-    if incident.duplicate_of is not None:
+    if not is_counted(incident):
         return False
     if promise.categories and incident.category not in promise.categories:
         return False
@@ -169,7 +174,7 @@ def promise_covers(promise: Promise, incident: Incident) -> bool:
         return True
     point = (incident.lat, incident.lon)
     return incident.area in promise.areas or any(
-        distance_m((p.lat, p.lon), point) <= p.radius_m for p in promise.places
+        distance_m(p.lat, p.lon, *point) <= p.radius_m for p in promise.places
     )
 
 
@@ -192,17 +197,37 @@ def month_statement(count: int, previous: int) -> str:
     return f"Ingen säker förändring: {count} mot {previous} förra månaden."
 
 
+def month_coverage(
+    bounds: tuple[datetime, datetime, datetime], data_from: date | None, now: datetime | None
+) -> str | None:
+    """Why the month cannot be compared with the month before, or None when both are fully
+    covered: the data starts after the previous month began, or the month is not over."""
+    previous_start, _, end = bounds
+    if data_from is not None and data_from > previous_start.astimezone(STOCKHOLM).date():
+        return missing_reason(data_from)
+    if now is not None and now < end:
+        return f"jämförelse saknas: månaden är inte slut (data till {date_sv(local(now).date())})"
+    return None
+
+
 def promise_month(
     promise: Promise,
     month: str,
     incidents: Sequence[Incident],
     bounds: tuple[datetime, datetime, datetime],
     decisions: Sequence[DecisionV1],
+    *,
+    data_from: date | None = None,
+    now: datetime | None = None,
 ) -> PromiseMonth:
-    """`bounds`: start of the previous month, of this month, of the next month."""
+    """`bounds`: start of the previous month, of this month, of the next month. `data_from`
+    (the kommun's first day with data) and `now`: a month not fully covered is not compared
+    (`month_coverage`)."""
     previous_start, start, end = bounds
     count = count_between(promise, incidents, start, end)
     previous = count_between(promise, incidents, previous_start, start)
+    missing = month_coverage(bounds, data_from, now)
+    said = month_statement(count, previous)
     done = sorted(
         f"{d.measure} ({d.target}, {d.from_week}–{d.until_week})"
         for d in decisions
@@ -216,5 +241,6 @@ def promise_month(
         previous,
         list(promise.measures),
         done,
-        month_statement(count, previous),
+        f"{HANDELSE.of(count)} i månaden; {missing}." if missing else said,
+        missing,
     )

@@ -31,17 +31,25 @@ from services.aggregate.forecast import (
     DEFAULT_AREA_FRACTION,
     DEFAULT_CELL_M,
     DEFAULT_METHOD,
+    EVALUATE_METHODS,
+    JITTER_SEED,
     METHODS,
+    POINT_FAMILIES,
+    AnyMethod,
     Method,
     Points,
+    Versus,
+    WeekResult,
     cells_to_geojson,
     evaluate,
     forecast_details,
-    paired_gain,
+    jitter,
     parse_method,
     points_from_latlon,
     points_from_xy,
     summarize,
+    versus,
+    with_references,
 )
 
 console = Console(soft_wrap=True)
@@ -254,14 +262,14 @@ def _parse_date(text: str, option: str) -> date:
         ) from exc
 
 
-def _method(text: str, cell_m: float) -> Method:
+def _method(text: str, cell_m: float) -> AnyMethod:
     try:
         method = parse_method(text)
     except ValueError as exc:
         raise InputError(f"Ogiltig metod: {exc}", f"Invalid method: {exc}") from exc
     # The position kernel only spreads into the adjacent cells, so σ must be small.
     limit = method.cell_size(cell_m) / 3
-    if method.kernel_m > limit:
+    if isinstance(method, Method) and method.kernel_m > limit:
         raise InputError(
             f"Ogiltig metod {text!r}: ks får vara högst en tredjedel av rutstorleken ({limit:g})",
             f"Invalid method {text!r}: ks must be at most a third of the cell size ({limit:g})",
@@ -299,10 +307,15 @@ def _check_numbers(cell_m: float, area_fraction: float) -> None:
 
 
 _METHOD_HELP = (
-    f"Metod: {', '.join(METHODS)} eller parametrar som 'hl=8,nw=0.125,ks=20,cell=125,shrink=1' "
-    "(halveringstid i veckor, vikt per granncell, positionskärnans σ i meter, metodens egen "
-    "rutstorlek i meter, krympning mot 250-metersrutan). baseline = antal händelser senaste "
-    "52 veckorna per ruta av --cell-m; fine (standard) = samma antal på 83⅓ m-rutor."
+    f"Metod: {', '.join([*METHODS, *POINT_FAMILIES])} eller parametrar som "
+    "'hl=8,nw=0.125,ks=20,cell=125,shrink=1' (halveringstid i veckor, vikt per granncell, "
+    "positionskärnans σ i meter, metodens egen rutstorlek i meter, krympning mot "
+    "250-metersrutan). baseline (standard) = antal händelser senaste 52 veckorna per ruta av "
+    "--cell-m; fine = samma antal på 83⅓ m-rutor. Punktmetoder: 'kde:h=20/40/80,cell=125' "
+    "(kärntäthet; flera bandbredder väljs med korsvalidering på de senaste veckorna), "
+    "'blend:alpha=0.2,nr=100,tau=14' (långsiktig täthet + nyliga upprepningar), "
+    "'etas:trigger=cell|gauss,ts=50,bg=100' (självexciterande punktprocess, EM). Se "
+    "docs/forecast.md."
 )
 
 IncidentsOpt = Annotated[
@@ -435,142 +448,75 @@ def _num(value: float, digits: int) -> float | None:
     return None if math.isnan(value) else round(value, digits)
 
 
-def evaluate_command(
-    incidents: IncidentsOpt,
-    from_: Annotated[
-        str, typer.Option("--from", help="Första dag (ISO-datum); veckor vars måndag är ≥ den.")
-    ],
-    to: Annotated[str, typer.Option("--to", help="Slutdag (ISO-datum, ej inkluderad).")],
-    methods: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--method",
-            help=f"Metod att jämföra (kan upprepas); standard {DEFAULT_METHOD}. baseline visas "
-            "alltid bredvid, på samma studieområde. " + _METHOD_HELP,
-        ),
-    ] = None,
-    time_column: TimeColumnOpt = "time",
-    time_columns: TimeColumnsOpt = None,
-    lat_column: LatOpt = "lat",
-    lon_column: LonOpt = "lon",
-    x_column: XOpt = None,
-    y_column: YOpt = None,
-    crs: CrsOpt = None,
-    tz: TzOpt = "Europe/Stockholm",
-    cell_m: CellOpt = DEFAULT_CELL_M,
-    area_fraction: FractionOpt = DEFAULT_AREA_FRACTION,
-    as_json: Annotated[bool, typer.Option("--json", help="Maskinläsbar utdata (JSON).")] = False,
-) -> None:
-    """Utvärdera prognosen vecka för vecka: träffandel och PAI mot baslinjen (52 veckor)."""
-    try:
-        _check_numbers(cell_m, area_fraction)
-        start, end = _parse_date(from_, "--from"), _parse_date(to, "--to")
-        if end <= start:
-            raise InputError("--to måste vara efter --from", "--to must be after --from")
-        given = methods or [DEFAULT_METHOD]
-        if "baseline" not in given:
-            given = ["baseline", *given]
-        parsed = [_method(m, cell_m) for m in given]
-        if len({m.name for m in parsed}) != len(parsed):
-            raise InputError("Samma metod angiven två gånger", "The same method was given twice")
-        layout = _layout(
-            time_column, time_columns, lat_column, lon_column, x_column, y_column, crs, tz
-        )
-        loaded = load_points(incidents, layout)
-    except InputError as exc:
-        raise _fail(exc) from exc
+def _gain_json(v: Versus) -> dict[str, Any]:
+    return {
+        "reference": v.reference,
+        "mean_pai_gain": _num(v.gain.mean, 6),
+        "se": _num(v.gain.se, 6),
+        "weeks_better": v.gain.better,
+        "weeks_worse": v.gain.worse,
+        "hit_rate_ratio": _num(v.hit_ratio, 6),
+    }
 
-    with Progress(
-        TextColumn("Utvärderar veckor"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("weeks", total=None)
-        results = evaluate(
-            loaded.points,
-            start=start,
-            end=end,
-            area_fraction=area_fraction,
-            methods=parsed,
-            cell_m=cell_m,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )
-    if not results:
-        raise _fail(
-            InputError(
-                f"Ingen vecka (måndag) mellan {start} och {end}",
-                f"No week (Monday) between {start} and {end}",
-            )
-        )
+
+def _condition_json(
+    results: list[WeekResult], names: list[str], own: dict[str, str]
+) -> dict[str, Any]:
+    """Weeks, means and the comparisons of one version of the positions."""
     summary = summarize(results)
-    names = [m.name for m in parsed]
-    gains = {name: paired_gain(results, name) for name in names if name != "baseline"}
-    sizes = {m.name: m.cell_size(cell_m) for m in parsed}
+    return {
+        "weeks": [
+            {
+                "week": r.week,
+                "start": r.start.isoformat(),
+                "n_incidents": r.n_incidents,
+                "methods": {
+                    name: {
+                        "hits": mw.hits,
+                        "hit_rate": _num(mw.hit_rate, 6),
+                        "pai": _num(mw.pai, 6),
+                        "chosen_cells": mw.chosen_cells,
+                        "study_cells": mw.study_cells,
+                        "cell_m": mw.cell_m,
+                        "chosen_km2": round(mw.chosen_km2, 6),
+                        "study_km2": round(mw.study_km2, 6),
+                    }
+                    for name, mw in r.methods.items()
+                },
+            }
+            for r in results
+        ],
+        "mean": {
+            name: {
+                "weeks": s.weeks,
+                "mean_hit_rate": _num(s.mean_hit_rate, 6),
+                "mean_pai": _num(s.mean_pai, 6),
+                "pooled_hit_rate": _num(s.pooled_hit_rate, 6),
+            }
+            for name, s in summary.items()
+        },
+        "gain_vs_baseline": {
+            name: _gain_json(versus(results, name, "baseline"))
+            for name in names
+            if name != "baseline"
+        },
+        "gain_vs_own_cell": {
+            name: _gain_json(versus(results, name, own[name]))
+            for name in names
+            if own[name] != name
+        },
+    }
 
-    if as_json:
-        payload = {
-            "area_fraction": area_fraction,
-            "cell_m": cell_m,
-            "from": start.isoformat(),
-            "to": end.isoformat(),
-            "study_area": f"{cell_m:g} m cells with at least one incident before the week",
-            "methods": {m.name: m.spec for m in parsed},
-            "method_cell_m": sizes,
-            "weeks": [
-                {
-                    "week": r.week,
-                    "start": r.start.isoformat(),
-                    "n_incidents": r.n_incidents,
-                    "methods": {
-                        name: {
-                            "hits": mw.hits,
-                            "hit_rate": _num(mw.hit_rate, 6),
-                            "pai": _num(mw.pai, 6),
-                            "chosen_cells": mw.chosen_cells,
-                            "study_cells": mw.study_cells,
-                            "cell_m": mw.cell_m,
-                            "chosen_km2": round(mw.chosen_km2, 6),
-                            "study_km2": round(mw.study_km2, 6),
-                        }
-                        for name, mw in r.methods.items()
-                    },
-                }
-                for r in results
-            ],
-            "mean": {
-                name: {
-                    "weeks": s.weeks,
-                    "mean_hit_rate": _num(s.mean_hit_rate, 6),
-                    "mean_pai": _num(s.mean_pai, 6),
-                    "pooled_hit_rate": _num(s.pooled_hit_rate, 6),
-                }
-                for name, s in summary.items()
-            },
-            "gain_vs_baseline": {
-                name: {
-                    "mean_pai_gain": _num(g.mean, 6),
-                    "se": _num(g.se, 6),
-                    "weeks_better": g.better,
-                    "weeks_worse": g.worse,
-                }
-                for name, g in gains.items()
-            },
-        }
-        print(json.dumps(payload, ensure_ascii=False, indent=2))
-        return
 
-    table = Table(
-        title=f"Prognosutvärdering {start}–{end}, {area_fraction:.1%} av studieområdet "
-        f"({cell_m:g} m-rutor med minst en händelse före veckan)"
-    )
+def _week_table(
+    results: list[WeekResult], names: list[str], sizes: dict[str, float], title: str
+) -> Table:
+    summary = summarize(results)
+    table = Table(title=title)
     table.add_column("Vecka")
     table.add_column("Händelser", justify="right")
     for name in names:
-        size = f"{sizes[name]:.4g} m"
-        table.add_column(f"Träff {name} ({size})", justify="right")
+        table.add_column(f"Träff {name} ({sizes[name]:.4g} m)", justify="right")
         table.add_column(f"PAI {name}", justify="right")
     for r in results:
         cells = []
@@ -588,16 +534,177 @@ def evaluate_command(
         )
     table.add_section()
     table.add_row("Medel", str(sum(r.n_incidents for r in results)), *means, style="bold")
-    console.print(table)
-    for name, g in gains.items():
-        if math.isnan(g.mean):
-            continue
-        se = "–" if math.isnan(g.se) else f"{g.se:.3f}"
-        console.print(
-            f"{name} mot baseline: PAI {g.mean:+.3f} ± {se} (medel av veckovisa skillnader ± "
-            f"medelfel), bättre {g.better} / sämre {g.worse} veckor.",
-            highlight=False,
+    return table
+
+
+def _versus_text(v: Versus) -> tuple[str, str]:
+    g = v.gain
+    if math.isnan(g.mean):
+        return "–", "–"
+    se = "–" if math.isnan(g.se) else f"{g.se:.3f}"
+    return f"{g.mean:+.3f} ± {se} ({g.better}/{g.worse})", f"{v.hit_ratio:.3f}"
+
+
+def evaluate_command(
+    incidents: IncidentsOpt,
+    from_: Annotated[
+        str, typer.Option("--from", help="Första dag (ISO-datum); veckor vars måndag är ≥ den.")
+    ],
+    to: Annotated[str, typer.Option("--to", help="Slutdag (ISO-datum, ej inkluderad).")],
+    methods: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--method",
+            help=f"Metod att jämföra (kan upprepas); standard {', '.join(EVALUATE_METHODS)}. "
+            "baseline (antal per ruta av --cell-m) och antalet på metodens egen rutstorlek "
+            "visas alltid bredvid, på samma studieområde. " + _METHOD_HELP,
+        ),
+    ] = None,
+    time_column: TimeColumnOpt = "time",
+    time_columns: TimeColumnsOpt = None,
+    lat_column: LatOpt = "lat",
+    lon_column: LonOpt = "lon",
+    x_column: XOpt = None,
+    y_column: YOpt = None,
+    crs: CrsOpt = None,
+    tz: TzOpt = "Europe/Stockholm",
+    cell_m: CellOpt = DEFAULT_CELL_M,
+    area_fraction: FractionOpt = DEFAULT_AREA_FRACTION,
+    jitter_m: Annotated[
+        float,
+        typer.Option(
+            "--jitter-m",
+            help="Flytta dessutom varje händelse slumpvis (normalfördelat, σ meter i x och y) "
+            "och visa resultaten med och utan flytt sida vid sida; 40 motsvarar en "
+            "mobiltelefons GPS i tätort. 0 = ingen flytt.",
+        ),
+    ] = 0.0,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Slumpfrö för --jitter-m (samma frö, samma flytt).")
+    ] = JITTER_SEED,
+    as_json: Annotated[bool, typer.Option("--json", help="Maskinläsbar utdata (JSON).")] = False,
+) -> None:
+    """Utvärdera prognosen vecka för vecka: träffandel och PAI mot baslinjen (52 veckor)."""
+    try:
+        _check_numbers(cell_m, area_fraction)
+        if not (math.isfinite(jitter_m) and 0 <= jitter_m <= 10_000):
+            raise InputError(
+                "--jitter-m måste vara ett tal i meter mellan 0 och 10000",
+                "--jitter-m must be a number of metres between 0 and 10000",
+            )
+        start, end = _parse_date(from_, "--from"), _parse_date(to, "--to")
+        if end <= start:
+            raise InputError("--to måste vara efter --from", "--to must be after --from")
+        given = methods or list(EVALUATE_METHODS)
+        parsed = [_method(m, cell_m) for m in given]
+        if len({m.name for m in parsed}) != len(parsed):
+            raise InputError("Samma metod angiven två gånger", "The same method was given twice")
+        try:
+            full, own = with_references(parsed, cell_m)
+        except ValueError as exc:
+            raise InputError(
+                f"Metodnamnen krockar med referenserna: {exc}",
+                f"Method names clash with the references: {exc}",
+            ) from exc
+        layout = _layout(
+            time_column, time_columns, lat_column, lon_column, x_column, y_column, crs, tz
         )
+        loaded = load_points(incidents, layout)
+    except InputError as exc:
+        raise _fail(exc) from exc
+
+    conditions: dict[str, Points] = {"som_de_är": loaded.points}
+    if jitter_m:
+        conditions["flyttade"] = jitter(loaded.points, jitter_m, seed)
+    runs: dict[str, list[WeekResult]] = {}
+    with Progress(
+        TextColumn("Utvärderar veckor"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        for label, pts in conditions.items():
+            task = progress.add_task(label, total=None)
+
+            def report(done: int, total: int, task: Any = task) -> None:
+                progress.update(task, completed=done, total=total)
+
+            runs[label] = evaluate(
+                pts,
+                start=start,
+                end=end,
+                area_fraction=area_fraction,
+                methods=full,
+                cell_m=cell_m,
+                progress=report,
+            )
+    results = runs["som_de_är"]
+    if not results:
+        raise _fail(
+            InputError(
+                f"Ingen vecka (måndag) mellan {start} och {end}",
+                f"No week (Monday) between {start} and {end}",
+            )
+        )
+    names = [m.name for m in full]
+    sizes = {m.name: m.cell_size(cell_m) for m in full}
+
+    if as_json:
+        payload: dict[str, Any] = {
+            "area_fraction": area_fraction,
+            "cell_m": cell_m,
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "study_area": f"{cell_m:g} m cells with at least one incident before the week",
+            "methods": {m.name: m.spec for m in full},
+            "method_cell_m": sizes,
+            "own_cell_reference": own,
+            **_condition_json(results, names, own),
+        }
+        if jitter_m:
+            payload["jittered"] = {
+                "sigma_m": jitter_m,
+                "seed": seed,
+                **_condition_json(runs["flyttade"], names, own),
+            }
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+
+    labels = {
+        "som_de_är": "positioner som de är",
+        "flyttade": f"positioner flyttade slumpvis, σ = {jitter_m:g} m, frö {seed}",
+    }
+    for label, res in runs.items():
+        console.print(
+            _week_table(
+                res,
+                names,
+                sizes,
+                f"Prognosutvärdering {start}–{end}, {area_fraction:.1%} av studieområdet "
+                f"({cell_m:g} m-rutor med minst en händelse före veckan); {labels[label]}",
+            )
+        )
+    console.print(
+        "Jämförelse (PAI-vinst per vecka: medel ± medelfel, bättre/sämre veckor; kvot = "
+        "metodens träffandel / referensens):",
+        highlight=False,
+    )
+    for name in names:
+        for label, res in runs.items():
+            s = summarize(res)[name]
+            if math.isnan(s.mean_pai):
+                continue
+            version = "som de är" if label == "som_de_är" else f"flyttade {jitter_m:g} m"
+            parts = [f"träff {s.mean_hit_rate:.2%}, PAI {s.mean_pai:.3f}"]
+            for reference in dict.fromkeys(["baseline", own[name]]):
+                if reference == name:
+                    continue
+                gain, ratio = _versus_text(versus(res, name, reference))
+                what = "baseline" if reference == "baseline" else f"egen rutstorlek ({reference})"
+                parts.append(f"mot {what}: PAI {gain}, kvot {ratio}")
+            console.print(f"  {name}, positioner {version}: " + "; ".join(parts), highlight=False)
     console.print(
         f"Studieområde: {cell_m:g} m-rutor med minst en händelse före veckan, samma för alla "
         "metoder; varje metod väljer rutor (av sin egen storlek, med mittpunkten i "

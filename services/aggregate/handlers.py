@@ -19,21 +19,22 @@ from services.aggregate.jobs import revision_due_at
 from shared.contracts import (
     ACCEPTED_STREAM,
     AGGREGATE_GROUP,
-    DEAD_LETTER_STREAM,
     DECISION_STREAM,
     LAGESBILD_READY_STREAM,
     NOLLRAPPORT_STREAM,
+    PLAN_STREAM,
     TIB_ORDER_STREAM,
     WEEK_BUILD_STREAM,
     AcceptedReportV1,
-    DeadLetterV1,
     DecisionV1,
     LagesbildReadyV1,
     NollrapportV1,
     PatrolOrderEventV1,
+    PlanV1,
     WeekBuildRequestedV1,
 )
-from shared.streams import RawEntry, invalid_reason, payload_text, subscribe_batches
+from shared.plan import PlanError, parse_plan
+from shared.streams import Handler, RawEntry, dead_letter, invalid_reason, publish, valid_messages
 from shared.weeks import weeks_between
 
 # The events after which a visit exists or changes (an outcome may follow the check-out).
@@ -59,20 +60,25 @@ class Aggregate:
         self.broker, self.redis, self.builder = broker, redis, builder
         self.revision_min_interval_s = revision_min_interval_s
 
+    def handlers(self) -> dict[str, Handler]:
+        """The aggregate's handlers by their name in the stream table (shared/contracts.py)."""
+        return {
+            "when_reports_are_accepted_count_them": self.settle_accepted,
+            "when_a_week_is_requested_build_it": self.settle_build_requests,
+            "when_nothing_was_seen_note_the_coverage": self.settle_nollrapporter,
+            "when_the_meeting_decides_keep_the_decision": self.settle_decisions,
+            "when_guards_check_out_note_where_they_were": self.settle_patrol_events,
+            "when_a_plan_is_loaded_keep_it": self.settle_plans,
+        }
+
     async def parse(self, entries: list[RawEntry], model: type[M], stream: str) -> list[M]:
         """The entries that are a `model`; the others are dead-lettered, never retried."""
-        events: list[M] = []
-        for entry in entries:
-            try:
-                events.append(model.model_validate_json(entry.payload))
-            except ValidationError as exc:
-                await self.dead_letter(entry, invalid_reason(model, exc), stream=stream)
-        return events
+        return await valid_messages(self.redis, stream, AGGREGATE_GROUP, entries, model)
 
     async def settle_accepted(self, entries: list[RawEntry]) -> None:
         events = await self.parse(entries, AcceptedReportV1, ACCEPTED_STREAM)
         await asyncio.to_thread(
-            store.add_incidents, self.builder.engine, events, self.builder.cell_of
+            store.add_incidents, self.builder.engine, events, self.builder.grid_cell_of
         )
         await self.rebuild_frozen_weeks(events)
 
@@ -133,20 +139,29 @@ class Aggregate:
                 store.latest_snapshot, self.builder.engine, kommun, week
             )
             if snapshot is not None:
-                await self.broker.publish(
-                    LagesbildReadyV1(snapshot=snapshot), stream=LAGESBILD_READY_STREAM
+                await publish(
+                    self.redis, LAGESBILD_READY_STREAM, LagesbildReadyV1(snapshot=snapshot)
                 )
 
     async def build_and_announce(
-        self, kommun: str, week: str, *, requested_by: str, public: bool = True
+        self,
+        kommun: str,
+        week: str,
+        *,
+        requested_by: str,
+        public: bool = True,
+        request_id: str | None = None,
     ) -> bool:
+        """Build the week; announce it when it changed, or always when someone asked for it
+        (`request_id`: the request it answers, which `lagesbild week build` waits for)."""
         snapshot, is_new = await asyncio.to_thread(
             self.builder.build, kommun, week, datetime.now(UTC)
         )
         if is_new or requested_by == "operator":
-            await self.broker.publish(
-                LagesbildReadyV1(snapshot=snapshot, public=public), stream=LAGESBILD_READY_STREAM
+            ready = LagesbildReadyV1(
+                snapshot=snapshot, public=public, request_id=request_id, new_revision=is_new
             )
+            await publish(self.redis, LAGESBILD_READY_STREAM, ready)
         return is_new
 
     async def settle_nollrapporter(self, entries: list[RawEntry]) -> None:
@@ -171,6 +186,24 @@ class Aggregate:
             weeks[kommun_of[visit.order_id]].update(weeks_between(visit.start, visit.end))
         await self.rebuild_if_frozen(weeks)
 
+    async def settle_plans(self, entries: list[RawEntry]) -> None:
+        """Keep each loaded plan as its next version (the same text again adds nothing).
+        The text is parsed again here: only a plan the format accepts is stored."""
+        for entry in entries:
+            try:
+                event = PlanV1.model_validate_json(entry.payload)
+                plan = parse_plan(event.toml_text)
+            except ValidationError as exc:
+                await self.dead_letter(entry, invalid_reason(PlanV1, exc), stream=PLAN_STREAM)
+                continue
+            except PlanError as exc:  # the paths and texts name fields, never values
+                reason = f"not a valid plan: {len(exc.problems)} problems"
+                await self.dead_letter(entry, reason, stream=PLAN_STREAM)
+                continue
+            await asyncio.to_thread(
+                plan_store.save_plan, self.builder.engine, plan, event.toml_text, event.loaded_at
+            )
+
     async def settle_build_requests(self, entries: list[RawEntry]) -> None:
         for entry in entries:
             try:
@@ -180,7 +213,10 @@ class Aggregate:
                     self.builder.check_week, request.kommun, request.iso_week, datetime.now(UTC)
                 )
                 await self.build_and_announce(
-                    request.kommun, request.iso_week, requested_by="operator"
+                    request.kommun,
+                    request.iso_week,
+                    requested_by="operator",
+                    request_id=request.message_id,
                 )
             except ValidationError as exc:
                 reason = invalid_reason(WeekBuildRequestedV1, exc)
@@ -191,38 +227,4 @@ class Aggregate:
     async def dead_letter(
         self, entry: RawEntry, reason: str, stream: str = ACCEPTED_STREAM
     ) -> None:
-        log.warning("dead-lettering %s: %s", entry.entry_id, reason)
-        letter = DeadLetterV1(
-            stream=stream,
-            entry_id=entry.entry_id,
-            reason=reason,
-            payload=payload_text(entry.payload),
-            deliveries=entry.deliveries,
-            dead_lettered_at=datetime.now(UTC),
-        )
-        await self.broker.publish(letter, stream=DEAD_LETTER_STREAM)
-
-
-def register(broker: RedisBroker, aggregate: Aggregate, *, consumer: str, batch_size: int) -> None:
-    for stream, settle, name, records, polling_ms in (
-        (ACCEPTED_STREAM, aggregate.settle_accepted, "when_reports_are_accepted_count_them",
-         batch_size, 100),
-        (WEEK_BUILD_STREAM, aggregate.settle_build_requests, "when_a_week_is_requested_build_it",
-         10, 200),
-        (NOLLRAPPORT_STREAM, aggregate.settle_nollrapporter,
-         "when_nothing_was_seen_note_the_coverage", batch_size, 500),
-        (DECISION_STREAM, aggregate.settle_decisions,
-         "when_the_meeting_decides_keep_the_decision", batch_size, 500),
-        (TIB_ORDER_STREAM, aggregate.settle_patrol_events,
-         "when_guards_check_out_note_where_they_were", batch_size, 500),
-    ):  # fmt: skip
-        subscribe_batches(
-            broker,
-            stream=stream,
-            group=AGGREGATE_GROUP,
-            consumer=consumer,
-            settle=settle,
-            name=name,
-            max_records=records,
-            polling_ms=polling_ms,
-        )
+        await dead_letter(self.redis, stream, entry, reason, group=AGGREGATE_GROUP)

@@ -15,12 +15,12 @@ from shapely.geometry.base import BaseGeometry
 from services.aggregate.analysis import negbin_sf
 from services.aggregate.logic import Incident
 from shared.areas import OTHER_AREA, KommunAreas
+from shared.geo import METRES_PER_DEGREE, metres_per_degree_lon
 
-_METRES_PER_DEGREE = 111_320.0
 GridCell = tuple[int, int]
 
 
-class Grid:
+class HotspotGrid:
     """A square grid in metres on an equirectangular projection around the kommun.
 
     Anchored at the kommun's bounding box, so a cell is the same cell every week. Over a
@@ -29,8 +29,8 @@ class Grid:
 
     def __init__(self, kommun: KommunAreas, cell_m: float) -> None:
         self.lon0, self.lat0, maxx, maxy = kommun.boundary.bounds
-        self.kx = _METRES_PER_DEGREE * math.cos(math.radians((self.lat0 + maxy) / 2))
-        self.ky = _METRES_PER_DEGREE
+        self.kx = metres_per_degree_lon((self.lat0 + maxy) / 2)
+        self.ky = METRES_PER_DEGREE
         self.cell_m = cell_m
         nx = math.ceil((maxx - self.lon0) * self.kx / cell_m)
         ny = math.ceil((maxy - self.lat0) * self.ky / cell_m)
@@ -106,7 +106,7 @@ class Density:
     rest's own uncertainty widens the tail (negative binomial, as in `analysis`).
     """
 
-    def __init__(self, points: Sequence[Incident], grid: Grid) -> None:
+    def __init__(self, points: Sequence[Incident], grid: HotspotGrid) -> None:
         self.grid = grid
         self.cells = grid.cells_per_area()
         self.counts = Counter(grid.cell(i.lat, i.lon) for i in points)

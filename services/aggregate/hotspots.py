@@ -3,7 +3,8 @@
 Method (the why in docs/analysis.md): count reports in a 250 m grid over the kommun; test
 each cell and its 3 × 3 neighbourhood (a Getis-Ord Gi*-style local sum) against what its
 areas' density leaves for it, with exact tails and Benjamini–Hochberg; join the reporting
-cells of significant neighbourhoods into convex shapes, and name each after its area(s).
+cells of significant neighbourhoods into convex shapes, and name each after its area(s) and
+the nearest known place of the kommun, if one is within reach.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from shapely.geometry.polygon import orient
 from shapely.ops import unary_union
 
 from services.aggregate.analysis import benjamini_hochberg
-from services.aggregate.hotspot_grid import Density, Grid, GridCell, window
+from services.aggregate.hotspot_grid import Density, GridCell, HotspotGrid, window
 from services.aggregate.logic import Incident
 from shared.areas import KommunAreas
+from shared.counting import is_counted
+from shared.places import HOTSPOT_REACH_M, fold, nearest_place
 
 _COMPASS = ("norra", "nordöstra", "östra", "sydöstra", "södra", "sydvästra", "västra", "nordvästra")
 # A second area is named when it holds at least this share of the shape's reports.
@@ -48,11 +51,11 @@ class Hotspot:
 
 def _usable(incidents: Iterable[Incident]) -> list[Incident]:
     # Reports placed at an area's centroid would make every centroid a hotspot: exact only.
-    return [i for i in incidents if i.duplicate_of is None and i.location_precision == "exact"]
+    return [i for i in incidents if is_counted(i) and i.location_precision == "exact"]
 
 
 def _hot_windows(
-    points: Sequence[Incident], grid: Grid, *, fdr: float, min_count: int
+    points: Sequence[Incident], grid: HotspotGrid, *, fdr: float, min_count: int
 ) -> dict[GridCell, float]:
     """Centre cell -> smallest p-value, for the neighbourhoods that stand out from their areas.
 
@@ -113,7 +116,7 @@ def _components(
     return list(groups.values())
 
 
-def _compass(shape: BaseGeometry, area: BaseGeometry, grid: Grid) -> str:
+def _compass(shape: BaseGeometry, area: BaseGeometry, grid: HotspotGrid) -> str:
     ref, at = area.centroid, shape.centroid
     dx, dy = (at.x - ref.x) * grid.kx, (at.y - ref.y) * grid.ky
     radius = math.sqrt(area.area * grid.kx * grid.ky / math.pi)
@@ -123,7 +126,7 @@ def _compass(shape: BaseGeometry, area: BaseGeometry, grid: Grid) -> str:
 
 
 def _name(
-    shape: BaseGeometry, members: Sequence[Incident], kommun: KommunAreas, grid: Grid
+    shape: BaseGeometry, members: Sequence[Incident], kommun: KommunAreas, grid: HotspotGrid
 ) -> tuple[str, tuple[str, ...]]:
     shares = Counter(i.area for i in members).most_common()
     named = [a for a, n in shares if n >= SECOND_AREA_SHARE * len(members)] or [
@@ -135,6 +138,11 @@ def _name(
         # A shape sprawling over many areas says so rather than pretend it is two.
         return "/".join(areas) + (" m.fl." if held < 2 / 3 * len(members) else ""), areas
     area = areas[0] if areas else kommun.area_of(shape.centroid.y, shape.centroid.x)
+    # A known place near the shape's centre names it better than a compass point
+    # ("Övriga kommunen, vid Gallerian"); shared/places.py, `lagesbild places import`.
+    place = nearest_place(kommun.places, shape.centroid.y, shape.centroid.x, HOTSPOT_REACH_M)
+    if place is not None and fold(place.name) != fold(area):
+        return f"{area}, vid {place.name}", (area,)
     geometry = {a.name: a.geometry for a in kommun.areas}.get(area, kommun.boundary)
     return f"{area}, {_compass(shape, geometry, grid)} delen", (area,)
 
@@ -150,7 +158,7 @@ def _inside(shape: BaseGeometry, incidents: Sequence[Incident]) -> list[Incident
     return [i for i, hit in zip(incidents, mask, strict=True) if hit]
 
 
-def cells_under(shape: BaseGeometry, grid: Grid) -> list[GridCell]:
+def cells_under(shape: BaseGeometry, grid: HotspotGrid) -> list[GridCell]:
     """The grid cells a hotspot shape touches."""
     minx, miny, maxx, maxy = shape.bounds
     (x0, y0), (x1, y1) = grid.cell(miny, minx), grid.cell(maxy, maxx)
@@ -164,7 +172,7 @@ def cells_under(shape: BaseGeometry, grid: Grid) -> list[GridCell]:
 
 def _baseline_mean(
     shape: BaseGeometry,
-    grid: Grid,
+    grid: HotspotGrid,
     incidents: Sequence[Incident],
     cells: Mapping[GridCell, int] | None,
     weeks: int,
@@ -199,7 +207,7 @@ def find_hotspots(
     points = _usable(incidents)
     if not points:
         return []
-    grid = Grid(kommun, cell_m)
+    grid = HotspotGrid(kommun, cell_m)
     counts = Counter(grid.cell(i.lat, i.lon) for i in points)
     hot = _hot_windows(points, grid, fdr=fdr, min_count=min_count)
     previous, baseline = _usable(previous_incidents), _usable(baseline_incidents)

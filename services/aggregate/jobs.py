@@ -1,4 +1,5 @@
-"""The weekly build on a schedule, safe with many aggregate instances."""
+"""What the aggregate schedules: the weekly build (safe with many aggregate instances), the
+due revisions of late reports, and the daily purge of its own tables."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from shared.weeks import last_complete_week, shift_week
 log = logging.getLogger("lagesbild.aggregate.jobs")
 WEEKLY_JOB_ID = "weekly-lagesbild"
 DUE_REVISIONS_JOB_ID = "due-revisions"
+PURGE_JOB_ID = "purge-aggregate"  # the daily purge of its own tables (retention.py)
 CATCH_UP_WEEKS = 8
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from shared.categories import Source
 from shared.contracts import AreaCount, IncidentPoint
+from shared.counting import cell_counts
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,9 @@ class Incident:
 
 
 def count_cells(incidents: Iterable[Incident]) -> Counter[tuple[str, str]]:
-    """(area, category) -> number of incidents; a linked duplicate counts once, as its original."""
-    return Counter((i.area, i.category) for i in incidents if i.duplicate_of is None)
+    """(area, category) -> händelser: a linked duplicate counts once, as its original
+    (the counting rule, `shared.counting`)."""
+    return cell_counts(incidents)
 
 
 def area_cells(
@@ -53,7 +55,7 @@ def incident_points(incidents: Iterable[Incident]) -> list[IncidentPoint]:
             area=i.area,
             lat=round(i.lat, 6),
             lon=round(i.lon, 6),
-            location_precision=i.location_precision,  # type: ignore[arg-type]
+            location_precision=i.location_precision,
             description=i.description,
             duplicate_of=i.duplicate_of,
         )

@@ -13,9 +13,9 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from services.aggregate.models import PatrolEventRow
 from shared.contracts import PatrolOrderEventV1
 from shared.db import insert_ignoring_conflicts
-from shared.models import PatrolEventRow
 from shared.patrol_orders import Visit, fold, visits
 
 # A guard shift is hours; a "visit" checked in for longer is a forgotten check-out, and

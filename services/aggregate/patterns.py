@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from services.aggregate.logic import Incident
+from shared.counting import is_counted
 from shared.weeks import STOCKHOLM
 
 Profile = tuple[tuple[int, ...], ...]  # 7 × 24: [weekday Monday=0][local hour]
@@ -29,7 +30,7 @@ def weekly_profile(incidents: Iterable[Incident]) -> Profile:
     """7 × 24 counts by local weekday and hour; zoneinfo makes DST weeks come out right."""
     grid = [[0] * 24 for _ in range(7)]
     for i in incidents:
-        if i.duplicate_of is None:
+        if is_counted(i):
             local = _local(i.occurred_at)
             grid[local.weekday()][local.hour] += 1
     return tuple(tuple(row) for row in grid)
@@ -118,7 +119,7 @@ class AreaCoverage:
     status: CoverageStatus  # "ej rapporterat": a 0 here means unknown, not zero
 
 
-def _organisation(incident: Incident) -> str:
+def organisation_of(incident: Incident) -> str:
     # Incident keys are "organisation/report_id"; prefer a real field once Incident has one.
     return getattr(incident, "organisation", None) or incident.key.split("/", 1)[0]
 
@@ -135,7 +136,7 @@ def coverage(
     """
     reports: dict[str, Counter[str]] = defaultdict(Counter)
     for i in incidents:
-        reports[i.area][_organisation(i)] += 1
+        reports[i.area][organisation_of(i)] += 1
     declared: dict[str, set[str]] = defaultdict(set)
     for organisation, area in nollrapporter:
         for name in area_names if area is None else [area]:

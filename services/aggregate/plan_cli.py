@@ -1,17 +1,22 @@
 """`lagesbild plan …` and `lagesbild decision …`: the handlingsplan and the meeting's decisions.
 
 Registered by services/cli.py as ``app.add_typer(plan_app, name="plan")`` and
-``app.add_typer(decision_app, name="decision")``. Plans are validated and stored here (the
-CLI is the composition root); decisions go as DecisionV1 events on DECISION_STREAM, where the
-aggregate service (and TiB, and the maps) read them.
+``app.add_typer(decision_app, name="decision")``. Plans are validated here and sent as PlanV1
+on PLAN_STREAM, where the aggregate service keeps them as versions (the command waits for
+it) and the archive server offers their activities; decisions go as DecisionV1 events on
+DECISION_STREAM, where the aggregate service (and TiB, and the archive server) read them.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 from dataclasses import asdict
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from time import monotonic as time_now
+from time import sleep
 from typing import Annotated, Any
 
 import typer
@@ -19,18 +24,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from services.aggregate import plan_store, store
+from services.aggregate.config import AggregateSettings
 from services.aggregate.followup import promise_month
 from shared.config import Settings
-from shared.contracts import DecisionV1
-from shared.decisions import (
-    DecisionDraft,
-    build_decision,
-    closing_event,
-    plan_activities,
-    publish_decision,
-    stored_decision,
-)
-from shared.plan import PlanError, check_plan, parse_plan
+from shared.contracts import PLAN_STREAM, DecisionV1, PlanActivityV1, PlanV1
+from shared.decision_events import send_decision
+from shared.decisions import DecisionDraft, activities_in_plan, build_decision, closing_event
+from shared.plan import Plan, PlanError, check_plan, parse_plan
 from shared.weeks import STOCKHOLM, iso_week_of
 
 plan_app = typer.Typer(
@@ -59,7 +59,7 @@ def _engine(settings: Settings) -> Any:
     return engine
 
 
-def _kommun(settings: Settings, kommun: str | None) -> str:
+def _kommun(settings: AggregateSettings, kommun: str | None) -> str:
     return kommun or settings.kommuner[0]
 
 
@@ -67,24 +67,88 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-@plan_app.command("load")
-def load(file: Annotated[Path, typer.Argument(help="Planen som TOML (docs/plan.md).")]) -> None:
-    """Validera och spara en plan; en ny version ersätter den tidigare (som sparas)."""
-    from shared.areas import load_kommuner
-    from shared.categories import category_catalog
+def plan_message(plan: Plan, text: str, now: datetime) -> PlanV1:
+    """The PlanV1 event of a checked plan: its text and its linkable items, parsed."""
+    return PlanV1(
+        kommun=plan.kommun,
+        plan_id=plan.plan_id,
+        title=plan.title,
+        toml_text=text,
+        content_hash=hashlib.sha256(text.encode()).hexdigest(),
+        loaded_at=now,
+        activities=[
+            PlanActivityV1(
+                activity_id=a.activity_id,
+                what=a.what,
+                focus=a.focus,
+                responsible=list(a.responsible),
+                categories=list(a.categories),
+            )
+            for a in activities_in_plan(text)
+        ],
+    )
 
-    settings = Settings()
+
+def _send_plan(settings: Settings, message: PlanV1) -> None:
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    from shared.redis_runtime import RedisUnavailableError, require_redis
+    from shared.streams import publish
+
+    async def send(url: str) -> None:
+        redis = Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+        try:
+            await publish(redis, PLAN_STREAM, message)
+        finally:
+            await redis.aclose()
+
+    try:
+        asyncio.run(send(require_redis(settings)))
+    except (RedisUnavailableError, RedisError, OSError) as exc:
+        raise _fail(str(exc), code=3) from exc
+
+
+@plan_app.command("load")
+def load(
+    file: Annotated[Path, typer.Argument(help="Planen som TOML (docs/plan.md).")],
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0, help="Sekunder att vänta på aggregate-tjänsten.")
+    ] = 60,
+) -> None:
+    """Validera en plan och skicka den; aggregate-tjänsten sparar den som en ny version
+    (den tidigare sparas) och kommandot väntar tills den har gjort det."""
+    from shared.categories import category_catalog
+    from shared.kommuner import live_kommuner
+
+    settings = AggregateSettings()
     try:
         text = file.read_text(encoding="utf-8")
         plan = parse_plan(text)
-        kommuner = load_kommuner(settings.areas_dir, settings.area_name_property)
+        kommuner = live_kommuner(settings)  # enabled kommuner: areas or packaged boundary
         check_plan(plan, category_catalog(settings.extra_categories), kommuner)
     except OSError as exc:
         raise _fail(f"Kan inte läsa {file}: {exc}") from exc
     except PlanError as exc:
         lines = [f"  {path or '(filen)'}: {text}" for path, text in exc.problems]
         raise _fail(f"{file}: planen har {len(lines)} fel:\n" + "\n".join(lines)) from exc
-    row, is_new = plan_store.save_plan(_engine(settings), plan, text, datetime.now(UTC))
+    engine = _engine(settings)
+    message = plan_message(plan, text, datetime.now(UTC))
+    before = plan_store.plan_version(engine, plan.kommun, plan.plan_id)
+    _send_plan(settings, message)
+    deadline = time_now() + timeout
+    while (row := plan_store.plan_version(engine, plan.kommun, plan.plan_id)) is None or (
+        row.content_hash != message.content_hash
+    ):
+        if time_now() > deadline:
+            raise _fail(
+                f"Planen är skickad, men aggregate-tjänsten har inte sparat den inom "
+                f"{timeout:.0f} s. Kör den (lagesbild aggregate, eller alla tjänster med "
+                "lagesbild up); planen ligger kvar på strömmen och sparas när tjänsten startar.",
+                code=4,
+            )
+        sleep(0.2)
+    is_new = before is None or before.content_hash != message.content_hash
     activities = sum(len(f.activities) for f in plan.focus_areas)
     state = "laddad" if is_new else "oförändrad"
     console.print(
@@ -97,7 +161,7 @@ def load(file: Annotated[Path, typer.Argument(help="Planen som TOML (docs/plan.m
 @plan_app.command("list")
 def list_plans(kommun: KommunOpt = None, as_json: JsonFlag = False) -> None:
     """Gällande planer (senaste versionen av varje)."""
-    engine = _engine(Settings())
+    engine = _engine(AggregateSettings())
     rows = plan_store.current_plans(engine, kommun)
     items = [
         {
@@ -126,7 +190,7 @@ def show(
     as_json: JsonFlag = False,
 ) -> None:
     """Visa en plan: samverkansområden, åtgärder med ansvar och koppling, medborgarlöften."""
-    settings = Settings()
+    settings = AggregateSettings()
     row = plan_store.plan_version(_engine(settings), _kommun(settings, kommun), plan_id, version)
     if row is None:
         raise _fail(f"Ingen plan {plan_id!r} för kommun {_kommun(settings, kommun)}.")
@@ -168,7 +232,7 @@ def followup_promises(
     as_json: JsonFlag = False,
 ) -> None:
     """Månadsuppföljning av medborgarlöftena: vad som gjorts och vad siffrorna gjorde."""
-    settings = Settings()
+    settings = AggregateSettings()
     kommun = _kommun(settings, kommun)
     try:
         bounds = _month_bounds(month)
@@ -180,8 +244,12 @@ def followup_promises(
     month_weeks = _weeks(bounds[1], bounds[2])
     decided = plan_store.decisions_near(engine, kommun, month_weeks[0], month_weeks[-1])
     plans = [parse_plan(r.toml_text) for r in plan_store.current_plans(engine, kommun)]
+    data_from = store.first_report_day(engine, kommun)
+    now = datetime.now(UTC)
     summaries = [
-        promise_month(p, month, incidents, bounds, decided) for plan in plans for p in plan.promises
+        promise_month(p, month, incidents, bounds, decided, data_from=data_from, now=now)
+        for plan in plans
+        for p in plan.promises
     ]
     if as_json:
         return _print_json([asdict(s) for s in summaries])
@@ -194,13 +262,13 @@ def followup_promises(
         console.print(f"  {escape(s.statement)}")
 
 
-def _publish(settings: Settings, decision: DecisionV1) -> None:
+def _send(settings: Settings, decision: DecisionV1) -> None:
     from redis.exceptions import RedisError
 
     from shared.redis_runtime import RedisUnavailableError, require_redis
 
     try:
-        publish_decision(require_redis(settings), decision)
+        send_decision(require_redis(settings), decision)
     except (RedisUnavailableError, RedisError) as exc:
         raise _fail(str(exc), code=3) from exc
 
@@ -224,12 +292,13 @@ def add(
     as_json: JsonFlag = False,
 ) -> None:
     """Registrera ett beslut; det skickas på beslutsströmmen (TiB och kartorna ser det)."""
-    from shared.areas import load_kommuner
     from shared.categories import category_catalog
+    from shared.kommuner import live_kommuner
+    from shared.places import target_names
 
-    settings = Settings()
+    settings = AggregateSettings()
     kommun, engine = _kommun(settings, kommun), _engine(settings)
-    areas = load_kommuner(settings.areas_dir, settings.area_name_property).get(kommun)
+    areas = live_kommuner(settings, engine).get(kommun)
     draft = DecisionDraft(
         kommun=kommun,
         measure=measure,
@@ -246,13 +315,13 @@ def add(
         decision = build_decision(
             draft,
             categories=category_catalog(settings.extra_categories),
-            activities=plan_activities(engine, kommun) if activity else (),
-            area_names=areas.area_names if areas else (),
+            activities=plan_store.plan_activities(engine, kommun) if activity else (),
+            area_names=target_names(areas) if areas else (),  # areas and known places
             now=datetime.now(UTC),
         )
     except ValueError as exc:  # DecisionError, and pydantic's ValidationError
         raise _fail(f"Beslutet kan inte registreras: {exc}") from exc
-    _publish(settings, decision)
+    _send(settings, decision)
     if as_json:
         return _print_json(decision.model_dump(mode="json"))
     console.print(
@@ -267,15 +336,15 @@ def close(
     note: Annotated[str, typer.Option("--note", help="Varför/hur det avslutas.")] = "",
 ) -> None:
     """Avsluta ett beslut (ett nytt DecisionV1-meddelande med status 'closed')."""
-    settings = Settings()
-    current = stored_decision(_engine(settings), decision_id)
+    settings = AggregateSettings()
+    current = plan_store.stored_decision(_engine(settings), decision_id)
     if current is None:
         raise _fail(f"Okänt beslut {decision_id!r} (har aggregate-tjänsten läst det än?).")
     try:
         closing = closing_event(current, note, datetime.now(UTC))
     except ValueError as exc:
         raise _fail(f"Beslutet kan inte avslutas: {exc}") from exc
-    _publish(settings, closing)
+    _send(settings, closing)
     console.print(f"Beslut {decision_id} avslutat.")
 
 
@@ -286,7 +355,7 @@ def list_decisions(
     as_json: JsonFlag = False,
 ) -> None:
     """Beslut som aggregate-tjänsten har tagit emot."""
-    rows = plan_store.decisions(_engine(Settings()), kommun, status)
+    rows = plan_store.decisions(_engine(AggregateSettings()), kommun, status)
     if as_json:
         return _print_json([d.model_dump(mode="json") for d in rows])
     if not rows:

@@ -10,15 +10,14 @@ must fall inside, and the reason says how many did.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 from shared.contracts import PlanGapV1, PlanLinkV1
+from shared.geo import distance_m
 from shared.plan import Period, Place, Plan, TimeWindow, _Linked
 
-_METRES_PER_DEGREE = 111_320.0
 AreaOf = Callable[[float, float], str]  # (lat, lon) -> area name
 
 
@@ -35,13 +34,6 @@ class Target:
     times: tuple[tuple[int, int], ...] = field(default=())  # (weekday, hour) of its events
 
 
-def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Metres between two (lat, lon) points: an equirectangular approximation, exact enough
-    within a kommun."""
-    dx = (b[1] - a[1]) * _METRES_PER_DEGREE * math.cos(math.radians((a[0] + b[0]) / 2))
-    return math.hypot(dx, (b[0] - a[0]) * _METRES_PER_DEGREE)
-
-
 def _place_reasons(item: _Linked, target: Target, area_of: AreaOf | None) -> list[str]:
     reasons = [f"område: {a}" for a in item.areas if a in target.areas]
     for place in item.places:
@@ -53,7 +45,7 @@ def _place_reasons(item: _Linked, target: Target, area_of: AreaOf | None) -> lis
 def _near(place: Place, target: Target, area_of: AreaOf | None) -> bool:
     if target.centroid is not None:
         reach = place.radius_m + target.radius_m
-        return distance_m((place.lat, place.lon), target.centroid) <= reach
+        return distance_m(place.lat, place.lon, *target.centroid) <= reach
     return area_of is not None and area_of(place.lat, place.lon) in target.areas
 
 

@@ -12,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from services.aggregate.followup import RECENT_WEEKS
+from services.aggregate.models import DecisionRow, PlanRow
 from shared.contracts import DecisionV1
-from shared.decisions import decision_from_row
-from shared.models import DecisionRow, PlanRow
+from shared.decisions import PlanActivity, activities_in_plan, decision_from_record
 from shared.plan import Plan
 from shared.weeks import shift_week
 
@@ -146,3 +146,28 @@ def week_decisions(engine: Engine, kommun: str, iso_week: str) -> list[DecisionV
     """What the week's lägesbild follows up: active in the week or ended recently. Bounded
     by those weeks, not by how many decisions the meeting has ever taken."""
     return decisions_near(engine, kommun, shift_week(iso_week, -RECENT_WEEKS), iso_week)
+
+
+def decision_from_row(row: DecisionRow) -> DecisionV1:
+    """A stored decision as the event it was (scrubbed)."""
+    return decision_from_record(row.model_dump())
+
+
+def stored_decision(engine: Engine, decision_id: str) -> DecisionV1 | None:
+    with Session(engine) as session:
+        row = session.get(DecisionRow, decision_id)
+        return decision_from_row(row) if row else None
+
+
+def open_decisions(engine: Engine, kommun: str) -> list[DecisionV1]:
+    query = select(DecisionRow).where(DecisionRow.kommun == kommun, DecisionRow.status == "open")
+    with Session(engine) as session:
+        rows = session.exec(
+            query.order_by(col(DecisionRow.from_week), col(DecisionRow.decision_id))
+        )
+        return [decision_from_row(r) for r in rows]
+
+
+def plan_activities(engine: Engine, kommun: str) -> list[PlanActivity]:
+    """The activities of the newest version of each of the kommun's plans."""
+    return [a for row in current_plans(engine, kommun) for a in activities_in_plan(row.toml_text)]

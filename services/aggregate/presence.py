@@ -18,8 +18,9 @@ from shapely.geometry import Polygon
 
 from services.aggregate.followup import target_areas
 from services.aggregate.logic import Incident
-from services.aggregate.plan_match import distance_m
 from shared.contracts import PLACE_REACH_M, DecisionV1, HotspotV1, PatrolPresenceV1
+from shared.counting import is_counted
+from shared.geo import distance_m
 from shared.patrol_orders import Visit
 from shared.weeks import week_bounds
 
@@ -55,7 +56,7 @@ def _at_place(
     placed = [i for i in incidents if i.location_precision != "centroid"]
     if visit.lat is not None and visit.lon is not None:
         here = (visit.lat, visit.lon)
-        return [i for i in placed if distance_m(here, (i.lat, i.lon)) <= PLACE_REACH_M]
+        return [i for i in placed if distance_m(*here, i.lat, i.lon) <= PLACE_REACH_M]
     if spot is not None:
         shape = Polygon(spot.polygon[0])
         return [i for i in placed if shapely.intersects_xy(shape, i.lon, i.lat)]
@@ -78,7 +79,7 @@ def week_presence(
     for v in visits:
         if v.hours_within(start, end) > 0:
             by_place[v.place].append(v)
-    counted = [i for i in incidents if i.duplicate_of is None]
+    counted = [i for i in incidents if is_counted(i)]
     rows = []
     for place, seen in by_place.items():
         last = max(seen, key=lambda v: (v.start, v.order_id))  # where the place was last put

@@ -19,11 +19,11 @@ from shapely.geometry import Polygon
 
 from services.aggregate.analysis import cell_stats, describe_change
 from services.aggregate.followup import follow_up, window_weeks
-from services.aggregate.hotspot_grid import Grid
+from services.aggregate.hotspot_grid import HotspotGrid
 from services.aggregate.hotspots import cells_under, find_hotspots
 from services.aggregate.logic import Incident, area_cells, count_cells, incident_points
-from services.aggregate.patterns import coverage, time_profiles
-from services.aggregate.plan_match import Target, distance_m, link_plans
+from services.aggregate.patterns import coverage, organisation_of, time_profiles
+from services.aggregate.plan_match import Target, link_plans
 from services.aggregate.presence import guard_hours, week_presence
 from shared.areas import KommunAreas
 from shared.contracts import (
@@ -35,7 +35,10 @@ from shared.contracts import (
     TimeProfileV1,
     WeekSnapshotV1,
 )
+from shared.counting import coverage_start, first_complete_week, is_counted, is_duplicate
+from shared.geo import distance_m
 from shared.patrol_orders import Visit
+from shared.places import place_area
 from shared.plan import Plan
 from shared.weeks import STOCKHOLM, parse_week, shift_week
 
@@ -62,6 +65,10 @@ class WeekInputs:
     decision_counts: Mapping[str, Counter[tuple[str, str]]] = field(default_factory=dict)
     # The guards' visits (TiB check-in to check-out) over the week and the follow-up weeks.
     visits: list[Visit] = field(default_factory=list)
+    # The kommun's first day with a stored report, and when registered organisations started
+    # reporting (`shared.counting.coverage_start`): weeks before are not compared as complete.
+    data_from: date | None = None
+    reporters_from: Mapping[str, date] = field(default_factory=dict)
 
 
 def content_hash(snapshot: WeekSnapshotV1) -> str:
@@ -70,8 +77,29 @@ def content_hash(snapshot: WeekSnapshotV1) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
+def reporters_from(inputs: WeekInputs) -> dict[str, date]:
+    """The organisations reporting this week that started after the kommun's first data."""
+    reporting = {organisation_of(i) for i in inputs.incidents}
+    reporting |= {organisation for organisation, _ in inputs.nollrapporter}
+    return {
+        org: day
+        for org, day in sorted(inputs.reporters_from.items())
+        if org in reporting and (inputs.data_from is None or day > inputs.data_from)
+    }
+
+
+def _first_week(inputs: WeekInputs) -> str | None:
+    start, _ = coverage_start(inputs.data_from, reporters_from(inputs))
+    return None if start is None else first_complete_week(start)
+
+
 def _stats(inputs: WeekInputs) -> list[CellStatsV1]:
-    stats = cell_stats(count_cells(inputs.incidents), inputs.history, inputs.iso_week)
+    stats = cell_stats(
+        count_cells(inputs.incidents),
+        inputs.history,
+        inputs.iso_week,
+        first_week=_first_week(inputs),
+    )
     return [CellStatsV1(**asdict(s), text=describe_change(s)) for s in stats]
 
 
@@ -90,7 +118,7 @@ def _hotspots(inputs: WeekInputs, kommun: KommunAreas) -> list[HotspotV1]:
 def hotspot_cells(inputs: WeekInputs, kommun: KommunAreas) -> set[tuple[int, int]]:
     """The grid cells under this week's hotspots: the only places whose earlier weeks the
     snapshot needs."""
-    grid = Grid(kommun, HOTSPOT_CELL_M)
+    grid = HotspotGrid(kommun, HOTSPOT_CELL_M)
     return {
         cell
         for spot in find_hotspots(inputs.incidents, inputs.previous_incidents, kommun)
@@ -119,7 +147,7 @@ def _targets(
     labels: Mapping[str, str],
 ) -> list[Target]:
     """The week's hotspots and unusual rises, with the times of their events."""
-    counted = [i for i in inputs.incidents if i.duplicate_of is None]
+    counted = [i for i in inputs.incidents if is_counted(i)]
     targets = []
     for spot in hotspots:
         shape = Polygon(spot.polygon[0])
@@ -128,7 +156,7 @@ def _targets(
             for i in counted
             if i.category in spot.categories and shapely.intersects_xy(shape, i.lon, i.lat)
         ]
-        reach = max(distance_m(spot.centroid, (lat, lon)) for lon, lat in spot.polygon[0])
+        reach = max(distance_m(*spot.centroid, lat, lon) for lon, lat in spot.polygon[0])
         targets.append(
             Target(
                 "hotspot",
@@ -171,13 +199,19 @@ def _plan_parts(
 def _follow_up(
     decision: DecisionV1, decisions: list[DecisionV1], inputs: WeekInputs, kommun: KommunAreas
 ) -> FollowUpV1:
-    """The before/after counts, and the guard hours at the target since the decision."""
-    result = follow_up(
-        decision, decisions, inputs.decision_counts, kommun.area_names, inputs.iso_week
-    )
-    _, weeks_after = window_weeks(decision, inputs.iso_week)
-    hours = guard_hours(inputs.visits, decision, kommun.area_names, weeks_after)
-    return result.model_copy(update={"guard_hours": hours})
+    """The before/after counts, and the guard hours at the target since the decision. A
+    decision that names a known place is followed up in the area the place lies in."""
+    at = _place_in_area(decision, kommun)
+    others = [_place_in_area(d, kommun) for d in decisions]
+    result = follow_up(at, others, inputs.decision_counts, kommun.area_names, inputs.iso_week)
+    _, weeks_after = window_weeks(at, inputs.iso_week)
+    hours = guard_hours(inputs.visits, at, kommun.area_names, weeks_after)
+    return result.model_copy(update={"guard_hours": hours, "target": decision.target})
+
+
+def _place_in_area(decision: DecisionV1, kommun: KommunAreas) -> DecisionV1:
+    area = place_area(kommun, decision.target)
+    return decision if area is None else decision.model_copy(update={"target": area})
 
 
 def build_snapshot(
@@ -201,7 +235,9 @@ def build_snapshot(
         areas=kommun.area_names,
         cells=area_cells(count_cells(inputs.incidents), count_cells(inputs.previous_incidents)),
         incidents=incident_points(inputs.incidents),
-        duplicates_linked=sum(1 for i in inputs.incidents if i.duplicate_of is not None),
+        duplicates_linked=sum(1 for i in inputs.incidents if is_duplicate(i)),
+        data_from=inputs.data_from,
+        reporters_from=reporters_from(inputs),
         stats=stats,
         hotspots=hotspots,
         time_profiles=_profiles(inputs),

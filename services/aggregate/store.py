@@ -4,30 +4,34 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from services.aggregate.logic import Incident
-from shared.contracts import AcceptedReportV1, NollrapportV1, WeekSnapshotV1
-from shared.db import insert_ignoring_conflicts
-from shared.models import (
+from services.aggregate.models import (
     NollrapportRow,
-    WeekCellCount,
     WeekCount,
+    WeekGridCellCount,
     WeekIncident,
     WeekSnapshotRow,
 )
+from shared.contracts import AcceptedReportV1, NollrapportV1, WeekSnapshotV1
+from shared.db import insert_ignoring_conflicts
+from shared.weeks import STOCKHOLM, parse_week
 
-CellOf = Callable[[str, float, float], tuple[int, int] | None]  # (kommun, lat, lon) -> cell
+GridCellOf = Callable[
+    [str, float, float], tuple[int, int] | None
+]  # (kommun, lat, lon) -> 250 m grid cell
 
 
 def add_incidents(
-    engine: Engine, events: list[AcceptedReportV1], cell_of: CellOf | None = None
+    engine: Engine, events: list[AcceptedReportV1], grid_cell_of: GridCellOf | None = None
 ) -> int:
     """Project accepted reports and count them; returns how many were new.
 
@@ -61,21 +65,23 @@ def add_incidents(
                     for (k, w, a, c), n in counted.items()
                 ],
             )
-        if cell_of is not None:
-            _count_cells(engine, conn, inserted, cell_of)
+        if grid_cell_of is not None:
+            _count_grid_cells(engine, conn, inserted, grid_cell_of)
         session.commit()
     return len(inserted)
 
 
-def _count_cells(engine: Engine, conn: Any, inserted: Sequence[Any], cell_of: CellOf) -> None:
+def _count_grid_cells(
+    engine: Engine, conn: Any, inserted: Sequence[Any], grid_cell_of: GridCellOf
+) -> None:
     cells: Counter[tuple[str, str, int, int]] = Counter()
     for kommun, week, _area, _cat, dup, lat, lon, precision in inserted:
-        cell = cell_of(kommun, lat, lon) if dup is None and precision == "exact" else None
+        cell = grid_cell_of(kommun, lat, lon) if dup is None and precision == "exact" else None
         if cell is not None:
             cells[(kommun, week, *cell)] += 1
     if cells:
         conn.execute(
-            _increment(engine, WeekCellCount, ["kommun", "iso_week", "cell_x", "cell_y"]),
+            _increment(engine, WeekGridCellCount, ["kommun", "iso_week", "cell_x", "cell_y"]),
             [
                 {"kommun": k, "iso_week": w, "cell_x": x, "cell_y": y, "count": n}
                 for (k, w, x, y), n in cells.items()
@@ -83,20 +89,20 @@ def _count_cells(engine: Engine, conn: Any, inserted: Sequence[Any], cell_of: Ce
         )
 
 
-def cell_counts(
+def grid_cell_counts(
     engine: Engine, kommun: str, weeks: list[str], cells: Iterable[tuple[int, int]]
 ) -> dict[tuple[int, int], int]:
     """Reports per grid cell summed over `weeks`, for the given cells only."""
     wanted = set(cells)
     if not wanted or not weeks:
         return {}
-    c = WeekCellCount
+    c = WeekGridCellCount
     xs = {x for x, _ in wanted}
     with Session(engine) as session:
         rows = session.connection().execute(
             select(c.cell_x, c.cell_y, func.sum(c.count))
             .where(c.kommun == kommun, col(c.iso_week).in_(weeks), col(c.cell_x).in_(xs))
-            .group_by(c.cell_x, c.cell_y)
+            .group_by(col(c.cell_x), col(c.cell_y))
         )
         return {(x, y): int(n) for x, y, n in rows if (x, y) in wanted}
 
@@ -174,16 +180,16 @@ def week_nollrapporter(engine: Engine, kommun: str, iso_week: str) -> list[tuple
 
 
 _INCIDENT_COLUMNS = (
-    WeekIncident.key,
-    WeekIncident.area,
-    WeekIncident.category,
-    WeekIncident.source,
-    WeekIncident.occurred_at,
-    WeekIncident.lat,
-    WeekIncident.lon,
-    WeekIncident.location_precision,
-    WeekIncident.description,
-    WeekIncident.duplicate_of,
+    col(WeekIncident.key),
+    col(WeekIncident.area),
+    col(WeekIncident.category),
+    col(WeekIncident.source),
+    col(WeekIncident.occurred_at),
+    col(WeekIncident.lat),
+    col(WeekIncident.lon),
+    col(WeekIncident.location_precision),
+    col(WeekIncident.description),
+    col(WeekIncident.duplicate_of),
 )
 
 
@@ -193,9 +199,44 @@ def week_incidents(engine: Engine, kommun: str, iso_week: str) -> list[Incident]
     w = WeekIncident
     with Session(engine) as session:
         rows = session.connection().execute(
-            select(*_INCIDENT_COLUMNS).where(w.kommun == kommun, w.iso_week == iso_week)
+            sa_select(*_INCIDENT_COLUMNS).where(
+                col(w.kommun) == kommun, col(w.iso_week) == iso_week
+            )
         )
-        return [Incident(*row) for row in rows]
+        return [Incident(**row._mapping) for row in rows]
+
+
+def first_report_day(engine: Engine, kommun: str) -> date | None:
+    """The kommun's first day with a stored report (Stockholm), for `shared.counting`: the
+    earliest kept report, or the Monday of the earliest counted week when the retention
+    purge has removed the reports before it (the counts stay)."""
+    with Session(engine) as session:
+        first = (
+            session.connection()
+            .execute(
+                sa_select(col(WeekIncident.occurred_at))
+                .where(col(WeekIncident.kommun) == kommun)
+                .order_by(col(WeekIncident.occurred_at))
+                .limit(1)
+            )
+            .scalar()
+        )
+        first_week = session.exec(
+            select(func.min(WeekCount.iso_week)).where(WeekCount.kommun == kommun)
+        ).one()
+    day = None
+    if first is not None:
+        moment = first if first.tzinfo else first.replace(tzinfo=UTC)
+        day = moment.astimezone(STOCKHOLM).date()
+    if first_week and (day is None or first_week < iso_week_of_day(day)):
+        year, week = parse_week(first_week)
+        day = date.fromisocalendar(year, week, 1)
+    return day
+
+
+def iso_week_of_day(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 def weeks_with_data(engine: Engine, kommun: str) -> list[str]:

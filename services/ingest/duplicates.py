@@ -8,9 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared.geo import distance_m
-
-_METRES_PER_DEGREE_LAT = 111_320.0
+from shared.geo import METRES_PER_DEGREE, distance_m
 
 
 @dataclass(frozen=True)
@@ -33,7 +31,7 @@ class DuplicateFinder:
 
     def __init__(self, *, max_distance_m: float, window: timedelta) -> None:
         self.max_distance_m, self.window = max_distance_m, window
-        self._cell_deg = max(max_distance_m, 1.0) / _METRES_PER_DEGREE_LAT
+        self._cell_deg = max(max_distance_m, 1.0) / METRES_PER_DEGREE
         self._cells: dict[tuple[str, str, int, int], list[Observation]] = defaultdict(list)
 
     def _cell(self, lat: float, lon: float) -> tuple[int, int]:

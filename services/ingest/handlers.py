@@ -7,9 +7,7 @@ import json
 import logging
 from datetime import UTC, datetime
 
-from faststream import AckPolicy
-from faststream.redis import RedisBroker, StreamSub
-from faststream.redis.annotations import RedisBatchStreamMessage
+from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 
 from services.ingest.pipeline import IngestPipeline
@@ -23,7 +21,7 @@ from shared.contracts import (
 )
 from shared.observability import ACCEPTED, DEAD_LETTERED, REJECTED
 from shared.scrub import scrub
-from shared.streams import RawEntry, envelope, keep_raw_entries, raw_entries
+from shared.streams import AckingSettle, DeadLetter, Handler, RawEntry, publish
 
 log = logging.getLogger("lagesbild.ingest")
 
@@ -45,6 +43,34 @@ class Ingest:
         record(outcome)
         return outcome
 
+    async def settle_and_ack(self, entries: list[RawEntry]) -> None:
+        """The subscriber's form: acked (XACK in the same round trip, after the events)
+        only once the rows are committed; a failure leaves the batch pending for the
+        reclaimer, which retries it entry by entry."""
+        outcome = await self.settle(entries, ack=True)
+        log.info(
+            "batch %d: %d new, %d redelivered, %d conflicts, %d rejected",
+            len(entries),
+            outcome.new,
+            outcome.redelivered,
+            outcome.conflicts,
+            len(outcome.rejected),
+        )
+
+    def handlers(self) -> dict[str, Handler]:
+        """The ingest's handlers by their name in the stream table (shared/contracts.py)."""
+        return {
+            "when_reports_arrive_store_and_announce": AckingSettle(
+                settle=self.settle, settle_and_ack=self.settle_and_ack
+            )
+        }
+
+    def dead_letters(self) -> dict[str, DeadLetter]:
+        """A report that keeps failing is rejected (`processing_failed`), stored and put on
+        the rejected stream: the reports stream's dead letters are rejections, so its
+        sender learns of it like of any other rejection."""
+        return {REPORTS_STREAM: self.dead_letter}
+
     async def dead_letter(self, entry: RawEntry, reason: str) -> None:
         outcome = await asyncio.to_thread(
             self.pipeline.dead_letter, [entry], reason, datetime.now(UTC)
@@ -57,9 +83,9 @@ class Ingest:
         """Publish the batch's events, and XACK `ack` after them, in one round trip."""
         pipe = self.redis.pipeline(transaction=False)
         for event in outcome.accepted:
-            pipe.xadd(ACCEPTED_STREAM, await envelope(event, event.message_id))  # type: ignore[arg-type]
+            await publish(pipe, ACCEPTED_STREAM, event)
         for rejected in outcome.rejected:
-            pipe.xadd(REJECTED_STREAM, await envelope(rejected, rejected.message_id))  # type: ignore[arg-type]
+            await publish(pipe, REJECTED_STREAM, rejected)
         if ack:
             pipe.xack(REPORTS_STREAM, INGEST_GROUP, *ack)
         await pipe.execute()
@@ -100,37 +126,3 @@ def _report_id(rejected: RejectedReportV1) -> str | None:
         return None
     value = payload.get("report_id") if isinstance(payload, dict) else None
     return str(value)[:128] if isinstance(value, str | int) else None
-
-
-def register(broker: RedisBroker, ingest: Ingest, *, consumer: str, batch_size: int) -> None:
-    @broker.subscriber(
-        stream=StreamSub(
-            REPORTS_STREAM,
-            group=INGEST_GROUP,
-            consumer=consumer,
-            batch=True,
-            max_records=batch_size,
-            polling_interval=100,
-        ),
-        parser=keep_raw_entries,
-        ack_policy=AckPolicy.MANUAL,
-    )
-    async def when_reports_arrive_store_and_announce(msg: RedisBatchStreamMessage) -> None:
-        entries = raw_entries(msg.raw_message)
-        try:
-            # Acked (XACK in the same round trip, after the events) only once the rows
-            # are committed.
-            outcome = await ingest.settle(entries, ack=True)
-        except Exception:
-            # Not acked: the entries stay pending and the reclaimer retries them one by
-            # one, dead-lettering any that keep failing.
-            log.exception("batch of %d failed; left pending for the reclaimer", len(entries))
-            return
-        log.info(
-            "batch %d: %d new, %d redelivered, %d conflicts, %d rejected",
-            len(entries),
-            outcome.new,
-            outcome.redelivered,
-            outcome.conflicts,
-            len(outcome.rejected),
-        )

@@ -1,43 +1,44 @@
 """Ingest service: validate raw reports from the stream, store them, announce the result.
 
-Run alone with `lagesbild ingest` or `faststream run services.ingest.main:app --factory`.
+Run alone with `lagesbild ingest` or
+`faststream run services.ingest.main:create_app --factory`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from faststream import FastStream
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 
 from services.ingest import handlers
-from services.ingest.logic import Limits
+from services.ingest.config import IngestSettings
+from services.ingest.jobs import scheduled_jobs
 from services.ingest.pipeline import IngestPipeline
 from services.ingest.store import DuplicatePolicy
-from services.retention import INGEST_PARTS, purge
-from shared.areas import load_kommuner
-from shared.categories import category_catalog
-from shared.config import Settings
-from shared.contracts import INGEST_GROUP, REPORTS_STREAM
-from shared.db import init_db, make_engine
+from shared.bootstrap import Foundation, bootstrap, migrate_on_startup
+from shared.config import Settings, settings_for
+from shared.contracts import INGEST, REPORTS_STREAM
 from shared.observability import observe_service
 from shared.scheduling import make_scheduler
 from shared.service import consumer_name, run_alongside
-from shared.streams import Reclaimer
+from shared.streams import reclaimers, register
+from shared.validation import Limits
 
 log = logging.getLogger("lagesbild.ingest")
 
 
-def build_pipeline(settings: Settings) -> IngestPipeline:
-    engine = make_engine(settings.resolved_database_url)
-    init_db(engine)
+def build_pipeline(
+    settings: IngestSettings, foundation: Foundation | None = None
+) -> IngestPipeline:
+    """The ingest's pipeline; the schema is not migrated here (see `create_app`)."""
+    foundation = foundation or bootstrap(settings)
     return IngestPipeline(
-        engine=engine,
-        kommuner=load_kommuner(settings.areas_dir, settings.area_name_property),
-        categories=category_catalog(settings.extra_categories),
+        engine=foundation.engine,
+        kommuner=foundation.kommuner,  # the enabled ones, kept current
+        categories=foundation.categories,
         limits=Limits(
             max_future_skew=timedelta(minutes=settings.max_future_skew_minutes),
             max_age=timedelta(days=settings.max_age_days),
@@ -50,40 +51,29 @@ def build_pipeline(settings: Settings) -> IngestPipeline:
     )
 
 
-def create_app(settings: Settings | None = None) -> FastStream:
-    settings = settings or Settings()
+def create_app(base: Settings | None = None) -> FastStream:
+    settings = settings_for(IngestSettings, base)
     url = settings.resolved_redis_url
     broker = RedisBroker(url, socket_timeout=30)
     redis = Redis.from_url(url, socket_timeout=30)
-    pipeline = build_pipeline(settings)
+    foundation = bootstrap(settings)
+    pipeline = build_pipeline(settings, foundation)
     consumer = consumer_name()
     ingest = handlers.Ingest(broker, redis, pipeline)
-    handlers.register(broker, ingest, consumer=consumer, batch_size=settings.batch_size)
+    # Subscribers and reclaimers from the stream table (shared/contracts.py: STREAM_TABLE).
+    register(broker, INGEST, ingest.handlers(), consumer=consumer, batch_size=settings.batch_size)
     app = FastStream(broker)
+    migrate_on_startup(app, foundation)  # the schema, before the broker reads anything
     # /metrics, /healthz (LAGESBILD_METRICS_PORT) and the pending/lag gauges of its streams.
-    observe_service(app, INGEST_GROUP, broker=broker, redis=redis, engine=pipeline.engine)
-    reclaimer = Reclaimer(
-        redis=redis,
-        stream=REPORTS_STREAM,
-        group=INGEST_GROUP,
+    observe_service(app, INGEST, broker=broker, redis=redis, engine=pipeline.engine)
+    reclaimer_list = reclaimers(
+        redis,
+        INGEST,
+        ingest.handlers(),
         consumer=consumer,
-        settle=ingest.settle,
-        dead_letter=ingest.dead_letter,
-        min_idle_ms=settings.claim_idle_ms,
-        max_failures=settings.max_failures,
-        max_deliveries=settings.max_deliveries,
+        settings=settings,
+        dead_letters=ingest.dead_letters(),
     )
-
-    async def run_purge() -> None:
-        await asyncio.to_thread(
-            purge,
-            pipeline.engine,
-            now=datetime.now(UTC),
-            retention_days=settings.retention_days,
-            dry_run=False,
-            run_by="ingest",
-            parts=INGEST_PARTS,
-        )
 
     # Graceful shutdown (SIGTERM): the reclaimer and scheduler stop first; FastStream then
     # waits (graceful_timeout) for the batch in flight to be stored, announced and acked;
@@ -91,10 +81,11 @@ def create_app(settings: Settings | None = None) -> FastStream:
     # leaves its entries pending for the next process.
     run_alongside(
         app,
+        service=INGEST,
         redis=redis,
-        reclaimers=[reclaimer],
+        reclaimers=reclaimer_list,
         interval_s=max(0.2, settings.claim_interval_ms / 1000),
-        scheduler=make_scheduler({"purge-ingest": (settings.purge_cron, run_purge)}),
+        scheduler=make_scheduler(scheduled_jobs(settings, pipeline.engine)),
         close=[pipeline.engine.dispose],
     )
     log.info("ingest %s: consuming %s", consumer, REPORTS_STREAM)

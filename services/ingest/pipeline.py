@@ -1,4 +1,6 @@
-"""From raw stream entries to stored rows and outgoing events (sync; runs in a worker thread)."""
+"""From raw stream entries to stored rows and outgoing events. Synchronous: the subscriber
+calls `process` inline on the event loop, one batch at a time (services/ingest/handlers.py
+says why); only the dead-letter path runs it in a worker thread."""
 
 from __future__ import annotations
 
@@ -8,10 +10,10 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from services.ingest.logic import Limits, Rejection, validate_submission
 from services.ingest.store import BatchOutcome, DuplicatePolicy, Submission, store_batch
 from shared.areas import KommunAreas
 from shared.streams import RawEntry, payload_text
+from shared.validation import Limits, Rejection, validate_submission
 
 
 @dataclass

@@ -8,8 +8,8 @@ The poller follows Polismyndigheten's rules for its open API
 User-Agent that names the app, HTTPS, at least 60 s between calls (their limits are 10 s,
 60 an hour and 1440 a day), back off on HTTP 429, and stop for good on HTTP 404.
 
-Settings (own class, same ``LAGESBILD_`` prefix as shared.config.Settings):
-``LAGESBILD_POLICE_URL``, ``LAGESBILD_POLICE_POLL_SECONDS``, ``LAGESBILD_POLICE_USER_AGENT``.
+Settings (the ingest's, `services/ingest/config.py`): ``LAGESBILD_POLICE_URL``,
+``LAGESBILD_POLICE_POLL_SECONDS``, ``LAGESBILD_POLICE_USER_AGENT``.
 """
 
 from __future__ import annotations
@@ -26,42 +26,25 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.table import Table
 
+from services.ingest.config import DEFAULT_USER_AGENT, MIN_POLL_SECONDS, IngestSettings
 from services.ingest.police import (
     EXCLUSION_REASONS,
     ORGANISATION,
     Summary,
     import_summary,
 )
-from shared.areas import AreaFileError, KommunAreas, load_kommuner
+from shared.areas import AreaFileError, KommunAreas
 from shared.categories import DEFAULT_CATEGORIES
 
 log = logging.getLogger("lagesbild.police")
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-MIN_POLL_SECONDS = 60.0  # the API allows 1440 calls a day: one a minute on average
 MAX_BACKOFF_SECONDS = 3600.0
 MAX_RESPONSE_BYTES = 20 * 1024 * 1024
-DEFAULT_USER_AGENT = "lagesbild-polisimport/1 (open source lägesbild för kommun och polis)"
-
-
-class PoliceSettings(BaseSettings):
-    """The importer's own settings; shared.config.Settings ignores these variables."""
-
-    model_config = SettingsConfigDict(env_prefix="LAGESBILD_", env_file=".env", extra="ignore")
-
-    police_url: str | None = Field(
-        None, description="events API to poll, e.g. https://polisen.se/api/events?locationname=…"
-    )
-    police_poll_seconds: float = Field(300.0, description=f"poll interval, at least {60} s")
-    police_user_agent: str = Field(
-        DEFAULT_USER_AGENT, description="User-Agent sent to the API: name your organisation"
-    )
 
 
 class PoliceInputError(ValueError):
@@ -122,27 +105,67 @@ def kommun_point(areas: KommunAreas) -> tuple[float, float]:
 def lookup_from_kommuner(
     kommuner: Mapping[str, KommunAreas],
 ) -> tuple[dict[str, str], dict[str, tuple[float, float]]]:
-    """name -> kommunkod (from each area file's ``kommun_name``) and kommunkod -> point."""
-    names = {k.kommun_name: code for code, k in kommuner.items()}
+    """name -> kommunkod (each area file's ``kommun_name``, and the official name of a
+    packaged kommun) and kommunkod -> point."""
+    from shared.national import national_kommuner
+
+    national = national_kommuner()
+    names = {national[code].name: code for code in kommuner if code in national}
+    names |= {k.kommun_name: code for code, k in kommuner.items()}
     points = {code: kommun_point(k) for code, k in kommuner.items()}
     return names, points
 
 
-def _configured_kommuner() -> tuple[Any, dict[str, str], dict[str, tuple[float, float]]]:
-    from shared.config import Settings
+def all_kommun_names() -> dict[str, str]:
+    """Every kommun of Sweden: official name -> kommunkod (the packaged list)."""
+    from shared.national import national_kommuner
 
+    return {k.name: code for code, k in national_kommuner().items()}
+
+
+def _enabled_kommuner(settings: Any) -> Any:
+    """The enabled kommuner (LAGESBILD_KOMMUNER, the registry, area files), kept current."""
+    from shared.db import init_db, make_engine
+    from shared.kommuner import live_kommuner
+
+    engine = make_engine(settings.resolved_database_url)
+    init_db(engine)
+    return live_kommuner(settings, engine)
+
+
+def _configured_kommuner(
+    events: list[Any] | None = None, *, enable: bool = False, dry_run: bool = False
+) -> tuple[Any, dict[str, str], dict[str, tuple[float, float]], list[str]]:
+    """Settings, name and point lookups of the enabled kommuner, and the kommuner that
+    `--enable-kommuner` enabled (or would enable, on a dry run) for these events."""
     try:
-        settings = Settings()
+        settings = IngestSettings()
     except Exception as exc:
         err.print(f"[red]Fel i konfigurationen (LAGESBILD_…):[/red] {exc}")
         raise typer.Exit(2) from exc
     try:
-        kommuner = load_kommuner(settings.areas_dir, settings.area_name_property)
+        kommuner = _enabled_kommuner(settings)
     except AreaFileError as exc:
         err.print(f"[red]Områdesfil kan inte användas:[/red] {exc}")
         raise typer.Exit(2) from exc
+    met: list[str] = []
+    if enable and events:
+        from shared.kommun_registry import enable as enable_kommun
+        from shared.national import boundary_only
+
+        # The kommuner of events that become reports (not of excluded summaries).
+        payloads, _ = import_summary(events, all_kommun_names())
+        met = sorted({p["kommun"] for p in payloads} - set(kommuner))
+        if not dry_run:
+            for code in met:
+                enable_kommun(kommuner.engine, code, by="police import")
+            kommuner.refresh()
+        names, points = lookup_from_kommuner(
+            {**{c: kommuner[c] for c in kommuner}, **{c: boundary_only(c) for c in met}}
+        )
+        return settings, names, points, met
     names, points = lookup_from_kommuner(kommuner)
-    return settings, names, points
+    return settings, names, points, met
 
 
 def _redis_url(settings: Any) -> str:
@@ -218,6 +241,13 @@ def import_police_command(
         bool, typer.Option("--dry-run", help="Visa bara vad som skulle skickas.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Maskinläsbar utdata (JSON).")] = False,
+    enable_kommuner: Annotated[
+        bool,
+        typer.Option(
+            "--enable-kommuner",
+            help="Anslut de kommuner händelserna gäller som inte redan är anslutna.",
+        ),
+    ] = False,
 ) -> None:
     """Importera polisens händelser (händelsenotiser) från en fil som rapporter."""
     try:
@@ -225,24 +255,34 @@ def import_police_command(
     except PoliceInputError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    settings, names, points = _configured_kommuner()
+    settings, names, points, enabled = _configured_kommuner(
+        events, enable=enable_kommuner, dry_run=dry_run
+    )
     url = None if dry_run else _redis_url(settings)  # fail before the work, not after
     payloads, summary = import_summary(events, names, points)
     sent = 0
     if url is not None and payloads:
-        from services.operator import submit_lines
+        from shared.report_submit import submit_lines
 
         sent = asyncio.run(submit_lines(url, payload_lines(payloads)))
     if as_json:
         print(
             json.dumps(
-                {**summary.as_dict(), "dry_run": dry_run, "sent": sent},
+                {
+                    **summary.as_dict(),
+                    "dry_run": dry_run,
+                    "sent": sent,
+                    "enabled_kommuner": enabled,
+                },
                 ensure_ascii=False,
                 indent=2,
             )
         )
         return
     print_summary(summary)
+    if enabled:
+        verb = "skulle anslutas" if dry_run else "anslöts"
+        console.print(f"{len(enabled)} kommuner {verb}: {', '.join(enabled)}.")
     if dry_run:
         console.print(f"Torrkörning: {len(payloads)} rapporter skulle ha skickats.")
     else:
@@ -301,7 +341,7 @@ Submit = Callable[[str, list[bytes]], Awaitable[int]]
 
 
 async def _submit(redis_url: str, lines: list[bytes]) -> int:
-    from services.operator import submit_lines
+    from shared.report_submit import submit_lines
 
     return await submit_lines(redis_url, lines)
 
@@ -319,6 +359,8 @@ async def poll_police(
     submit: Submit = _submit,
     stop: asyncio.Event | None = None,
     min_interval_s: float = MIN_POLL_SECONDS,
+    lookups: Callable[[], tuple[Mapping[str, str], Mapping[str, tuple[float, float]]]]
+    | None = None,
 ) -> int:
     """Fetch, convert and submit every `interval_s` seconds until `stop` is set (or once).
 
@@ -345,6 +387,8 @@ async def poll_police(
             log.warning("%s; nytt försök om %.0f s", exc, delay)
         else:
             delay = interval
+            if lookups is not None:  # the enabled kommuner now: a kommun added meanwhile too
+                kommun_lookup, kommun_points = lookups()
             payloads, summary = import_summary(events, kommun_lookup, kommun_points)
             new = [p for p in payloads if p["report_id"] not in sent_ids]
             if new:
@@ -376,7 +420,7 @@ def poll_police_command(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        police = PoliceSettings()
+        police = IngestSettings()
     except Exception as exc:
         err.print(f"[red]Fel i konfigurationen (LAGESBILD_POLICE_…):[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -391,7 +435,8 @@ def poll_police_command(
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    settings, names, points = _configured_kommuner()
+    settings, names, points, _ = _configured_kommuner()
+    kommuner = _enabled_kommuner(settings)
     redis_url = _redis_url(settings)
     if police.police_poll_seconds < MIN_POLL_SECONDS:
         err.print(
@@ -408,6 +453,7 @@ def poll_police_command(
                 kommun_points=points,
                 user_agent=police.police_user_agent,
                 once=once,
+                lookups=lambda: lookup_from_kommuner(kommuner),
             )
         )
     except KeyboardInterrupt:

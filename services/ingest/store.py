@@ -10,15 +10,16 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from services.ingest.duplicates import DuplicateFinder, Observation
-from services.ingest.logic import Rejection, ValidReport
+from services.ingest.models import RejectedSubmission, ReportConflict, StoredReport
 from shared.contracts import AcceptedReportV1, RejectedReportV1
 from shared.db import insert_ignoring_conflicts
-from shared.models import RejectedSubmission, ReportConflict, StoredReport
 from shared.scrub import scrub
+from shared.validation import Rejection, ValidReport
 
 
 @dataclass(frozen=True)
@@ -85,13 +86,14 @@ def _store_rejections(
             payload=sub.payload,
             deliveries=sub.deliveries,
             rejected_at=now,
+            field=r.field,
         )
         out.rejected.append(event)
         out.rejected_fields[sub.entry_id] = r.field
-        # The stored row is the event plus the field the rejection names.
-        rows.append(event.model_dump(exclude={"message_id"}) | {"field_name": r.field})
+        # The stored row is the event, with the field the rejection names as `field_name`.
+        rows.append(event.model_dump(exclude={"message_id", "field"}) | {"field_name": r.field})
     if rows:
-        session.exec(insert_ignoring_conflicts(engine, RejectedSubmission), params=rows)  # type: ignore[call-overload]
+        session.exec(insert_ignoring_conflicts(engine, RejectedSubmission), params=rows)
 
 
 def _store_reports(
@@ -135,7 +137,7 @@ def _store_reports(
             insert_ignoring_conflicts(engine, StoredReport), [_as_params(r) for r in new_rows]
         )
     if conflicts:
-        session.exec(insert_ignoring_conflicts(engine, ReportConflict), params=conflicts)  # type: ignore[call-overload]
+        session.exec(insert_ignoring_conflicts(engine, ReportConflict), params=conflicts)
     out.new += len(new_rows)
     out.conflicts += len(conflicts)
 
@@ -173,21 +175,21 @@ def _nearby_observations(
     times = [_v(s).report.occurred_at for s in valid]
     r = StoredReport
     rows = session.connection().execute(
-        select(
-            r.organisation,
-            r.report_id,
-            r.kommun,
-            r.category,
-            r.occurred_at,
-            r.lat,
-            r.lon,
-            r.duplicate_of,
+        sa_select(
+            col(r.organisation),
+            col(r.report_id),
+            col(r.kommun),
+            col(r.category),
+            col(r.occurred_at),
+            col(r.lat),
+            col(r.lon),
+            col(r.duplicate_of),
         ).where(
             col(r.kommun).in_({_v(s).report.kommun for s in valid}),
             col(r.category).in_({_v(s).report.category for s in valid}),
-            r.occurred_at >= min(times) - policy.window,
-            r.occurred_at <= max(times) + policy.window,
-            r.location_precision == "exact",
+            col(r.occurred_at) >= min(times) - policy.window,
+            col(r.occurred_at) <= max(times) + policy.window,
+            col(r.location_precision) == "exact",
         )
     )
     return [
@@ -256,7 +258,7 @@ def _new_row(sub: Submission, digest: str, now: datetime) -> NewRow:
 
 
 def _as_params(row: NewRow) -> dict:
-    return {name: getattr(row, name) for name in NewRow.__slots__}  # type: ignore[attr-defined]
+    return {name: getattr(row, name) for name in NewRow.__slots__}
 
 
 def _conflict_row(sub: Submission, now: datetime) -> dict:

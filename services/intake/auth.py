@@ -153,7 +153,7 @@ def receipt_kommun(ctx: IntakeContext, organisation: str, report_id: str) -> str
     """The kommun a received report was for (None: no such receipt)."""
     from sqlmodel import Session, select
 
-    from shared.models_access import IntakeReceipt
+    from services.intake.models import IntakeReceipt
 
     with Session(ctx.engine) as s:
         return s.exec(

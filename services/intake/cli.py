@@ -42,6 +42,44 @@ def _settings() -> IntakeSettings:
         raise typer.Exit(2) from exc
 
 
+def _guard_delivery(settings: IntakeSettings, name: str, *, open_it: bool) -> None:
+    """Create (or remove) the guard company's delivery: its consumer group on the orders
+    stream (shared/streams.py: open_guard_delivery). Exit 3 with what to do when no Redis
+    answers: the organisation itself is registered either way."""
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    from shared.contracts import TIB_ORDER_STREAM, guard_company_group
+    from shared.redis_runtime import RedisUnavailableError, require_redis
+    from shared.streams import close_guard_delivery, open_guard_delivery
+
+    async def change(url: str) -> None:
+        redis = Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+        try:
+            if open_it:
+                await open_guard_delivery(redis, name)
+            else:
+                await close_guard_delivery(redis, name)
+        finally:
+            await redis.aclose()
+
+    try:
+        asyncio.run(change(require_redis(settings)))
+    except (RedisUnavailableError, RedisError, OSError) as exc:
+        group = guard_company_group(name)
+        if open_it:
+            err.print(
+                f"[red]Uppdragsleveransen (gruppen {group} på {TIB_ORDER_STREAM}) kunde inte "
+                f"skapas: {exc}. Kör `lagesbild org guard-company {name!r}` igen när Redis "
+                "svarar; utan den kan uppdrag gallras innan väktarbolaget har läst dem.[/red]"
+            )
+            raise typer.Exit(3) from exc
+        err.print(
+            f"[yellow]Uppdragsleveransen (gruppen {group} på {TIB_ORDER_STREAM}) kunde inte "
+            f"tas bort: {exc}. Ta bort den med XGROUP DESTROY när Redis svarar.[/yellow]"
+        )
+
+
 def _engine(settings: IntakeSettings) -> Engine:
     from shared.db import init_db, make_engine
 
@@ -75,7 +113,8 @@ def org_add(
     ] = False,
 ) -> None:
     """Lägg till en organisation och skriv ut dess nyckel (visas bara nu)."""
-    engine = _engine(_settings())
+    settings = _settings()
+    engine = _engine(settings)
     first, *extra = kommun
     try:
         org, token = access.create_organisation(
@@ -89,6 +128,8 @@ def org_add(
     if org.guard_company:
         detail += " guard_company"
     audit.record(engine, "cli", "admin", "change", f"org:{org.name}", "", detail)
+    if org.guard_company:  # its orders are kept for it from now on
+        _guard_delivery(settings, org.name, open_it=True)
     kommuner = ", ".join(org.kommun_list)
     role_label = access.ROLE_LABELS.get(org.role, org.role)
     what = f"{role_label}{', väktarbolag' if org.guard_company else ''}"
@@ -104,8 +145,10 @@ def org_guard_company(
         bool, typer.Option("--remove", help="Ta bort markeringen i stället.")
     ] = False,
 ) -> None:
-    """Markera en organisation som väktarbolag (får ta TiB:s uppdrag), eller ta bort det."""
-    engine = _engine(_settings())
+    """Markera en organisation som väktarbolag (får ta TiB:s uppdrag), eller ta bort det.
+    Väktarbolaget får en egen leverans av uppdragen (en grupp på uppdragsströmmen)."""
+    settings = _settings()
+    engine = _engine(settings)
     try:
         org = access.set_guard_company(engine, name, not remove)
     except access.OrganisationError as exc:
@@ -113,6 +156,7 @@ def org_guard_company(
         raise typer.Exit(1) from exc
     change = "guard_company off" if remove else "guard_company on"
     audit.record(engine, "cli", "admin", "change", f"org:{org.name}", "", change)
+    _guard_delivery(settings, org.name, open_it=not remove)
     if remove:
         console.print(f"{org.name} är inte längre väktarbolag och kan inte ta uppdrag.")
     else:
@@ -139,13 +183,15 @@ def org_list(as_json: JsonFlag = False) -> None:
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return
+    from shared.formats import time_sv
+
     table = Table("Namn", "Kommun", "Roll", "Väktarbolag", "Källor", "Skapad", "Återkallad")
     for o in orgs:
-        revoked = o.revoked_at.isoformat()[:16] if o.revoked_at else ""
+        revoked = time_sv(o.revoked_at) if o.revoked_at else ""
         table.add_row(
             o.name, ", ".join(o.kommun_list), access.ROLE_LABELS.get(o.role, o.role),
             "ja" if o.guard_company else "",
-            ", ".join(o.sources), o.created_at.isoformat()[:16], revoked,
+            ", ".join(o.sources), time_sv(o.created_at), revoked,
         )  # fmt: skip
     console.print(table)
 
@@ -153,11 +199,15 @@ def org_list(as_json: JsonFlag = False) -> None:
 @org_app.command("revoke")
 def org_revoke(name: Annotated[str, typer.Argument(help="Organisationens namn.")]) -> None:
     """Återkalla organisationens nyckel; den slutar gälla direkt."""
-    engine = _engine(_settings())
+    settings = _settings()
+    engine = _engine(settings)
+    caller = access.caller_by_name(engine, name)
     if not access.revoke_organisation(engine, name):
         err.print(f"[red]Ingen aktiv organisation heter {name!r}.[/red]")
         raise typer.Exit(1)
     audit.record(engine, "cli", "admin", "change", f"org:{name}", "", "revoke")
+    if caller is not None and caller.guard_company:  # its orders are no longer kept for it
+        _guard_delivery(settings, name, open_it=False)
     console.print(f"Nyckeln för {name} är återkallad.")
 
 
@@ -181,10 +231,12 @@ def audit_list(
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    table = Table("Tid", "Organisation", "Roll", "Åtgärd", "Objekt", "Adress")
-    for r in rows:
+    from shared.formats import time_seconds_sv
+
+    table = Table("Tid (Stockholm)", "Organisation", "Roll", "Åtgärd", "Objekt", "Adress")
+    for e, r in zip(entries, rows, strict=True):
         table.add_row(
-            str(r["at"])[:19], str(r["organisation"]), str(r["role"]), str(r["action"]),
+            time_seconds_sv(e.at), str(r["organisation"]), str(r["role"]), str(r["action"]),
             str(r["object"]), str(r["remote_addr"]),
         )  # fmt: skip
     console.print(table)
@@ -259,8 +311,8 @@ def _import_caller(engine: Engine, name: str) -> access.Caller:
 
 
 def _publish(settings: IntakeSettings, result: csv_import.ImportResult) -> int:
-    from services.operator import submit_lines
     from shared.redis_runtime import RedisUnavailableError, require_redis
+    from shared.report_submit import submit_lines
 
     try:
         url = require_redis(settings)

@@ -20,3 +20,21 @@ class IntakeSettings(Settings):
         "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
         description="background tiles of the form's map; empty = the kommun's areas only",
     )
+    intake_tile_attribution: str = Field(
+        "© OpenStreetMap-bidragsgivare",
+        description="the attribution shown with LAGESBILD_INTAKE_TILE_URL's tiles",
+    )
+    wms_url: str = Field(
+        "",
+        description="a WMS service as the form's background map (e.g. a municipality's or "
+        "Lantmäteriet's topographic map); empty = none. A WMTS: its REST tile template in "
+        "LAGESBILD_INTAKE_TILE_URL",
+    )
+    wms_layers: str = Field("", description="the WMS layers to draw, comma-separated")
+    wms_attribution: str = Field("", description="the attribution shown with the WMS map")
+    photo_max_bytes: int = Field(
+        10_485_760, description="largest report photo accepted (bytes); the form sends ≤ 1600 px"
+    )
+    category_usage_days: int = Field(
+        90, description="the form puts the categories used most in this many days first"
+    )

@@ -15,14 +15,13 @@ from fastapi import Depends, Request
 from redis.asyncio import Redis
 from sqlalchemy.engine import Engine
 
-from services.ingest.logic import Limits, Rejection, ValidReport, validate_submission
 from services.intake.config import IntakeSettings
 from shared.access import client_address
-from shared.areas import KommunAreas, load_kommuner
-from shared.categories import category_catalog
-from shared.contracts import CONSUMER_GROUPS
-from shared.db import make_engine
+from shared.areas import KommunAreas
+from shared.bootstrap import bootstrap
+from shared.contracts import PIPELINE_GROUPS
 from shared.streams import ensure_groups
+from shared.validation import Limits, Rejection, ValidReport, validate_submission
 
 T = TypeVar("T")
 
@@ -48,12 +47,13 @@ class IntakeContext:
 
     @classmethod
     def build(cls, settings: IntakeSettings) -> IntakeContext:
+        foundation = bootstrap(settings)  # connects to nothing: the lifespan migrates
         return cls(
             settings=settings,
-            engine=make_engine(settings.resolved_database_url),
+            engine=foundation.engine,
             redis=Redis.from_url(settings.resolved_redis_url, socket_timeout=30),
-            kommuner=load_kommuner(settings.areas_dir, settings.area_name_property),
-            categories=category_catalog(settings.extra_categories),
+            kommuner=foundation.kommuner,  # the enabled ones, kept current
+            categories=foundation.categories,
             limits=limits_of(settings),
         )
 
@@ -75,7 +75,7 @@ class IntakeContext:
     async def ensure_groups(self) -> None:
         # Groups start at "0": a report published before the ingest first ran is still read.
         if not self._groups_ready:
-            await ensure_groups(self.redis, CONSUMER_GROUPS)
+            await ensure_groups(self.redis, PIPELINE_GROUPS)
             self._groups_ready = True
 
 

@@ -26,10 +26,10 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from services.ingest.logic import Rejection, ValidReport
 from shared.access import Caller
 from shared.categories import SOURCE_LABELS
 from shared.csv_safety import safe_row
+from shared.validation import Rejection, ValidReport
 from shared.weeks import STOCKHOLM
 
 # field -> accepted headers (compared case-insensitively, spaces trimmed)

@@ -13,7 +13,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.types import Scope
 
-from services.ingest.logic import Rejection
+from shared.validation import Rejection
 
 
 def error_item(
@@ -61,6 +61,17 @@ def too_large(limit: int) -> IntakeError:
         "payload_too_large",
         f"Förfrågan är för stor (högst {limit} byte). Skicka färre rapporter per anrop.",
         f"The request is too large (at most {limit} bytes). Send fewer reports per call.",
+    )
+
+
+def photo_too_large(limit: int) -> IntakeError:
+    mb = limit / 1_048_576
+    return IntakeError.one(
+        413,
+        "photo_too_large",
+        f"Fotot är för stort (högst {mb:.0f} MB). Välj ett mindre foto.",
+        f"The photo is too large (at most {limit} bytes).",
+        "photo",
     )
 
 

@@ -20,6 +20,7 @@ from services.intake import audit
 from services.intake.auth import AnyCaller, authorize, deny, token_of
 from services.intake.context import Ctx, IntakeContext, in_thread, remote_addr
 from services.intake.errors import IntakeError
+from services.intake.models import IntakeReceipt
 from services.intake.submit import (
     QUEUED,
     STORED,
@@ -30,7 +31,6 @@ from services.intake.submit import (
     validate_all,
 )
 from shared.access import OWN_STATUS, SUBMIT, VIEW_REPORTS, Caller
-from shared.models_access import IntakeReceipt
 
 router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
 

@@ -9,7 +9,7 @@ is answered from its receipt instead of being published again.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -18,18 +18,17 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from services.ingest.logic import Rejection, ValidReport
-from services.intake import audit
+from services.intake import audit, outcomes
 from services.intake.context import IntakeContext, in_thread
 from services.intake.errors import IntakeError, error_item, rejection_item
+from services.intake.models import IntakeReceipt
 from shared.access import Caller
 from shared.categories import Source
 from shared.contracts import NOLLRAPPORT_STREAM, REPORTS_STREAM, NollrapportV1
 from shared.db import insert_ignoring_conflicts
-from shared.models import RejectedSubmission, StoredReport
-from shared.models_access import IntakeReceipt
 from shared.scrub import scrub
-from shared.streams import envelope
+from shared.streams import publish
+from shared.validation import Rejection, ValidReport
 from shared.weeks import STOCKHOLM, buildable_weeks, iso_week_of, parse_week
 
 QUEUED, STORED, REJECTED = "queued", "stored", "rejected"
@@ -139,7 +138,7 @@ async def _xadd_reports(ctx: IntakeContext, reports: list[ValidReport]) -> list[
     pipe = ctx.redis.pipeline(transaction=False)
     for v in reports:
         key = f"{v.report.organisation}/{v.report.report_id}"
-        pipe.xadd(REPORTS_STREAM, await envelope(v.report, key))  # type: ignore[arg-type]
+        await publish(pipe, REPORTS_STREAM, v.report, message_id=key)
     return [e.decode() if isinstance(e, bytes) else str(e) for e in await pipe.execute()]
 
 
@@ -204,14 +203,13 @@ def statuses_of(engine: Engine, organisation: str, report_ids: Iterable[str]) ->
                 )
             ).all()
         }
-        stored = set(
-            s.exec(
-                select(StoredReport.report_id).where(
-                    StoredReport.organisation == organisation, col(StoredReport.report_id).in_(ids)
-                )
-            ).all()
-        )
-        rejections = _rejections(s, [r.entry_id for r in receipts.values()])
+    stored = outcomes.stored_report_ids(engine, organisation, ids)
+    rejections = {
+        entry_id: error_item(*outcome)
+        for entry_id, outcome in outcomes.rejections(
+            engine, [r.entry_id for r in receipts.values()]
+        ).items()
+    }
     found: dict[str, Status] = {}
     for report_id in ids:
         receipt = receipts.get(report_id)
@@ -223,13 +221,6 @@ def statuses_of(engine: Engine, organisation: str, report_ids: Iterable[str]) ->
         elif receipt is not None:
             found[report_id] = Status(report_id, QUEUED, receipt_id)
     return found
-
-
-def _rejections(s: Session, entry_ids: list[str]) -> dict[str, dict[str, Any]]:
-    rows = s.exec(
-        select(RejectedSubmission).where(col(RejectedSubmission.entry_id).in_(entry_ids))
-    ).all()
-    return {r.entry_id: error_item(r.code, r.message_sv, r.message_en, r.field_name) for r in rows}
 
 
 def receipts_for(
@@ -325,6 +316,4 @@ def _invalid(field: str, sv: str, en: str) -> IntakeError:
 
 async def publish_nollrapport(ctx: IntakeContext, message: NollrapportV1) -> str:
     await ctx.ensure_groups()
-    fields: Mapping[Any, Any] = await envelope(message, message.message_id)
-    entry_id = await ctx.redis.xadd(NOLLRAPPORT_STREAM, fields)  # type: ignore[arg-type]
-    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+    return str(await publish(ctx.redis, NOLLRAPPORT_STREAM, message))

@@ -14,25 +14,34 @@ from pydantic import ValidationError
 from services.maps.publish import publish_week
 from shared.areas import KommunAreas
 from shared.contracts import (
-    DEAD_LETTER_STREAM,
     LAGESBILD_READY_STREAM,
     MAPS_GROUP,
     PUBLISHED_STREAM,
-    DeadLetterV1,
     LagesbildPublishedV1,
     LagesbildReadyV1,
 )
 from shared.observability import RENDER_SECONDS
-from shared.streams import RawEntry, invalid_reason, payload_text, subscribe_batches
+from shared.photos import PhotoStore
+from shared.streams import Handler, RawEntry, dead_letter, invalid_reason, publish
 
 log = logging.getLogger("lagesbild.maps")
 
 
 class Maps:
     def __init__(
-        self, broker: RedisBroker, out: Path, kommuner: Mapping[str, KommunAreas], tiles: str | None
+        self,
+        broker: RedisBroker,
+        out: Path,
+        kommuner: Mapping[str, KommunAreas],
+        tiles: str | None,
+        photos: PhotoStore | None = None,
     ) -> None:
         self.broker, self.out, self.kommuner, self.tiles = broker, out, kommuner, tiles
+        self.photos = photos  # the reports' photos, linked from the restricted map
+
+    def handlers(self) -> dict[str, Handler]:
+        """The maps service's handlers by their name in the stream table."""
+        return {"when_a_lagesbild_is_ready_render_it": self.settle}
 
     async def settle(self, entries: list[RawEntry]) -> None:
         for entry in entries:
@@ -51,7 +60,14 @@ class Maps:
         snap = ready.snapshot
         with RENDER_SECONDS.time():
             map_path, summary_path = await asyncio.to_thread(
-                publish_week, self.out, snap, kommun_areas, tiles=self.tiles, public=ready.public
+                lambda: publish_week(
+                    self.out,
+                    snap,
+                    kommun_areas,
+                    tiles=self.tiles,
+                    public=ready.public,
+                    photos=self.photos,
+                )
             )
         event = LagesbildPublishedV1(
             kommun=snap.kommun,
@@ -61,32 +77,10 @@ class Maps:
             summary_path=str(summary_path),
             published_at=datetime.now(UTC),
         )
-        await self.broker.publish(event, stream=PUBLISHED_STREAM)
+        await publish(self.broker, PUBLISHED_STREAM, event)
         log.info(
             "published %s %s revision %d: %s", snap.kommun, snap.iso_week, snap.revision, map_path
         )
 
     async def dead_letter(self, entry: RawEntry, reason: str) -> None:
-        log.warning("dead-lettering %s: %s", entry.entry_id, reason)
-        letter = DeadLetterV1(
-            stream=LAGESBILD_READY_STREAM,
-            entry_id=entry.entry_id,
-            reason=reason,
-            payload=payload_text(entry.payload),
-            deliveries=entry.deliveries,
-            dead_lettered_at=datetime.now(UTC),
-        )
-        await self.broker.publish(letter, stream=DEAD_LETTER_STREAM)
-
-
-def register(broker: RedisBroker, maps: Maps, *, consumer: str) -> None:
-    subscribe_batches(
-        broker,
-        stream=LAGESBILD_READY_STREAM,
-        group=MAPS_GROUP,
-        consumer=consumer,
-        settle=maps.settle,
-        name="when_a_lagesbild_is_ready_render_it",
-        max_records=10,
-        polling_ms=200,
-    )
+        await dead_letter(self.broker, LAGESBILD_READY_STREAM, entry, reason, group=MAPS_GROUP)

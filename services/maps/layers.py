@@ -7,6 +7,7 @@ these draw what the aggregate's analysis adds to a snapshot. Pure functions.
 from __future__ import annotations
 
 import html
+import json
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -17,8 +18,10 @@ from branca.element import MacroElement
 from folium.template import Template
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from services.maps.palette import AREA_OUTLINE, CHANGE_COLOURS, CHANGE_OPACITY
 from shared.categories import DEFAULT_CATEGORIES
 from shared.contracts import DecisionV1, HotspotV1, PlanLinkV1, WeekSnapshotV1
+from shared.formats import count_or_text, decimal_sv, number_sv
 
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -28,8 +31,6 @@ _templates = Environment(
 CHANGE_LAYER = "Förändring mot förra veckan"
 HOTSPOT_COLOUR = "#111111"
 PRESENCE_COLOUR = "#1f4e9c"  # guards: the blue of a uniform, apart from the category colours
-# ColorBrewer RdBu: blue = fewer reports, red = more; the middle is "about the same".
-CHANGE_COLOURS = ("#2166ac", "#67a9cf", "#d1e5f0", "#f7f7f7", "#fddbc7", "#ef8a62", "#b2182b")
 
 
 def label_of(snapshot: WeekSnapshotV1, code: str) -> str:
@@ -107,12 +108,12 @@ def add_change_layer(m: folium.Map, features: list[dict[str, Any]]) -> list[dict
         {"type": "FeatureCollection", "features": shaded},
         style_function=lambda f: {
             "fillColor": f["properties"]["fill"],
-            "fillOpacity": 0.8,
-            "color": "#555555",
-            "weight": 1,
+            "fillOpacity": CHANGE_OPACITY,
+            "color": AREA_OUTLINE,
+            "weight": 1.5,
         },
         highlight_function=lambda f: {"weight": 3, "color": "#222222"},
-        tooltip=folium.GeoJsonTooltip(["tooltip"], labels=False, sticky=True),
+        tooltip=folium.GeoJsonTooltip(["tooltip"], labels=False, sticky=True) if shaded else None,
     ).add_to(layer)
     _LegendFollowsLayer(layer, ".lb-change-legend").add_to(m)
     return items
@@ -162,34 +163,56 @@ def hotspot_has_gap(snapshot: WeekSnapshotV1, hotspot: HotspotV1) -> bool:
     return any(g.target == "hotspot" and g.target_name == hotspot.name for g in snapshot.plan_gaps)
 
 
-def hotspot_popup_html(snapshot: WeekSnapshotV1, hotspot: HotspotV1) -> str:
-    categories = sorted(hotspot.categories.items(), key=lambda kv: (-kv[1], kv[0]))
+def hotspot_popup_html(
+    snapshot: WeekSnapshotV1, hotspot: HotspotV1, row: dict[str, Any] | None = None
+) -> str:
+    """The hotspot's popup. Its numbers are the summary's row of the hotspot (`row`, from
+    `summary.week_summary`: händelser, the week before only when compared) when given."""
+    if row is None:
+        categories = sorted(hotspot.categories.items(), key=lambda kv: (-kv[1], kv[0]))
+        numbers = {
+            "count": str(hotspot.count),
+            "previous": str(hotspot.previous),
+            "trend": hotspot.trend,
+            "categories": [(label_of(snapshot, code), str(n)) for code, n in categories],
+        }
+    else:
+        numbers = {
+            "count": count_or_text(row["count"]),
+            "previous": count_or_text(row["previous"]),
+            "trend": row["trend"],
+            "categories": [(c["label"], count_or_text(c["count"])) for c in row["categories"]],
+        }
     return _templates.get_template("hotspot_popup.html.j2").render(
-        h=hotspot,
-        categories=[(label_of(snapshot, code), n) for code, n in categories],
+        h={"name": hotspot.name, **numbers},
+        categories=numbers["categories"],
         links=hotspot_links(snapshot, hotspot),
         decisions=hotspot_decisions(snapshot, hotspot),
         gap=hotspot_has_gap(snapshot, hotspot),
     )
 
 
-def add_hotspot_layer(m: folium.Map, snapshot: WeekSnapshotV1) -> None:
-    """Statistical hotspots as outlined shapes; a click opens their popup."""
+def add_hotspot_layer(
+    m: folium.Map, snapshot: WeekSnapshotV1, summary: dict[str, Any] | None = None
+) -> None:
+    """Statistical hotspots as outlined shapes; a click opens their popup (its numbers from
+    the week's summary when given)."""
     if not snapshot.hotspots:
         return
+    rows = {h["index"]: h for h in summary["hotspots"]} if summary else {}
     features = [
         {
             "type": "Feature",
             "geometry": {"type": "Polygon", "coordinates": h.polygon},
             "properties": {
-                "popup": hotspot_popup_html(snapshot, h),
+                "popup": hotspot_popup_html(snapshot, h, rows.get(i)),
                 "tooltip": f"<b>{html.escape(h.name)}</b> (hotspot)",
             },
         }
-        for h in snapshot.hotspots
+        for i, h in enumerate(snapshot.hotspots)
     ]
     layer = folium.FeatureGroup(name=f"Hotspots ({len(features)})", show=True).add_to(m)
-    folium.GeoJson(
+    shapes: folium.GeoJson = folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
         style_function=lambda f: {
             "color": HOTSPOT_COLOUR,
@@ -202,7 +225,34 @@ def add_hotspot_layer(m: folium.Map, snapshot: WeekSnapshotV1) -> None:
         highlight_function=lambda f: {"weight": 5},
         tooltip=folium.GeoJsonTooltip(["tooltip"], labels=False, sticky=True),
         popup=folium.GeoJsonPopup(["popup"], labels=False, localize=False, max_width=360),
-    ).add_to(layer)
+    )
+    shapes.add_to(layer)
+    _RegisterHotspots(shapes, [h.name for h in snapshot.hotspots]).add_to(m)
+
+
+class _RegisterHotspots(MacroElement):
+    """Hand the hotspot shapes to the page's helper: the table's "Visa på kartan" opens
+    a hotspot's popup (map_helpers.js)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        lagesbild.registerHotspots({{ this.shapes.get_name() }}, {{ this.names_js }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, shapes: folium.GeoJson, names: list[str]) -> None:
+        super().__init__()
+        self._name = "RegisterHotspots"
+        self.shapes = shapes
+        # JSON that is safe inside <script> (as render._js; not imported: no cycle)
+        self.names_js = (
+            json.dumps(names, ensure_ascii=False)
+            .replace("<", "\\u003c")
+            .replace(">", "\\u003e")
+            .replace("&", "\\u0026")
+        )
 
 
 def add_presence_layer(m: folium.Map, snapshot: WeekSnapshotV1) -> None:
@@ -217,10 +267,11 @@ def add_presence_layer(m: folium.Map, snapshot: WeekSnapshotV1) -> None:
         return
     layer = folium.FeatureGroup(name=f"Väktarnas närvaro ({len(placed)})", show=True).add_to(m)
     for p, location in placed:
-        hours = f"{p.hours:.1f}".replace(".", ",")
+        hours = decimal_sv(p.hours)
         text = (
-            f"<b>{html.escape(p.place)}</b><br>{hours} h väktare, {p.visits} besök<br>"
-            f"{p.incidents} händelser på platsen, {p.incidents_during} under närvaro"
+            f"<b>{html.escape(p.place)}</b><br>{hours} h väktare, {number_sv(p.visits)} besök<br>"
+            f"{number_sv(p.incidents)} händelser på platsen, "
+            f"{number_sv(p.incidents_during)} under närvaro"
         )
         folium.CircleMarker(
             location=location,

@@ -12,46 +12,41 @@ from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 
 from services.maps import handlers
-from shared.areas import load_kommuner
-from shared.config import Settings
-from shared.contracts import LAGESBILD_READY_STREAM, MAPS_GROUP
+from services.maps.config import MapsSettings
+from shared.config import Settings, settings_for
+from shared.contracts import MAPS
+from shared.kommuner import live_kommuner
 from shared.observability import observe_service
+from shared.photos import PhotoStore
 from shared.service import consumer_name, run_alongside
-from shared.streams import Reclaimer
+from shared.streams import reclaimers, register
 
 log = logging.getLogger("lagesbild.maps")
 
 
-def create_app(settings: Settings | None = None) -> FastStream:
-    settings = settings or Settings()
+def create_app(base: Settings | None = None) -> FastStream:
+    settings = settings_for(MapsSettings, base)
     url = settings.resolved_redis_url
     broker = RedisBroker(url, socket_timeout=30)
     redis = Redis.from_url(url, socket_timeout=30)
     maps = handlers.Maps(
         broker,
         settings.resolved_output_dir,
-        load_kommuner(settings.areas_dir, settings.area_name_property),
+        live_kommuner(settings),  # sees newly enabled kommuner
         tiles=settings.map_tiles or None,
+        photos=PhotoStore.under(settings.data_dir),
     )
     consumer = consumer_name()
-    handlers.register(broker, maps, consumer=consumer)
-    reclaimer = Reclaimer(
-        redis=redis,
-        stream=LAGESBILD_READY_STREAM,
-        group=MAPS_GROUP,
-        consumer=consumer,
-        settle=maps.settle,
-        dead_letter=maps.dead_letter,
-        min_idle_ms=settings.claim_idle_ms,
-        max_failures=settings.max_failures,
-        max_deliveries=settings.max_deliveries,
-    )
+    # Subscriber and reclaimer from the stream table (shared/contracts.py: STREAM_TABLE).
+    register(broker, MAPS, maps.handlers(), consumer=consumer, batch_size=settings.batch_size)
+    reclaimer_list = reclaimers(redis, MAPS, maps.handlers(), consumer=consumer, settings=settings)
     app = FastStream(broker)
     observe_service(app, "maps", broker=broker, redis=redis)
     run_alongside(
         app,
+        service=MAPS,
         redis=redis,
-        reclaimers=[reclaimer],
+        reclaimers=reclaimer_list,
         interval_s=max(0.2, settings.claim_interval_ms / 1000),
     )
     log.info("maps %s: publishing to %s", consumer, settings.resolved_output_dir)

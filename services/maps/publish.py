@@ -4,7 +4,8 @@ Restricted (meeting, TiB; served with a token)::
 
     {out}/index.html, index.json (the manifest), assets/…
     {out}/{kommun}/{week}/karta.html, motesunderlag.html, sammanfattning.json,
-                          export.geojson, export.csv, export-omraden.csv
+                          export.geojson, export.csv, export-omraden.csv (Swedish Excel),
+                          export-rfc4180.csv (for programs)
     {out}/{kommun}/{week}/r{revision}/…   every revision, kept readable
 
 Public (aggregated, counts below 3 suppressed; served without a token)::
@@ -20,14 +21,22 @@ place, so a reader never sees half a page.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from services.maps.exports import export_counts_csv, export_geojson, export_incidents_csv
+from services.maps.exports import (
+    export_counts_csv,
+    export_geojson,
+    export_incidents_csv,
+    export_incidents_machine_csv,
+)
 from services.maps.meeting import render_meeting_pack
 from services.maps.public import public_summary
 from services.maps.render import (
@@ -37,13 +46,18 @@ from services.maps.render import (
     render_week_map,
     week_summary,
 )
+from shared.accessibility import STATEMENT_FILE, render_statement
 from shared.areas import KommunAreas
 from shared.contracts import WeekSnapshotV1
+from shared.counting import week_numbers
+from shared.formats import week_label_sv
+from shared.photos import PhotoStore
 from shared.web_security import content_security_policy, meta_tag, script_hashes, tile_sources
 
 MANIFEST = "index.json"
 PUBLIC_DIR = "offentlig"
 ASSET_PREFIX = "../../assets"  # from {tree}/{kommun}/{week}/
+PHOTO_FOLDER = "foto"  # /{kommun}/foto/{photo id}.jpg: served from the photo store, never published
 _HEAD = re.compile(r"<head(?:\s[^>]*)?>", re.IGNORECASE)
 
 
@@ -84,30 +98,58 @@ def _json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 
+def photo_addresses(snapshot: WeekSnapshotV1, photos: PhotoStore | None) -> dict[str, str]:
+    """Incident key -> the archive server's address of its report's photo (behind the
+    restricted login, `services/maps/server.py`), for the incidents that have one."""
+    if photos is None:
+        return {}
+    found = photos.ids_for(snapshot.kommun, (i.key for i in snapshot.incidents))
+    return {key: photo_path(snapshot.kommun, pid) for key, pid in found.items()}
+
+
+def photo_path(kommun: str, pid: str) -> str:
+    return f"/{kommun}/{PHOTO_FOLDER}/{pid}.jpg"
+
+
 def restricted_files(
-    snapshot: WeekSnapshotV1, kommun_areas: KommunAreas, *, tiles: str | None
+    snapshot: WeekSnapshotV1,
+    kommun_areas: KommunAreas,
+    *,
+    tiles: str | None,
+    photos: PhotoStore | None = None,
 ) -> dict[str, str]:
+    """The restricted tree's files. The summary is computed once: the JSON is it, and the
+    map and the meeting pack are rendered from it (one set of numbers)."""
+    summary = week_summary(snapshot)
     return {
-        "sammanfattning.json": _json(week_summary(snapshot)),
+        "sammanfattning.json": _json(summary),
         "karta.html": render_week_map(
-            snapshot, kommun_areas, tiles=tiles, asset_prefix=ASSET_PREFIX
+            snapshot,
+            kommun_areas,
+            tiles=tiles,
+            asset_prefix=ASSET_PREFIX,
+            photos=photo_addresses(snapshot, photos),
+            summary=summary,
+            public=public_summary(snapshot),  # its shown totals set both maps' colour classes
         ),
-        "motesunderlag.html": render_meeting_pack(snapshot),
+        "motesunderlag.html": render_meeting_pack(summary),
         "export.geojson": export_geojson(snapshot, kommun_areas),
         "export.csv": export_incidents_csv(snapshot),
         "export-omraden.csv": export_counts_csv(snapshot),
+        "export-rfc4180.csv": export_incidents_machine_csv(snapshot),
     }
 
 
 def public_files(
     snapshot: WeekSnapshotV1, kommun_areas: KommunAreas, *, tiles: str | None
 ) -> dict[str, str]:
+    summary = public_summary(snapshot)
     return {
-        "sammanfattning.json": _json(public_summary(snapshot)),
+        "sammanfattning.json": _json(summary),
         "karta.html": render_public_map(
-            snapshot, kommun_areas, tiles=tiles, asset_prefix=ASSET_PREFIX
+            snapshot, kommun_areas, tiles=tiles, asset_prefix=ASSET_PREFIX, summary=summary
         ),
-        "motesunderlag.html": render_meeting_pack(snapshot, public=True),
+        "motesunderlag.html": render_meeting_pack(summary),
     }
 
 
@@ -138,6 +180,7 @@ def publish_week(
     *,
     tiles: str | None,
     public: bool = True,
+    photos: PhotoStore | None = None,
 ) -> tuple[Path, Path]:
     """Render and write one week; returns (map path, summary path).
 
@@ -145,30 +188,36 @@ def publish_week(
     changes only with the scheduled weekly build, so that comparing two public revisions
     cannot single out one late report."""
     public_out = out / PUBLIC_DIR
-    install_assets(out)
-    install_assets(public_out)
-    entries = _read_manifest(out)
+    # Rendered outside the lock (the slow part); several maps workers render at once.
+    restricted = restricted_files(snapshot, kommun_areas, tiles=tiles, photos=photos)
+    public_pages = public_files(snapshot, kommun_areas, tiles=tiles) if public else None
     key = (snapshot.kommun, snapshot.iso_week)
-    known = [e for e in entries if (e["kommun"], e["iso_week"]) == key]
-    newest = not known or snapshot.revision >= known[0]["revision"]
     folder = week_dir(out, *key)
-    _write_week(
-        folder,
-        snapshot.revision,
-        restricted_files(snapshot, kommun_areas, tiles=tiles),
-        newest,
-        tiles,
-    )
-    if public:
-        _write_week(
-            week_dir(public_out, *key),
-            snapshot.revision,
-            public_files(snapshot, kommun_areas, tiles=tiles),
-            newest,
-            tiles,
-        )
-    _update_index(out, entries, snapshot, newest, public=public)
+    with _manifest_lock(out):
+        # The manifest is read, changed and written by one worker at a time: two maps
+        # processes publishing different weeks at once would otherwise lose an entry.
+        install_assets(out)
+        install_assets(public_out)
+        entries = _read_manifest(out)
+        known = [e for e in entries if (e["kommun"], e["iso_week"]) == key]
+        newest = not known or snapshot.revision >= known[0]["revision"]
+        _write_week(folder, snapshot.revision, restricted, newest, tiles)
+        if public_pages is not None:
+            _write_week(week_dir(public_out, *key), snapshot.revision, public_pages, newest, tiles)
+        _update_index(out, entries, snapshot, newest, public=public)
     return folder / "karta.html", folder / "sammanfattning.json"
+
+
+@contextlib.contextmanager
+def _manifest_lock(out: Path) -> Iterator[None]:
+    """An exclusive lock on the publish folder (a lock file beside the manifest)."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".publish.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _read_manifest(out: Path) -> list[dict[str, Any]]:
@@ -197,7 +246,8 @@ def _update_index(
             kommun_name=snapshot.kommun_name,
             iso_week=snapshot.iso_week,
             revision=snapshot.revision,
-            total=sum(c.count for c in snapshot.cells),
+            total=week_numbers(snapshot).total.count,
+            week_label=week_label_sv(snapshot.iso_week),
         )
     if public:  # entries written before public revisions were kept apart: all were public
         public_earlier = old.get("public_revisions", earlier)
@@ -211,3 +261,6 @@ def _update_index(
     write_atomically(out / MANIFEST, _json(entries))
     write_atomically(out / "index.html", with_csp(render_index(entries)))
     write_atomically(out / PUBLIC_DIR / "index.html", with_csp(render_index(entries, public=True)))
+    statement = with_csp(render_statement())  # the accessibility statement, in both trees
+    write_atomically(out / STATEMENT_FILE, statement)
+    write_atomically(out / PUBLIC_DIR / STATEMENT_FILE, statement)

@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import Field
 
+from services.maps.config import MapsSettings
 from services.maps.publish import PUBLIC_DIR, week_dir
-from shared.config import Settings
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -41,13 +40,6 @@ HOW_TO_INSTALL = (
     "sökväg i LAGESBILD_CHROMIUM. Utan systemets Chromium går också "
     "`python -m playwright install chromium`."
 )
-
-
-class ScreenshotSettings(Settings):
-    chromium: str | None = Field(
-        None,
-        description="Chromium/Chrome for `lagesbild screenshot`; unset = looked up on PATH",
-    )
 
 
 class NoChromiumError(RuntimeError):
@@ -160,7 +152,7 @@ def screenshot_command(
 ) -> None:
     """Ta skärmbilder (PNG) av veckans karta och mötesunderlag från de publicerade filerna."""
     try:
-        settings = ScreenshotSettings()
+        settings = MapsSettings()
     except Exception as exc:  # pydantic's message names the bad variable
         typer.echo(f"Fel i konfigurationen (LAGESBILD_…): {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -11,10 +11,13 @@
   those kommuner.
 - ``/{kommun}/beslut``: the meeting's decision page (form, open decisions, "Stäng"); it
   needs the permission "record_decisions" (roles meeting, admin) for the kommun. Its POSTs
-  publish DecisionV1 on DECISION_STREAM (`shared/decisions.py`, as `lagesbild decision`
-  does) and are audited. CSRF: the cookie is SameSite=Strict, and a POST whose Origin (or,
-  without one, Referer) names another host than the request's Host is refused; the page
-  sends `Referrer-Policy: same-origin` so the browser names its origin on its own posts.
+  publish DecisionV1 on DECISION_STREAM (`shared/decisions.py` and
+  `shared/decision_events.py`, as `lagesbild decision` does) and are audited. CSRF: the
+  cookie is SameSite=Strict, and a POST whose Origin (or, without one, Referer) names
+  another host than the request's Host is refused; the page sends `Referrer-Policy:
+  same-origin` so the browser names its origin on its own posts. The page lists the
+  server's own projection of the decision and plan streams (`decision_store.py`, kept by
+  its stream consumers in the app's lifespan), never the aggregate's tables.
 - Every token check counts against the organisation's rate
   (`LAGESBILD_MAPS_RATE_LIMIT_PER_MINUTE`), an unknown or revoked token against the client
   address (`LAGESBILD_AUTH_FAILURES_PER_MINUTE`); both in Redis. Without Redis the archive
@@ -25,27 +28,32 @@ Run with `lagesbild maps-serve` (`serve_command`).
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from pydantic import Field
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import RedisError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from services.maps import decision_page as page
-from services.maps.publish import MANIFEST, PUBLIC_DIR, with_csp
+from services.maps import decision_store
+from services.maps.config import MapsSettings
+from services.maps.publish import MANIFEST, PHOTO_FOLDER, PUBLIC_DIR, with_csp
 from services.maps.render import render_index
-from shared import decisions
+from shared import decision_events, decisions
 from shared.access import (
     RECORD_DECISIONS,
     ROLE_LABELS,
@@ -56,10 +64,11 @@ from shared.access import (
     find_caller,
     rate_limited_sync,
 )
-from shared.areas import load_kommuner
 from shared.categories import category_catalog
-from shared.config import Settings
+from shared.config import Settings, settings_for
+from shared.contracts import ARCHIVE
 from shared.http_server import RequestGuard, html_refusal
+from shared.kommuner import live_kommuner
 from shared.login import (
     LOGIN_PATH,
     LOGOUT_PATH,
@@ -71,6 +80,9 @@ from shared.login import (
     same_origin,
 )
 from shared.models_access import AuditEntry
+from shared.photos import PhotoStore
+from shared.places import target_names
+from shared.service import consume_streams, stop_task
 from shared.web_security import SecurityHeadersMiddleware, tile_sources
 
 PERMISSION = "restricted_lagesbild"
@@ -86,14 +98,6 @@ INDEX_FILES = ("index.html", MANIFEST)
 log = logging.getLogger("lagesbild.maps.server")
 
 
-class MapsServerSettings(Settings):
-    maps_host: str = Field("127.0.0.1", description="address the lägesbild archive listens on")
-    maps_port: int = Field(8081, description="port of the lägesbild archive")
-    maps_rate_limit_per_minute: int = Field(
-        300, ge=0, description="archive requests per token and minute; 0 = no limit"
-    )
-
-
 class Refusal(Exception):
     def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
@@ -104,7 +108,7 @@ class Gate:
     """Who the request's token is, with the throttles: failed token checks per client
     address, requests per organisation. Synchronous (the endpoints run in threads)."""
 
-    def __init__(self, settings: MapsServerSettings, engine: Engine) -> None:
+    def __init__(self, settings: MapsSettings, engine: Engine) -> None:
         self.settings, self.engine = settings, engine
         self.redis = Redis.from_url(
             settings.resolved_redis_url, socket_timeout=2, socket_connect_timeout=1
@@ -262,18 +266,34 @@ def _locate(root: Path, path: str) -> tuple[list[str], Path | None] | None:
     return parts, target if target.is_file() else None
 
 
-def create_server_app(settings: MapsServerSettings | None = None) -> FastAPI:
+def create_server_app(settings: Settings | None = None) -> FastAPI:
     from shared.db import init_db, make_engine
 
-    settings = settings or MapsServerSettings()
+    settings = settings_for(MapsSettings, settings)
     root = settings.resolved_output_dir.resolve()
     engine = make_engine(settings.resolved_database_url)
-    init_db(engine)
-    app = FastAPI(title=TITLE, docs_url=None, redoc_url=None, openapi_url=None)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(init_db, engine)  # the schema, at start-up
+        # The decision and plan streams into the server's own projection (decision_store),
+        # as a task: the archive serves while Redis is down.
+        redis = AsyncRedis.from_url(settings.resolved_redis_url, socket_timeout=30)
+        projection = decision_store.DecisionProjection(engine, redis)
+        streams = asyncio.create_task(
+            consume_streams(ARCHIVE, projection.handlers(), redis=redis, settings=settings)
+        )
+        yield
+        await stop_task(streams)
+        await redis.aclose()
+        engine.dispose()
+
+    app = FastAPI(title=TITLE, docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     apply_access_defaults(app)  # no Host-built redirects; no secrets in the access log
     gate = Gate(settings, engine)
     _add_login_routes(app, gate)
     _add_decision_routes(app, settings, engine, gate)
+    _add_photo_route(app, PhotoStore.under(settings.data_dir), engine, gate)
     app.add_middleware(
         RequestGuard, body_timeout_s=settings.http_body_timeout_s, respond=html_refusal
     )
@@ -315,6 +335,34 @@ def create_server_app(settings: MapsServerSettings | None = None) -> FastAPI:
         return FileResponse(found, headers=NO_STORE)
 
     return app
+
+
+def _add_photo_route(app: FastAPI, store: PhotoStore, engine: Engine, gate: Gate) -> None:
+    """`GET /{kommun}/foto/{photo id}.jpg`: a report's photo (shared/photos.py), only for
+    a caller who may see the kommun's restricted lägesbild; every view is audited. Never
+    cached by the browser beyond the page; gone once the retention purge removed it."""
+
+    @app.get(f"/{{kommun}}/{PHOTO_FOLDER}/{{name}}", response_model=None)
+    def photo(request: Request, kommun: str, name: str) -> Response:
+        remote = gate.address(request)
+        caller = None
+        try:
+            caller = gate.caller(request)
+            check_access(caller, kommun)
+        except Refusal as refusal:
+            if caller is not None:
+                record_audit(engine, caller, "denied", f"photo:/{kommun}/{name}", remote)
+            return _refusal_page(refusal, request)
+        assert caller is not None
+        found = store.find(kommun, name.removesuffix(".jpg")) if name.endswith(".jpg") else None
+        if found is None:
+            return HTMLResponse(
+                "<h1>Fotot finns inte</h1><p>Det kan ha gallrats med rapporten.</p>",
+                status_code=404,
+                headers=NO_STORE,
+            )
+        record_audit(engine, caller, "view", f"photo:/{kommun}/{name}", remote)
+        return FileResponse(found, media_type="image/jpeg", headers=NO_STORE)
 
 
 def _add_login_routes(app: FastAPI, gate: Gate) -> None:
@@ -359,18 +407,16 @@ def _add_login_routes(app: FastAPI, gate: Gate) -> None:
         return logged_out(COOKIE)
 
 
-def _add_decision_routes(
-    app: FastAPI, settings: MapsServerSettings, engine: Engine, gate: Gate
-) -> None:
+def _add_decision_routes(app: FastAPI, settings: MapsSettings, engine: Engine, gate: Gate) -> None:
     """`/{kommun}/beslut`: the form and the open decisions; POST creates, `…/{id}/stang`
     closes. Registered before the archive's catch-all route. Sync endpoints: FastAPI runs
-    them in a thread, where `decisions.publish_decision` runs its own event loop."""
-    kommuner = load_kommuner(settings.areas_dir, settings.area_name_property)
-    known = set(kommuner) | set(settings.kommuner)
+    them in a thread, where `decision_events.send_decision` runs its own event loop."""
+    kommuner = live_kommuner(settings, engine)  # the enabled ones, kept current
+    known = kommuner
     catalog = category_catalog(settings.extra_categories)
 
     def areas_of(kommun: str) -> list[str]:
-        return kommuner[kommun].area_names if kommun in kommuner else []
+        return target_names(kommuner[kommun]) if kommun in kommuner else []
 
     def authorise(request: Request, kommun: str, *, post: bool) -> Caller | Response:
         if not KOMMUN_RE.match(kommun) or kommun not in known:
@@ -407,27 +453,28 @@ def _add_decision_routes(
             kommun_name=kommuner[kommun].kommun_name if kommun in kommuner else kommun,
             values=values,
             categories=catalog,
-            activities=decisions.plan_activities(engine, kommun),
+            activities=decision_store.plan_activities(engine, kommun),
             area_names=areas_of(kommun),
-            decisions=decisions.open_decisions(engine, kommun),
+            decisions=decision_store.open_decisions(engine, kommun),
             errors=errors,
             problem=problem,
             receipt=receipt,
         )
         return HTMLResponse(body, status_code=status, headers=FORM_HEADERS)
 
-    def publish(
-        kommun: str, values: page.FormValues, event: decisions.DecisionV1
-    ) -> Response | None:
+    def send(kommun: str, values: page.FormValues, event: decisions.DecisionV1) -> Response | None:
         """None when the event is on the stream; else the form again, with a 503."""
         try:
-            decisions.publish_decision(settings.resolved_redis_url, event)
+            decision_events.send_decision(settings.resolved_redis_url, event)
         except (RedisError, OSError):
             problem = (
                 "Beslutet kunde inte skickas: beslutsströmmen (Redis) svarar inte. "
                 "Inget är registrerat; försök igen om en stund."
             )
             return show(kommun, values, status=503, problem=problem)
+        # On the stream: into the page's own projection at once (the handler's copy of the
+        # same event changes nothing), so the list shows it as soon as it is recorded.
+        decision_store.save_decision(engine, event)
         return None
 
     def done(request: Request, kommun: str, receipt: str) -> RedirectResponse:
@@ -451,7 +498,7 @@ def _add_decision_routes(
             return caller
         query = {k: v for k, v in request.query_params.items() if k != "token"}
         values = page.prefilled(
-            kommun, query, decisions.plan_activities(engine, kommun), datetime.now(UTC)
+            kommun, query, decision_store.plan_activities(engine, kommun), datetime.now(UTC)
         )
         receipt = page.decode_receipt(request.cookies.get(page.RECEIPT_COOKIE))
         response = show(kommun, values, receipt=receipt)
@@ -496,12 +543,12 @@ def _add_decision_routes(
             note=note,
             decision_id=page.fresh_id_unless_ours(kommun, decision_id),
         )
-        stored = decisions.stored_decision(engine, values.decision_id)
+        stored = decision_store.stored_decision(engine, values.decision_id)
         if stored is not None and stored.kommun == kommun and values.same_as(stored):
             return done(request, kommun, page.created_receipt(stored))  # sent twice
         if stored is not None:  # an old form's id: a new decision gets a new id
             values.decision_id = decisions.new_decision_id(kommun)
-        activities = decisions.plan_activities(engine, kommun)
+        activities = decision_store.plan_activities(engine, kommun)
         problems = _all_problems(values.draft(kommun), catalog, activities, areas_of(kommun))
         if problems:
             return show(kommun, values, status=422, errors=page.error_messages(problems))
@@ -512,7 +559,7 @@ def _add_decision_routes(
             area_names=areas_of(kommun),
             now=datetime.now(UTC),
         )
-        failed = publish(kommun, values, event)
+        failed = send(kommun, values, event)
         if failed is not None:
             return failed
         remote = gate.address(request)
@@ -527,11 +574,11 @@ def _add_decision_routes(
         if isinstance(caller, Response):
             return caller
         values = page.prefilled(kommun, {}, [], datetime.now(UTC))
-        current = decisions.stored_decision(engine, decision_id)
+        current = decision_store.stored_decision(engine, decision_id)
         if current is None or current.kommun != kommun:
             problem = (
                 f"Det finns inget beslut {decision_id!r} i kommun {kommun} "
-                "(eller så har aggregate-tjänsten inte läst det än)."
+                "(eller så har sidan inte fått det från beslutsströmmen än)."
             )
             return show(kommun, values, status=404, problem=problem)
         if current.status == "closed":
@@ -540,7 +587,7 @@ def _add_decision_routes(
             closing = decisions.closing_event(current, note, datetime.now(UTC))
         except decisions.DecisionError as exc:
             return show(kommun, values, status=422, problem=f"Beslutet kan inte stängas: {exc}")
-        failed = publish(kommun, values, closing)
+        failed = send(kommun, values, closing)
         if failed is not None:
             return failed
         remote = gate.address(request)
@@ -575,7 +622,7 @@ def serve_command() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    settings = MapsServerSettings()
+    settings = MapsSettings()
     print(
         f"Lägesbildsarkivet på http://{settings.maps_host}:{settings.maps_port}/ "
         f"(offentligt: /offentlig/; begränsat: logga in på /logga-in)"

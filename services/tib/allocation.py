@@ -28,13 +28,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from shared.geo import distance_m
 from shared.weeks import STOCKHOLM
 
 Rates = tuple[tuple[float, ...], ...]  # 7 × 24 expected incidents per hour, Monday first
 HOUR = timedelta(hours=1)
 WAIT_STEP = timedelta(minutes=15)
 LOOKAHEAD = timedelta(hours=3)  # how long a patrol may wait for a busier hour
-_EARTH_RADIUS_M = 6_371_000.0
 
 
 @dataclass(frozen=True)
@@ -74,18 +74,10 @@ def flat_rates(per_hour: float) -> Rates:
     return tuple(tuple(per_hour for _ in range(24)) for _ in range(7))
 
 
-def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Great-circle distance between two (lat, lon) points."""
-    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
-    h = math.sin((lat2 - lat1) / 2) ** 2
-    h += math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    return 2 * _EARTH_RADIUS_M * math.asin(math.sqrt(h))
-
-
 def travel_minutes(a: Place, b: Place, speed_kmh: float) -> int:
     if a.name == b.name:
         return 0
-    metres = distance_m((a.lat, a.lon), (b.lat, b.lon))
+    metres = distance_m(a.lat, a.lon, b.lat, b.lon)
     return math.ceil(metres / (speed_kmh * 1000 / 60))
 
 
@@ -140,27 +132,27 @@ def allocate(
 ) -> list[Visit]:
     """The proposed visits of every patrol, in patrol and time order (see module doc)."""
     start = start.astimezone(UTC)  # real hours: adding to a Stockholm time adds wall-clock time
-    plan = _Plan(places, start + timedelta(hours=hours), constraints)
-    block = plan.block / HOUR
+    patrol_plan = _PatrolPlan(places, start + timedelta(hours=hours), constraints)
+    block = patrol_plan.block / HOUR
     # every place may have at least one visit, however short the window
-    plan.cap_hours = max(constraints.max_share * patrols * hours, block)
+    patrol_plan.cap_hours = max(constraints.max_share * patrols * hours, block)
     crew = [_Patrol(n + 1, start) for n in range(patrols)]
     while active := [p for p in crew if not p.done]:
         patrol = min(active, key=lambda p: (p.clock, p.number))
-        best = plan.best_now(patrol) or plan.best_later(patrol)
+        best = patrol_plan.best_now(patrol) or patrol_plan.best_later(patrol)
         if best is None:  # nothing of value within reach: wait, stop when none can come
             patrol.clock += WAIT_STEP
-            patrol.done = patrol.clock + plan.block > plan.end
+            patrol.done = patrol.clock + patrol_plan.block > patrol_plan.end
             continue
         place, arrive, gain = best
-        _add_visit(patrol, place, arrive, arrive + plan.block, gain)
-        plan.used[place.name] += block
-        plan.covered[place.name].append((arrive, arrive + plan.block))
+        _add_visit(patrol, place, arrive, arrive + patrol_plan.block, gain)
+        patrol_plan.used[place.name] += block
+        patrol_plan.covered[place.name].append((arrive, arrive + patrol_plan.block))
     return [v for p in crew for v in p.visits]
 
 
 @dataclass
-class _Plan:
+class _PatrolPlan:
     places: Sequence[Place]
     end: datetime
     constraints: Constraints

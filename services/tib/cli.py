@@ -1,8 +1,8 @@
 """`lagesbild tib …`: the patrol recommendation on the command line, and the TiB service.
 
-`recommend` reads the TiB's own snapshot table; when it is empty (the TiB has not run
-yet) it reads the newest frozen week from `week_snapshot` directly. That table is the
-aggregate's: the read is the composition root's (the command line's), never the service's.
+`recommend` reads the TiB's own store only (the newest snapshot it heard on
+lagesbild.lagesbild.ready.v1, its open decisions and its live window), as the service does:
+nothing of the aggregate's tables. Without a snapshot there it says how to get one.
 """
 
 from __future__ import annotations
@@ -15,15 +15,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
 
 from services.tib import store
 from services.tib.config import TibSettings
-from services.tib.plan import recommendation, visit_dict
-from shared.areas import load_kommuner
+from services.tib.patrol_plan import patrol_plan, visit_dict
 from shared.categories import category_catalog
 from shared.contracts import WeekSnapshotV1
-from shared.models import WeekSnapshotRow
+from shared.kommuner import live_kommuner
 from shared.weeks import STOCKHOLM
 
 tib_app = typer.Typer(help="TiB: livebild och väktaruppdrag.", no_args_is_help=True)
@@ -40,19 +38,8 @@ def _settings() -> TibSettings:
 
 
 def snapshot_for(engine: Engine, kommun: str) -> WeekSnapshotV1 | None:
-    """The TiB's newest snapshot, else the newest frozen week (see the module doc)."""
-    snap = store.latest_snapshot(engine, kommun)
-    if snap is not None:
-        return snap
-    query = (
-        select(WeekSnapshotRow.snapshot_json)
-        .where(WeekSnapshotRow.kommun == kommun)
-        .order_by(col(WeekSnapshotRow.iso_week).desc(), col(WeekSnapshotRow.revision).desc())
-        .limit(1)
-    )
-    with Session(engine) as s:
-        text = s.exec(query).first()
-    return WeekSnapshotV1.model_validate_json(text) if text else None
+    """The newest snapshot of the kommun in the TiB's own store."""
+    return store.latest_snapshot(engine, kommun)
 
 
 def _parse_from(text: str) -> datetime:
@@ -81,11 +68,15 @@ def recommend(
     init_db(engine)
     snap = snapshot_for(engine, kommun)
     if snap is None:
-        err.print(f"[red]Ingen lägesbild för kommun {kommun} ännu (lagesbild week build).[/red]")
+        err.print(
+            f"[red]TiB har ingen lägesbild för kommun {kommun} ännu. Den kommer på strömmen "
+            "när en vecka byggs (lagesbild week build); TiB-tjänsten (lagesbild tib serve) "
+            "sparar den.[/red]"
+        )
         raise typer.Exit(1)
-    areas = load_kommuner(settings.areas_dir, settings.area_name_property).get(kommun)
+    areas = live_kommuner(settings, engine).get(kommun)
     labels = category_catalog(settings.extra_categories)
-    visits = recommendation(
+    visits = patrol_plan(
         engine, snap, begin, hours, patrols, datetime.now(UTC), areas=areas, labels=labels
     )
     if as_json:

@@ -25,3 +25,8 @@ class TibSettings(Settings):
     tib_rate_limit_per_minute: int = Field(
         300, ge=0, description="TiB requests per token and minute; 0 = no limit"
     )
+    tib_intake_url: str = Field(
+        "",
+        description="address of the intake's report form for /uppdrag's 'rapportera "
+        "härifrån' (e.g. https://rapport.example.se); empty = /rapport on the same host",
+    )

@@ -16,6 +16,7 @@ source from the token), so the ingest validates and stores it as usual.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -24,7 +25,7 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 
 from services.tib import store
-from services.tib.web import (
+from services.tib.context import (
     Ctx,
     GuardCompany,
     OrderReader,
@@ -36,15 +37,15 @@ from services.tib.web import (
 from shared import patrol_orders as orders
 from shared.access import GUARD_ORDERS, LIVE, Caller, caller_by_name
 from shared.contracts import (
-    CONSUMER_GROUPS,
     GUARD_EVENTS,
+    PIPELINE_GROUPS,
     REPORTS_STREAM,
     TIB_ORDER_STREAM,
     PatrolOrderEventV1,
     PatrolOrderV1,
     ReportV1,
 )
-from shared.streams import ensure_groups, envelope
+from shared.streams import ensure_groups, publish
 
 router = APIRouter(prefix="/api/v1/tib/orders", tags=["TiB-uppdrag"])
 
@@ -62,8 +63,17 @@ class OrderIn(BaseModel):
     reason: str = Field("", max_length=500)
 
 
+ACTION_ID = r"^[A-Za-z0-9_-]{8,64}$"
+
+
 class NoteIn(BaseModel):
     note: str = Field("", max_length=2000)
+    action_id: str | None = Field(
+        None,
+        pattern=ACTION_ID,
+        description="the client's id of this action: sent again (a phone that was offline "
+        "retries), it is done once and answered with the order's state",
+    )
 
 
 class IncidentIn(BaseModel):
@@ -131,11 +141,40 @@ async def _current(
     return state
 
 
+def action_message_id(caller: Caller, order_id: str, kind: str, action_id: str | None) -> str:
+    """The event's id: from the client's action id when it sent one (the same action sent
+    twice gets the same id, and the second is not recorded), else a fresh one."""
+    if action_id is None:
+        return uuid.uuid4().hex
+    key = f"{caller.organisation}/{order_id}/{kind}/{action_id}"
+    return uuid.uuid5(uuid.NAMESPACE_URL, key).hex
+
+
+async def _done_before(
+    ctx: TibContext, kommun: str, order_id: str, message_id: str
+) -> dict[str, Any] | None:
+    """The order's state when the event `message_id` is already recorded (a retry)."""
+    events = await anyio.to_thread.run_sync(store.order_events, ctx.engine, kommun, order_id)
+    if not any(e.message_id == message_id for e in events):
+        return None
+    state = orders.fold(events)[order_id]
+    return state.as_dict() | {"duplicate": True}
+
+
 async def _record(
-    ctx: TibContext, caller: Caller, kommun: str, order_id: str, kind: str, **fields: Any
+    ctx: TibContext,
+    caller: Caller,
+    kommun: str,
+    order_id: str,
+    kind: str,
+    action_id: str | None = None,
+    **fields: Any,
 ) -> dict[str, Any]:
-    """Check the event against the order's state, store it, put it on the stream."""
+    """Check the event against the order's state, store it, put it on the stream; then
+    tell the TiB page's open event streams (`event: order`)."""
+    message_id = action_message_id(caller, order_id, kind, action_id)
     event = PatrolOrderEventV1(
+        message_id=message_id,
         order_id=order_id,
         kommun=kommun,
         kind=kind,
@@ -145,6 +184,8 @@ async def _record(
     )
     event = orders.scrubbed(event)  # no personal data stored or published (shared/scrub.py)
     async with ctx.order_lock:
+        if action_id is not None and (done := await _done_before(ctx, kommun, order_id, message_id)):
+            return done
         current = await _current(ctx, caller, kommun, order_id, kind)
         try:
             state = orders.apply(current, event)
@@ -154,10 +195,11 @@ async def _record(
             ) from None
         await anyio.to_thread.run_sync(store.append_event, ctx.engine, event)
         try:
-            await ctx.redis.xadd(TIB_ORDER_STREAM, await envelope(event, event.message_id))  # type: ignore[arg-type]
+            await publish(ctx.redis, TIB_ORDER_STREAM, event)
         except Exception:
             await anyio.to_thread.run_sync(store.remove_event, ctx.engine, event.message_id)
             raise
+    ctx.hub.publish(kommun, {"type": "order", "order": state.as_dict()})
     return state.as_dict()
 
 
@@ -208,24 +250,32 @@ async def cancel(
     order_id: str, body: NoteIn, caller: Tasking, ctx: Ctx, kommun: KommunParam = None
 ) -> dict[str, Any]:
     kommun = check_kommun(caller, kommun)
-    return await _record(ctx, caller, kommun, order_id, "cancelled", note=body.note)
+    return await _record(
+        ctx, caller, kommun, order_id, "cancelled", body.action_id, note=body.note
+    )
 
 
 @router.post("/{order_id}/acknowledge", summary="Kvittera ett uppdrag (väktarbolaget)")
 async def acknowledge(
     order_id: str, body: NoteIn, caller: GuardCompany, ctx: Ctx
 ) -> dict[str, Any]:
-    return await _record(ctx, caller, caller.kommun, order_id, "acknowledged", note=body.note)
+    return await _record(
+        ctx, caller, caller.kommun, order_id, "acknowledged", body.action_id, note=body.note
+    )
 
 
 @router.post("/{order_id}/check-in", summary="Checka in på platsen (väktarbolaget)")
 async def check_in(order_id: str, body: NoteIn, caller: GuardCompany, ctx: Ctx) -> dict[str, Any]:
-    return await _record(ctx, caller, caller.kommun, order_id, "checked_in", note=body.note)
+    return await _record(
+        ctx, caller, caller.kommun, order_id, "checked_in", body.action_id, note=body.note
+    )
 
 
 @router.post("/{order_id}/check-out", summary="Checka ut från platsen (väktarbolaget)")
 async def check_out(order_id: str, body: NoteIn, caller: GuardCompany, ctx: Ctx) -> dict[str, Any]:
-    return await _record(ctx, caller, caller.kommun, order_id, "checked_out", note=body.note)
+    return await _record(
+        ctx, caller, caller.kommun, order_id, "checked_out", body.action_id, note=body.note
+    )
 
 
 @router.post("/{order_id}/outcome", summary="Rapportera utfallet (väktarbolaget)")
@@ -233,6 +283,10 @@ async def outcome(order_id: str, body: OutcomeIn, caller: GuardCompany, ctx: Ctx
     """The outcome in words, optionally with an incident report for the lägesbild."""
     kommun = caller.kommun  # a guard company acts for its one kommun
     report_key = None
+    if body.action_id is not None:  # a retry: neither the report nor the event again
+        message_id = action_message_id(caller, order_id, "outcome", body.action_id)
+        if done := await _done_before(ctx, kommun, order_id, message_id):
+            return done
     if body.incident is not None:
         state = await _current(ctx, caller, kommun, order_id, "outcome")
         probe = PatrolOrderEventV1(order_id=order_id, kommun=kommun, kind="outcome",
@@ -246,13 +300,14 @@ async def outcome(order_id: str, body: OutcomeIn, caller: GuardCompany, ctx: Ctx
         report = _incident_report(
             ctx, caller, state, body.incident, len(state.incident_reports) + 1
         )
-        await ensure_groups(ctx.redis, CONSUMER_GROUPS)
+        await ensure_groups(ctx.redis, PIPELINE_GROUPS)
         key = f"{report.organisation}/{report.report_id}"
-        await ctx.redis.xadd(REPORTS_STREAM, await envelope(report, key))  # type: ignore[arg-type]
+        await publish(ctx.redis, REPORTS_STREAM, report, message_id=key)
         report_key = key
     return await _record(
-        ctx, caller, kommun, order_id, "outcome", note=body.note, incident_report_id=report_key
-    )
+        ctx, caller, kommun, order_id, "outcome", body.action_id,
+        note=body.note, incident_report_id=report_key,
+    )  # fmt: skip
 
 
 def _incident_report(

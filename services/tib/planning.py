@@ -3,14 +3,15 @@ places with hourly rates, and from visits to one-line reasons in Swedish. Pure, 
 
 A hotspot's rate for a local weekday × hour is the mean of two estimates:
 
-* the forecast: the hotspot's level (the mean of its count and its baseline, when it has
-  one) spread over the week by the weekday × hour profile of its areas (else of the kommun),
+* the level: the hotspot's expected count (the mean of its count and its baseline, when it
+  has one) spread over the week by the weekday × hour profile of its areas (else of the kommun),
 * the history: the reports of the last `history_weeks` weeks within `radius_m` of its
   centre at that weekday and hour, divided by the number of weeks.
 
-Without stored history (a fresh TiB) the forecast alone is used. A place with an open
+Without stored history (a fresh TiB) the level alone is used. A place with an open
 decision of the meeting (its name or one of its areas is the decision's target) gets
 `decision_weight`; an area with an open decision but no hotspot becomes a place too.
+(The level is not the aggregate's next-week forecast, `services/aggregate/forecast.py`.)
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from services.tib.allocation import (
     Rates,
     Visit,
     allocate,
-    distance_m,
     flat_rates,
 )
 from shared.contracts import DecisionV1, HotspotV1, TimeProfileV1, WeekSnapshotV1
-from shared.weeks import STOCKHOLM
+from shared.counting import HANDELSE
+from shared.formats import number_sv
+from shared.geo import distance_m
+from shared.weeks import STOCKHOLM, parse_week
 
 DAYS = ("mån", "tis", "ons", "tor", "fre", "lör", "sön")
 DAYS_PLURAL = (
@@ -61,7 +64,7 @@ PLURALS = {
 
 @dataclass(frozen=True)
 class Seen:
-    """A stored accepted report, as the plan needs it."""
+    """A stored accepted report, as the patrol plan needs it."""
 
     occurred_at: datetime
     category: str
@@ -74,9 +77,10 @@ class Seen:
 class Candidate:
     place: Place
     history: tuple[Seen, ...]  # reports near the place, for the reason
-    level: int  # the hotspot's count in the lägesbild
+    level: int  # the expected händelser per week (a modelled value, never shown as a count)
     top_category: str | None
     decision: str = ""  # the open decision's measure
+    observed: int | None = None  # the händelser the lägesbild counted there (the count)
 
 
 def _area_profile(profiles: Sequence[TimeProfileV1], areas: Sequence[str]) -> list[list[int]]:
@@ -90,7 +94,7 @@ def _area_profile(profiles: Sequence[TimeProfileV1], areas: Sequence[str]) -> li
     return grid
 
 
-def forecast_rates(level: float, profile: list[list[int]]) -> Rates:
+def level_rates(level: float, profile: list[list[int]]) -> Rates:
     total = sum(map(sum, profile))
     if total == 0:
         return flat_rates(level / (7 * 24))
@@ -120,15 +124,15 @@ class _Inputs:
 
     def candidate(
         self, name: str, centre: tuple[float, float], areas: list[str], level: float,
-        categories: Mapping[str, int],
+        categories: Mapping[str, int], observed: int | None = None,
     ) -> Candidate:  # fmt: skip
-        near = tuple(s for s in self.history if distance_m(centre, (s.lat, s.lon)) <= self.radius_m)
-        rates = forecast_rates(level, _area_profile(self.snapshot.time_profiles, areas))
+        near = tuple(s for s in self.history if distance_m(*centre, s.lat, s.lon) <= self.radius_m)
+        rates = level_rates(level, _area_profile(self.snapshot.time_profiles, areas))
         if self.history_weeks > 0:
             rates = _mean(rates, history_rates(near, self.history_weeks))
         top = max(categories.items(), key=lambda kv: (kv[1], kv[0]))[0] if categories else None
         place = Place(name, centre[0], centre[1], rates, area=areas[0] if areas else None)
-        return Candidate(place, near, round(level), top)
+        return Candidate(place, near, round(level), top, observed=observed)
 
 
 def _level(h: HotspotV1) -> float:
@@ -147,7 +151,7 @@ def candidates(
     """The snapshot's hotspots (and areas with an open decision) as weighted places."""
     inputs = _Inputs(snapshot, history, history_weeks, radius_m)
     out = [
-        inputs.candidate(h.name, h.centroid, h.areas, _level(h), h.categories)
+        inputs.candidate(h.name, h.centroid, h.areas, _level(h), h.categories, h.count)
         for h in snapshot.hotspots
     ]
     open_decisions = [d for d in decisions if d.status == "open" and d.kommun == snapshot.kommun]
@@ -156,7 +160,9 @@ def candidates(
         if d.target in centres and d.target not in {c.place.name for c in out}:
             cells = {c.category: c.count for c in snapshot.cells if c.area == d.target}
             level = sum(cells.values())
-            out.append(inputs.candidate(d.target, centres[d.target], [d.target], level, cells))
+            out.append(
+                inputs.candidate(d.target, centres[d.target], [d.target], level, cells, level)
+            )
     return [_weighted(c, open_decisions, decision_weight) for c in out]
 
 
@@ -191,12 +197,28 @@ def explain(
         when = DAYS_DEFINITE[day] if history_weeks == 1 else f"{history_weeks} {DAYS_PLURAL[day]}"
         text = f"{head}: {n} {what} senaste {when}"
     else:
-        text = f"{head}: {c.level} händelser i lägesbilden {iso_week}"
+        # the level is modelled (the mean of the count and its baseline): named as expected,
+        # with the lägesbild's count beside it, never as a count itself
+        text = f"{head}: {expected_text(c.level)} i veckan"
+        if c.observed is not None:
+            text += f" ({number_sv(c.observed)} i lägesbilden {_week_name(iso_week)})"
         if c.top_category:
             text += f", mest {labels.get(c.top_category, c.top_category).lower()}"
     if c.decision:
         text += f"; mötets beslut: {c.decision}"
     return text
+
+
+def _week_name(iso_week: str) -> str:
+    try:
+        return f"vecka {parse_week(iso_week)[1]}"
+    except ValueError:
+        return iso_week
+
+
+def expected_text(level: float) -> str:
+    """A modelled value in words: "väntat ca 35 händelser"."""
+    return f"väntat ca {number_sv(round(level))} {HANDELSE.plural}"
 
 
 def _plural(category: str, n: int, labels: Mapping[str, str]) -> str:

@@ -1,5 +1,5 @@
 """The TiB's tables: writes from its stream consumers and the order endpoints, reads for
-the page, the API and the plan. Synchronous; the async callers run them in a thread."""
+the page, the API and the patrol plan. Synchronous; the async callers run them in a thread."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from services.tib.models import TibDecision, TibLiveReport, TibOrderEvent, TibSnapshot
 from services.tib.planning import Seen
 from shared.contracts import AcceptedReportV1, DecisionV1, PatrolOrderEventV1, WeekSnapshotV1
 from shared.db import insert_ignoring_conflicts
-from shared.models_tib import TibDecision, TibLiveReport, TibOrderEvent, TibSnapshot
 
 
 def report_row(r: AcceptedReportV1) -> dict[str, Any]:

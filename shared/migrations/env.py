@@ -1,20 +1,17 @@
 """Alembic environment: the schema is SQLModel's metadata; the connection is handed in by
-`shared.db.migrate` (or built from LAGESBILD_DATABASE_URL when run by the alembic CLI)."""
+`shared.db.init_db` (or built from LAGESBILD_DATABASE_URL when run by the alembic CLI)."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy.engine import Connection
-from sqlmodel import SQLModel
 
-import shared.models
-import shared.models_access
-import shared.models_tib  # noqa: F401
 from shared.config import Settings
 from shared.db import make_engine
+from shared.migrations.tables import all_tables
 
 config = context.config
-target_metadata = SQLModel.metadata
+target_metadata = all_tables()
 
 
 def run() -> None:

@@ -15,14 +15,14 @@ from urllib.parse import urlsplit
 import pytest
 import uvicorn
 
-from services.aggregate.plan_store import add_decision
+from services.maps import decision_store
+from services.maps.config import MapsSettings
 from services.maps.publish import publish_week
-from services.maps.server import MapsServerSettings, create_server_app
+from services.maps.server import create_server_app
 from shared.access import create_organisation
 from shared.contracts import DecisionV1
 from shared.db import init_db, make_engine
 from shared.redis_runtime import EmbeddedRedis
-from tests.browser.test_map_page import browser  # noqa: F401 (fixture)
 from tests.conftest import free_port, wait_for
 from tests.integration.test_decision_web import (
     ACTIVITY_ID,
@@ -31,8 +31,7 @@ from tests.integration.test_decision_web import (
     stream_decisions,
     write_area_file,
 )
-from tests.unit.test_maps_meeting import HOT_CENTRUM, HOT_NORR
-from tests.unit.test_render import make_areas
+from tests.support.snapshots import HOT_CENTRUM, HOT_NORR, make_areas
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
 PACK = "/0580/2026-W47/motesunderlag.html"
@@ -52,7 +51,7 @@ def archive(tmp_path: Path, redis_server: EmbeddedRedis) -> Iterator[Archive]:
     areas and plan, a meeting token, a real Redis (SQLite)."""
     out = tmp_path / "out"
     publish_week(out, decision_snapshot(), make_areas(), tiles=None)
-    settings = MapsServerSettings(
+    settings = MapsSettings(
         redis_url=redis_server.url,
         database_url=f"sqlite:///{tmp_path / 'data' / 'lagesbild.db'}",
         output_dir=out,
@@ -85,7 +84,7 @@ class LocalPage:
 
 
 @pytest.fixture
-def local_page(browser: Any) -> Iterator[LocalPage]:  # noqa: F811
+def local_page(browser: Any) -> Iterator[LocalPage]:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="sv-SE")
     local = LocalPage(context.new_page())
 
@@ -168,7 +167,7 @@ def test_a_plan_link_brings_its_activity_and_a_decision_is_closed(
         until_week="2026-W50",
         decided_at=datetime(2026, 11, 2, 18, tzinfo=UTC),
     )
-    add_decision(archive.engine, stored)  # as the aggregate service stores it
+    decision_store.save_decision(archive.engine, stored)  # as the archive heard it
     page = local_page.page
     log_in(page, archive)
     row = page.locator("tr.hotspot", has_text=HOT_CENTRUM)

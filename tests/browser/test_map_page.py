@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,18 +11,10 @@ from services.maps.render import install_assets, render_week_map
 from shared.areas import OTHER_AREA
 from shared.categories import Source
 from shared.contracts import IncidentPoint
-from tests.unit.test_render import incident, make_areas, make_snapshot
+from tests.support.snapshots import incident, make_areas, make_snapshot
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 DESCRIPTION = "Krossad ruta i <entré> & trapphus"
 
 
@@ -61,17 +51,6 @@ def _browser_snapshot():
         ),
     ]
     return make_snapshot(incidents)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no chromium binary (looked for {CHROMIUM}); apt-get install chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 class OfflinePage:
@@ -137,14 +116,15 @@ def test_offline_map_layers_and_popup(browser: Any, tmp_path: Path) -> None:
         "Klotter (22)",
         "Skadegörelse (11)",
         "Täthet",
-        "Rapporter per område",
+        "Händelser per område",
         "Områdesnamn",
     ):
         assert name in overlays
     assert "Ordningsstörning" not in overlays  # centroid-only: a count, not points
     title = page.locator(".lb-title").inner_text()
-    assert "Lägesbild Testköping" in title and "Polisens händelser (kommunnivå): 1" in title
-    assert "Antal rapporter vecka 2026-W47" in page.locator(".lb-legend").first.inner_text()
+    assert "Lägesbild Testköping" in title and "Händelser utan plats (kommunnivå" in title
+    legend = page.locator(".lb-legend").first.inner_text()
+    assert "Antal händelser vecka 47 (16–22 nov 2026)" in legend
     assert page.locator(".lb-area-label", has_text="Ryd & <Lambohov>").count() == 1
 
     # One cluster per category, three single markers; toggling Klotter hides its share.

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from services.maps.publish import PUBLIC_DIR, publish_week
-from tests.browser.test_map_page import OfflinePage, browser  # noqa: F401 (fixture)
-from tests.unit.test_maps_meeting import (
+from tests.browser.test_map_page import OfflinePage
+from tests.support.snapshots import (
     ACTIVITY,
     DESCRIPTIONS,
     HOT_CENTRUM,
@@ -19,9 +19,9 @@ from tests.unit.test_maps_meeting import (
     MEASURE,
     ORGANISATIONS,
     STATEMENT,
+    make_areas,
     rich_snapshot,
 )
-from tests.unit.test_render import make_areas
 
 pytestmark = pytest.mark.browser
 WEEK = Path("0580") / "2026-W47"
@@ -70,7 +70,7 @@ def _overlay(page: Any, text: str) -> Any:
     return label.locator("input[type=checkbox]")
 
 
-def test_hotspot_popup_change_layer_and_alerts(browser: Any, published: Path) -> None:  # noqa: F811
+def test_hotspot_popup_change_layer_and_alerts(browser: Any, published: Path) -> None:
     offline = OfflinePage(browser)
     page = _open_map(offline, published / WEEK / "karta.html")
     overlays = page.locator(".leaflet-control-layers-overlays").inner_text()
@@ -82,7 +82,7 @@ def test_hotspot_popup_change_layer_and_alerts(browser: Any, published: Path) ->
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for()
     text = popup.inner_text()
-    for expected in (HOT_CENTRUM, "6 rapporter (förra veckan 1)", "ökar", "Klotter: 6"):
+    for expected in (HOT_CENTRUM, "6 händelser (förra veckan 1)", "ökar", "Klotter: 6"):
         assert expected in text, expected
     assert ACTIVITY in text and ORGANISATIONS[1] in text and MEASURE in text
     page.keyboard.press("Escape")
@@ -122,13 +122,13 @@ def test_hotspot_popup_change_layer_and_alerts(browser: Any, published: Path) ->
 
 
 def test_meeting_pack_shows_table_alerts_coverage_and_charts(
-    browser: Any,  # noqa: F811
+    browser: Any,
     published: Path,
 ) -> None:
     offline = OfflinePage(browser)
     page = offline.page
     page.goto((published / WEEK / "motesunderlag.html").as_uri(), wait_until="load")
-    assert "Vecka 47 kom 10 rapporter" in page.locator("#vad-har-hant").inner_text()
+    assert "Vecka 47 kom 10 händelser" in page.locator("#vad-har-hant").inner_text()
     rows = page.locator("table.cells tbody tr")
     assert rows.count() == 4
     alert_rows = page.locator("table.cells tr.alert")
@@ -164,7 +164,7 @@ def _shown_counts(page: Any, selector: str) -> list[str]:
 
 
 def test_public_pages_have_no_text_names_or_small_counts(
-    browser: Any,  # noqa: F811
+    browser: Any,
     published: Path,
 ) -> None:
     offline = OfflinePage(browser)
@@ -182,11 +182,11 @@ def test_public_pages_have_no_text_names_or_small_counts(
 
     map_page = _open_map(offline, published / PUBLIC_DIR / WEEK / "karta.html")
     overlays = map_page.locator(".leaflet-control-layers-overlays").inner_text()
-    assert "Rapporter per område" in overlays
+    assert "Händelser per område" in overlays
     assert "Klotter" not in overlays and "Hotspots" not in overlays and "Täthet" not in overlays
     assert offline.count(".marker-cluster") == 0 and offline.count(".lb-pt") == 0
     title = map_page.locator(".lb-title").inner_text()
-    assert "10 rapporter" in title and "offentlig" in title
+    assert "10 händelser" in title and "offentlig" in title
     assert "<3" in map_page.locator(".lb-legend").first.inner_text()
     html_text = map_page.content()
     for secret in (*DESCRIPTIONS, *ORGANISATIONS):

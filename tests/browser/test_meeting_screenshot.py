@@ -12,15 +12,14 @@ import pytest
 
 from services.maps.publish import publish_week
 from services.maps.screenshot import chromium_path, take_screenshots
-from tests.unit.test_maps_meeting import rich_snapshot
-from tests.unit.test_render import make_areas
+from tests.support.browser import require_chromium
+from tests.support.snapshots import make_areas, rich_snapshot
 
 pytestmark = pytest.mark.browser
 
 
 def test_screenshots_of_map_and_meeting_pack(tmp_path: Path) -> None:
-    if not Path(chromium_path()).exists():
-        pytest.skip("no chromium binary; apt-get install chromium")
+    require_chromium(chromium_path())
     published = tmp_path / "out"
     publish_week(published, rich_snapshot(), make_areas(), tiles=None)
     shots = take_screenshots(published, "0580", "2026-W47", tmp_path / "bilder")

@@ -12,16 +12,17 @@ import pytest
 
 from services.maps.publish import publish_week
 from services.maps.screenshot import find_chromium
-from tests.unit.test_maps_meeting import rich_snapshot
-from tests.unit.test_render import make_areas
+from tests.conftest import require
+from tests.support.snapshots import make_areas, rich_snapshot
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_screenshot_command_finds_chromium_by_itself(tmp_path: Path) -> None:
-    if find_chromium() is None:
-        pytest.skip("no Chromium or Chrome installed; apt-get install chromium")
+    require(
+        find_chromium() is not None, "no Chromium or Chrome installed; apt-get install chromium"
+    )
     published = tmp_path / "out"
     publish_week(published, rich_snapshot(), make_areas(), tiles=None)
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("LAGESBILD_")}

@@ -23,7 +23,6 @@ from shared.contracts import ACCEPTED_STREAM, LAGESBILD_READY_STREAM, LagesbildR
 from shared.db import init_db, make_engine
 from shared.redis_runtime import EmbeddedRedis
 from shared.streams import envelope
-from tests.browser.test_map_page import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import free_port
 from tests.integration.test_tib_service import accepted
 from tests.unit.test_tib_planning import SNAP
@@ -54,17 +53,6 @@ def tib_server(tmp_path: Path, redis_server: EmbeddedRedis) -> Iterator[tuple[st
     redis.close()
     server.should_exit = True
     thread.join(timeout=10)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no chromium binary (looked for {CHROMIUM}); apt-get install chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def xadd(redis: Redis, stream: str, message: Any) -> None:

@@ -14,11 +14,11 @@ from sqlmodel import Session, delete
 
 from services.aggregate import store
 from services.aggregate.builder import WeekBuilder
+from services.aggregate.models import WeekSnapshotRow
 from shared.areas import load_kommuner
 from shared.categories import DEFAULT_CATEGORIES
 from shared.contracts import AcceptedReportV1
 from shared.db import init_db, make_engine
-from shared.models import WeekSnapshotRow
 from shared.weeks import iso_week_of
 from tests.support.postgres import pg_bin_dir
 
@@ -98,7 +98,7 @@ def _pg_wipe(db_url: str) -> None:
 
 def test_dump_wipe_restore_and_the_rebuilt_weeks_are_the_same(db_url: str, tmp_path: Path) -> None:
     builder = _builder(db_url)
-    store.add_incidents(builder.engine, _events(), builder.cell_of)
+    store.add_incidents(builder.engine, _events(), builder.grid_cell_of)
     before = _build_all(builder)
     for week in WEEKS:  # real weeks, not empty ones
         built = store.latest_snapshot(builder.engine, "0580", week)

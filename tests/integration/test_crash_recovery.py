@@ -19,9 +19,9 @@ import redis as redis_sync
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from services.ingest.models import RejectedSubmission, ReportConflict, StoredReport
 from shared.contracts import INGEST_GROUP, REJECTED_STREAM, REPORTS_STREAM
 from shared.db import make_engine
-from shared.models import RejectedSubmission, ReportConflict, StoredReport
 from shared.redis_runtime import EmbeddedRedis
 from tests.conftest import run_cli, wait_for
 

@@ -17,9 +17,11 @@ from redis import Redis
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from services.aggregate.plan_store import add_decision, save_plan
+from services.aggregate.plan_cli import plan_message
+from services.maps import decision_store
+from services.maps.config import MapsSettings
 from services.maps.publish import PUBLIC_DIR, publish_week
-from services.maps.server import MapsServerSettings, create_server_app
+from services.maps.server import create_server_app
 from shared.access import ROLES, create_organisation
 from shared.contracts import DECISION_STREAM, DecisionV1, PlanLinkV1, WeekSnapshotV1
 from shared.db import init_db, make_engine
@@ -28,9 +30,8 @@ from shared.models_access import AuditEntry
 from shared.plan import parse_plan
 from shared.redis_runtime import EmbeddedRedis
 from shared.streams import entry_payload
-from tests.conftest import cli_json, wait_for
-from tests.unit.test_maps_meeting import HOT_CENTRUM, HOT_NORR, rich_snapshot
-from tests.unit.test_render import make_areas
+from tests.conftest import cli_json, run_cli, wait_for
+from tests.support.snapshots import HOT_CENTRUM, HOT_NORR, make_areas, rich_snapshot
 
 pytestmark = pytest.mark.redis
 
@@ -86,7 +87,9 @@ def write_area_file(directory: Path) -> Path:
 
 
 def load_test_plan(engine: Engine) -> None:
-    save_plan(engine, parse_plan(PLAN_TOML), PLAN_TOML, datetime.now(UTC))
+    """PLAN_TOML in the archive server's projection, as it hears `plan load` on the stream."""
+    message = plan_message(parse_plan(PLAN_TOML), PLAN_TOML, datetime.now(UTC))
+    assert decision_store.save_plan(engine, message)
 
 
 def stream_decisions(redis_url: str) -> list[DecisionV1]:
@@ -121,8 +124,8 @@ class Web:
             return list(s.exec(select(AuditEntry).where(AuditEntry.action == action)).all())
 
 
-def _server_settings(env: dict[str, str], areas_dir: Path | None) -> MapsServerSettings:
-    return MapsServerSettings(
+def _server_settings(env: dict[str, str], areas_dir: Path | None) -> MapsSettings:
+    return MapsSettings(
         redis_url=env["LAGESBILD_REDIS_URL"],
         database_url=env["LAGESBILD_DATABASE_URL"],
         output_dir=Path(env["LAGESBILD_OUTPUT_DIR"]),
@@ -139,6 +142,7 @@ def web(tmp_path: Path, service_env: dict[str, str], redis_server: EmbeddedRedis
     settings = _server_settings(service_env, write_area_file(tmp_path / "areas"))
     app = create_server_app(settings)
     engine = make_engine(settings.resolved_database_url)
+    init_db(engine)  # the app migrates when it starts; the fixture writes before that
     load_test_plan(engine)
     tokens = {}
     for role in ROLES:
@@ -157,7 +161,7 @@ def web(tmp_path: Path, service_env: dict[str, str], redis_server: EmbeddedRedis
 
 
 def _open_decision(engine: Engine, decision_id: str = "0580-0000beef") -> DecisionV1:
-    """An open decision as the aggregate service stores it."""
+    """An open decision as the archive server heard it on the decision stream."""
     decision = DecisionV1(
         decision_id=decision_id,
         kommun="0580",
@@ -169,7 +173,7 @@ def _open_decision(engine: Engine, decision_id: str = "0580-0000beef") -> Decisi
         until_week="2026-W50",
         decided_at=datetime(2026, 11, 2, 18, tzinfo=UTC),
     )
-    assert add_decision(engine, decision)
+    assert decision_store.save_decision(engine, decision)
     return decision
 
 
@@ -393,12 +397,12 @@ def test_closing_from_the_page(web: Web) -> None:
 
     unknown = web.client.post(f"{PAGE}/0580-nope/stang", headers=web.as_("meeting"))
     assert unknown.status_code == 404 and "Det finns inget beslut" in unknown.text
-    add_decision(web.engine, event)  # the aggregate read the closing
+    # The page keeps what it published in its own projection at once: closed is closed.
     twice = web.client.post(f"{PAGE}/{stored.decision_id}/stang", headers=web.as_("meeting"))
     assert twice.status_code == 409 and "redan stängt" in twice.text
     # a decision of another kommun cannot be closed through this kommun's page
     other = stored.model_copy(update={"decision_id": "0581-00000001", "kommun": "0581"})
-    add_decision(web.engine, other)
+    decision_store.save_decision(web.engine, other)
     assert (
         web.client.post(f"{PAGE}/0581-00000001/stang", headers=web.as_("admin")).status_code == 404
     )
@@ -441,13 +445,14 @@ def test_a_decision_from_the_page_reaches_the_aggregate_and_the_cli(
     """Linköping's real areas and example plan; the aggregate service stores what the page
     published, `lagesbild decision list` shows it, and the page closes it again."""
     settings = _server_settings(service_env, None)
-    client = TestClient(create_server_app(settings), follow_redirects=False)
+    client = TestClient(create_server_app(settings), follow_redirects=False).__enter__()
     engine = make_engine(settings.resolved_database_url)
     init_db(engine)
-    text = (PLANS / "linkoping.toml").read_text("utf-8")
-    save_plan(engine, parse_plan(text), text, datetime.now(UTC))
     _, token = create_organisation(engine, "Samverkansmötet Linköping", "0580", "meeting", [])
     headers = {"Authorization": f"Bearer {token}"}
+    # `plan load` sends the plan; the aggregate keeps it and the page offers its activities.
+    run_cli(service_env, "plan", "load", str(PLANS / "linkoping.toml"))
+    wait_for(lambda: "nattvandring" in client.get(PAGE, headers=headers).text, timeout=30)
     form = {
         "measure": "Nattvandring vid centrumhuset",
         "target": "Skäggetorp, centrala delen",
@@ -468,8 +473,11 @@ def test_a_decision_from_the_page_reaches_the_aggregate_and_the_cli(
     )
     assert stored["responsible"] == ["Kommunen", "Föreningslivet"]  # the plan's activity
     page = client.get(PAGE, headers=headers).text
-    assert form["measure"] in page  # the open decisions, as the aggregate stored them
+    assert form["measure"] in page  # the open decisions, from the page's own projection
     closed = client.post(f"{PAGE}/{stored['decision_id']}/stang", headers=headers)
     assert closed.status_code == 303
     wait_for(lambda: listed()[0]["status"] == "closed", timeout=30)
+    closing_form = f'action="beslut/{stored["decision_id"]}/stang"'
+    assert closing_form not in client.get(PAGE, headers=headers).text  # no longer open
+    client.__exit__(None, None, None)
     assert form["measure"] not in client.get(PAGE, headers=headers).text.split("Öppna beslut")[1]

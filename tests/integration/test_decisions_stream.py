@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from services.aggregate.plan_cli import decision_app, plan_app
+from shared.contracts import PLAN_STREAM
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -31,7 +32,11 @@ def cli(service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
     return invoke
 
 
-def test_plans_load_with_clear_errors(cli: Any, tmp_path: Path) -> None:
+def test_plans_load_with_clear_errors(
+    cli: Any, tmp_path: Path, running_services: dict[str, Any]
+) -> None:
+    """`plan load` checks the plan, sends it on the plan stream and waits until the
+    aggregate service has kept it as a version."""
     assert "version 1 laddad: 8 samverkansområden" in cli(
         plan_app, "load", str(PLANS / "linkoping.toml")
     )
@@ -51,6 +56,18 @@ def test_plans_load_with_clear_errors(cli: Any, tmp_path: Path) -> None:
     [promise] = json.loads(cli(plan_app, "followup-promises", "--month", "2026-11", "--json"))
     assert (promise["promise_id"], promise["count"]) == ("skaggetorp-trygghet", 0)
     assert promise["statement"].startswith("För få händelser")
+
+
+def test_plan_load_says_when_the_aggregate_does_not_store_it(
+    cli: Any, service_env: dict[str, str]
+) -> None:
+    import redis
+
+    output = cli(plan_app, "load", str(PLANS / "linkoping.toml"), "--timeout", "1", code=4)
+    assert "aggregate-tjänsten har inte sparat den inom 1 s" in " ".join(output.split())
+    client = redis.Redis.from_url(service_env["LAGESBILD_REDIS_URL"])
+    assert client.xlen(PLAN_STREAM) == 1  # it waits on the stream for the service
+    client.close()
 
 
 def test_a_decision_goes_over_the_stream_and_is_closed_the_same_way(

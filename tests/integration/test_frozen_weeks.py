@@ -9,11 +9,11 @@ from sqlmodel import Session, delete
 
 from services.aggregate import store
 from services.aggregate.builder import WeekBuilder
+from services.aggregate.models import WeekSnapshotRow
 from shared.areas import load_kommuner
 from shared.categories import DEFAULT_CATEGORIES
 from shared.contracts import AcceptedReportV1
 from shared.db import init_db, make_engine
-from shared.models import WeekSnapshotRow
 
 WEEK = "2026-W47"
 MONDAY = datetime(2026, 11, 16, 12, 0, tzinfo=UTC)

@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session, select
 
-from services.ingest.logic import Limits
+from services.ingest.models import RejectedSubmission, ReportConflict, StoredReport
 from services.ingest.pipeline import IngestPipeline
 from services.ingest.store import DuplicatePolicy
 from shared.areas import load_kommuner
 from shared.categories import DEFAULT_CATEGORIES
 from shared.db import init_db, make_engine
-from shared.models import RejectedSubmission, ReportConflict, StoredReport
 from shared.streams import RawEntry
+from shared.validation import Limits
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

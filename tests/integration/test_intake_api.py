@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -13,18 +14,32 @@ import pytest
 import typer
 from fastapi.testclient import TestClient
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
+from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
+from services.ingest.config import IngestSettings
+from services.ingest.handlers import Ingest
 from services.ingest.main import build_pipeline
+from services.ingest.models import RejectedSubmission, StoredReport
 from services.intake.cli import audit_app, import_app, org_app
 from services.intake.config import IntakeSettings
 from services.intake.main import create_app
 from shared.access import create_organisation, revoke_organisation
-from shared.contracts import NOLLRAPPORT_STREAM, REPORTS_STREAM, NollrapportV1
+from shared.config import settings_for as service_settings
+from shared.contracts import (
+    ACCEPTED_STREAM,
+    INTAKE_GROUP,
+    NOLLRAPPORT_STREAM,
+    REJECTED_STREAM,
+    REPORTS_STREAM,
+    NollrapportV1,
+)
 from shared.db import init_db, make_engine
 from shared.redis_runtime import EmbeddedRedis
 from shared.streams import RawEntry, entry_payload
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.redis
 
@@ -65,10 +80,34 @@ class Intake:
         return self.client.get(path, headers={"Authorization": f"Bearer {token}"})
 
     def ingest(self) -> None:
-        """Run what is on the stream through the real ingest pipeline (its own catalog)."""
-        pipeline = build_pipeline(self.settings.model_copy(update={"extra_categories": {}}))
+        """Run what is on the stream through the real ingest (its own catalog): it stores
+        the reports and announces the outcomes on the accepted and rejected streams, and
+        waits until the intake has them in its own projection (its outcome consumers)."""
+        own_catalog = self.settings.model_copy(update={"extra_categories": {}})
+        pipeline = build_pipeline(service_settings(IngestSettings, own_catalog))
         raw = [RawEntry(i.decode(), entry_payload(f)) for i, f in self.redis.xrange(REPORTS_STREAM)]
-        pipeline.process(raw, datetime.now(UTC))
+
+        async def settle() -> None:
+            redis = AsyncRedis.from_url(self.settings.resolved_redis_url)
+            try:
+                await Ingest(None, redis, pipeline).settle(raw)  # type: ignore[arg-type]
+            finally:
+                await redis.aclose()
+
+        asyncio.run(settle())
+        wait_for(lambda: self.group_caught_up(ACCEPTED_STREAM), timeout=10)
+        wait_for(lambda: self.group_caught_up(REJECTED_STREAM), timeout=10)
+
+    def group_caught_up(self, stream: str) -> bool:
+        """The intake's group has read and acknowledged everything on `stream`."""
+        groups = {g["name"]: g for g in self.redis.xinfo_groups(stream)}
+        group = groups.get(INTAKE_GROUP.encode()) or groups.get(INTAKE_GROUP)
+        last: Any = self.redis.xrevrange(stream, count=1)
+        return (
+            group is not None
+            and group["pending"] == 0
+            and (not last or group["last-delivered-id"] == last[0][0])
+        )
 
 
 def settings_for(tmp_path: Path, redis_url: str, db_url: str, **changes: Any) -> IntakeSettings:
@@ -156,6 +195,13 @@ def test_status_follows_the_report_through_the_ingest(intake: Intake) -> None:
     assert "elsparkcyklar" in rejected["reason"]["message_sv"]
     missing = intake.get(token, "/api/v1/reports/finns-inte/status")
     assert missing.status_code == 404 and missing.json()["errors"][0]["code"] == "not_found"
+    # The answers come from the intake's own projection of the outcome streams, not from
+    # the ingest's tables: with those emptied, the statuses stay.
+    with intake.engine.begin() as conn:
+        conn.execute(delete(StoredReport))
+        conn.execute(delete(RejectedSubmission))
+    assert intake.get(token, "/api/v1/reports/ok/status").json()["status"] == "stored"
+    assert intake.get(token, "/api/v1/reports/ny/status").json()["status"] == "rejected"
 
 
 def test_another_organisations_report_is_not_visible_to_a_reporter(intake: Intake) -> None:

@@ -8,14 +8,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from services.maps.config import MapsSettings
 from services.maps.publish import publish_week
-from services.maps.server import COOKIE, PERMISSION, MapsServerSettings, create_server_app
+from services.maps.server import COOKIE, PERMISSION, create_server_app
 from shared.access import ROLES as ACCESS_ROLES
 from shared.access import create_organisation, revoke_organisation, role_allows
-from shared.db import make_engine
+from shared.db import init_db, make_engine
 from shared.models_access import AuditEntry
-from tests.unit.test_maps_meeting import rich_snapshot
-from tests.unit.test_render import make_areas
+from tests.support.snapshots import make_areas, rich_snapshot
 
 RESTRICTED_PAGE = "/0580/2026-W47/motesunderlag.html"
 OTHER_KOMMUN_PAGE = "/0581/2026-W47/karta.html"
@@ -32,9 +32,10 @@ def server(tmp_path: Path, db_url: str) -> tuple[TestClient, dict[str, str], obj
     snap = rich_snapshot()
     publish_week(out, snap, make_areas(), tiles=None)
     publish_week(out, snap.model_copy(update={"kommun": "0581"}), make_areas(), tiles=None)
-    settings = MapsServerSettings(database_url=db_url, output_dir=out, data_dir=tmp_path / "data")
+    settings = MapsSettings(database_url=db_url, output_dir=out, data_dir=tmp_path / "data")
     app = create_server_app(settings)
     engine = make_engine(db_url)
+    init_db(engine)  # the app migrates when it starts; the fixture writes before that
     tokens = {}
     for role in ROLES:
         sources = ["vaktare"] if role in ("reporter", "tib", "admin") else []

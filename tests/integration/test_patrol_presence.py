@@ -16,11 +16,11 @@ from sqlmodel import Session, select
 
 from services.aggregate import patrol_store, plan_store, store
 from services.aggregate.builder import WeekBuilder
+from services.aggregate.models import PatrolEventRow
 from shared.areas import load_kommuner
 from shared.categories import DEFAULT_CATEGORIES
 from shared.contracts import TIB_ORDER_STREAM, AcceptedReportV1, DecisionV1
 from shared.db import init_db, make_engine
-from shared.models import PatrolEventRow
 from shared.streams import envelope
 from shared.weeks import iso_week_of, last_complete_week, week_bounds
 from tests.conftest import cli_json, service_logs, wait_for

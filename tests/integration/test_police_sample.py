@@ -19,7 +19,6 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from services.ingest.logic import ValidReport, validate_submission
 from services.ingest.police import (
     EXCLUSION_REASONS,
     LOCATION_PRECISION,
@@ -30,7 +29,8 @@ from services.ingest.police_cli import kommun_point, register
 from shared.areas import KommunAreas, parse_area_collection
 from shared.categories import DEFAULT_CATEGORIES
 from shared.contracts import ReportV1
-from tests.conftest import cli_json, service_logs, wait_for
+from shared.validation import ValidReport, validate_submission
+from tests.conftest import cli_json, require, service_logs, wait_for
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 POLISEN_DIR = SHARED_DATA / "polisen"
@@ -42,8 +42,7 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 def _require(*paths: Path) -> None:
     for path in paths:
-        if not path.is_file():
-            pytest.skip(f"shared data not present (not part of the repository): {path}")
+        require(path.is_file(), f"shared data not present (not part of the repository): {path}")
 
 
 def _all_kommun_names() -> dict[str, str]:

@@ -1,7 +1,9 @@
-"""Retention: the purge removes what is older than the period, and nothing else."""
+"""Retention: the purge removes what is older than the period, and nothing else; each
+service's daily purge touches only its own tables."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -10,20 +12,19 @@ from sqlmodel import Session, func, select
 
 from services.aggregate import patrol_store, store
 from services.aggregate.builder import WeekBuilder
-from services.retention import purge
+from services.aggregate.models import PatrolEventRow, WeekCount, WeekIncident
+from services.cli_ops import purge_all as purge
+from services.ingest.config import IngestSettings
+from services.ingest.jobs import scheduled_jobs
+from services.ingest.models import RejectedSubmission, StoredReport
+from services.ingest.retention import purge_own_tables as purge_ingest
+from services.tib.models import TibOrderEvent
+from services.tib.retention import purge_own_tables as purge_tib
 from shared.areas import load_kommuner
 from shared.categories import DEFAULT_CATEGORIES
 from shared.contracts import AcceptedReportV1
 from shared.db import init_db, make_engine
-from shared.models import (
-    PatrolEventRow,
-    PurgeRun,
-    RejectedSubmission,
-    StoredReport,
-    WeekCount,
-    WeekIncident,
-)
-from shared.models_tib import TibOrderEvent
+from shared.retention import PurgeRun
 from shared.weeks import iso_week_of
 from tests.support.patrols import visit_events
 
@@ -126,6 +127,7 @@ def test_a_dry_run_counts_and_changes_nothing(engine) -> None:  # type: ignore[n
         "snapshot_points": 1,
         "patrol_events": 4,  # the old visit: issued, checked in, outcome, checked out
         "tib_order_events": 1,  # the TiB's copy, with the guard's note
+        "intake_rejections": 0,  # the intake's projection of the ingest's outcomes
     }
     assert (_count(engine, StoredReport), _count(engine, WeekIncident)) == (2, 2)
 
@@ -156,3 +158,29 @@ def test_every_run_leaves_an_audit_entry(engine) -> None:  # type: ignore[no-unt
     assert json.loads(runs[1].counts_json)["reports"] == 1
     second = purge(engine, now=NOW, retention_days=400, dry_run=False, run_by="schema")
     assert set(second.values()) == {0}  # nothing left to purge
+
+
+def test_each_service_purges_only_its_own_tables(engine) -> None:  # type: ignore[no-untyped-def]
+    counts = purge_ingest(engine, now=NOW, retention_days=400, dry_run=False, run_by="ingest")
+    assert counts == {"reports": 1, "rejected_submissions": 1, "conflicts": 0}
+    # The aggregate's and the TiB's rows are still there until their own purges run.
+    assert (_count(engine, StoredReport), _count(engine, WeekIncident)) == (1, 2)
+    with Session(engine) as s:
+        assert len(list(s.exec(select(TibOrderEvent)))) == 2
+    assert purge_tib(engine, now=NOW, retention_days=400, dry_run=False, run_by="tib") == {
+        "tib_order_events": 1
+    }
+
+
+def test_the_ingest_schedules_the_daily_purge_of_its_own_tables(engine) -> None:  # type: ignore[no-untyped-def]
+    settings = IngestSettings(retention_days=400, purge_cron="30 3 * * *")
+    [(job_id, (when, job))] = scheduled_jobs(settings, engine).items()
+    assert (job_id, when) == ("purge-ingest", "30 3 * * *")
+    counts = asyncio.run(job())
+    assert counts["reports"] == 1 and set(counts) == {
+        "reports",
+        "rejected_submissions",
+        "conflicts",
+    }
+    with Session(engine) as s:
+        assert [r.run_by for r in s.exec(select(PurgeRun))] == ["ingest"]

@@ -27,7 +27,7 @@ from shared.contracts import LAGESBILD_READY_STREAM, AcceptedReportV1, Lagesbild
 from shared.db import init_db, make_engine
 from shared.redis_runtime import EmbeddedRedis
 from shared.streams import entry_payload
-from tests.unit.test_render import make_areas, small_snapshot
+from tests.support.snapshots import make_areas, small_snapshot
 
 pytestmark = pytest.mark.redis
 
@@ -78,12 +78,12 @@ async def test_late_reports_make_one_revision_per_interval_and_public_waits(
     await broker.connect()
     aggregate = Aggregate(broker, redis, builder, revision_min_interval_s=INTERVAL_S)
     try:
-        store.add_incidents(engine, [_event(1)], builder.cell_of)
+        store.add_incidents(engine, [_event(1)], builder.grid_cell_of)
         assert await aggregate.build_and_announce("0580", WEEK, requested_by="schedule")
 
         # Two late reports right after the build: none is revised at once, one is due.
         for n in (2, 3):
-            store.add_incidents(engine, [_event(n)], builder.cell_of)
+            store.add_incidents(engine, [_event(n)], builder.grid_cell_of)
             await aggregate.rebuild_frozen_weeks([_event(n)])
         assert store.latest_snapshot(engine, "0580", WEEK).revision == 1  # type: ignore[union-attr]
         due = await redis.zrange(REVISIONS_DUE, 0, -1, withscores=True)
@@ -92,7 +92,7 @@ async def test_late_reports_make_one_revision_per_interval_and_public_waits(
         assert await aggregate.build_due_revisions() == []  # not yet
 
         # NX: a later report does not push the revision further away.
-        store.add_incidents(engine, [_event(4)], builder.cell_of)
+        store.add_incidents(engine, [_event(4)], builder.grid_cell_of)
         await aggregate.rebuild_frozen_weeks([_event(4)])
         assert (await redis.zscore(REVISIONS_DUE, "0580|" + WEEK)) == first_due
 

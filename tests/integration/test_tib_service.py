@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from typer.testing import CliRunner
 
+from services.aggregate.models import WeekSnapshotRow
 from services.tib.cli import tib_app
 from services.tib.config import TibSettings
 from services.tib.consumer import TIB_GROUP
@@ -34,7 +35,6 @@ from shared.contracts import (
     LagesbildReadyV1,
 )
 from shared.db import init_db, make_engine
-from shared.models import WeekSnapshotRow
 from shared.redis_runtime import EmbeddedRedis
 from shared.streams import entry_payload, envelope
 from shared.weeks import STOCKHOLM, iso_week_of
@@ -152,7 +152,8 @@ def test_snapshot_and_decisions_give_the_overlay_and_the_recommendation(tib: Tib
     tuesday = datetime(2026, 11, 24, 9, 0, tzinfo=STOCKHOLM)  # Ryd's busy time
     rec = tib.get("/api/v1/tib/recommendation", **{"from": tuesday.isoformat(), "hours": 2})
     assert rec.json()["visits"][0]["reason"] == (
-        "Ryd centrum tis 10–11: 6 händelser i lägesbilden 2026-W47, mest klotter; "
+        "Ryd centrum tis 10–11: väntat ca 6 händelser i veckan (6 i lägesbilden vecka 47), "
+        "mest klotter; "
         "mötets beslut: Väktare kvällstid"
     )
 
@@ -208,20 +209,22 @@ def test_an_order_from_issue_to_outcome_over_the_stream(tib: Tib) -> None:
     assert place["incident_reports"] == 1 and place["outcomes"] == ["Krossad ruta vid entrén"]
 
 
-def test_the_recommend_command_reads_the_newest_frozen_week(
+def test_the_recommend_command_reads_the_tibs_own_snapshot(
     tib: Tib, monkeypatch: pytest.MonkeyPatch, db_url: str, tmp_path: Path
 ) -> None:
-    with Session(tib.engine) as s:  # as the aggregate stores a week (the TiB has none yet)
-        row = WeekSnapshotRow(
-            kommun="0580",
-            iso_week=SNAP.iso_week,
-            revision=1,
-            content_hash="x",
-            built_at=SNAP.built_at,
-            snapshot_json=SNAP.model_dump_json(),
-        )
-        s.add(row)
+    """The command reads what the TiB heard on the ready stream, never the aggregate's
+    `week_snapshot` (here it holds a week of kommun 0114 the TiB never heard of)."""
+    with Session(tib.engine) as s:
+        other = SNAP.model_copy(update={"kommun": "0114"})
+        s.add(
+            WeekSnapshotRow(
+                kommun="0114", iso_week=SNAP.iso_week, revision=1, content_hash="x",
+                built_at=SNAP.built_at, snapshot_json=other.model_dump_json(),
+            )
+        )  # fmt: skip
         s.commit()
+    xadd(tib.redis, LAGESBILD_READY_STREAM, LagesbildReadyV1(snapshot=SNAP))
+    wait_for(lambda: tib.get("/api/v1/tib/live").json()["lagesbild"], timeout=10)
     monkeypatch.setenv("LAGESBILD_DATABASE_URL", db_url)
     monkeypatch.setenv("LAGESBILD_DATA_DIR", str(tmp_path / "data"))
     args = ["recommend", "--kommun", "0580", "--from", "2026-11-27T21:00", "--hours", "4",

@@ -17,22 +17,22 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from services.aggregate.plan_store import add_decision
 from services.intake import audit
 from services.intake.config import IntakeSettings
 from services.intake.main import create_app as create_intake
+from services.intake.models import IntakeReceipt
+from services.maps import decision_store
+from services.maps.config import MapsSettings
 from services.maps.publish import publish_week
-from services.maps.server import MapsServerSettings, create_server_app
+from services.maps.server import create_server_app
 from services.tib import store
 from services.tib.config import TibSettings
 from services.tib.main import create_app as create_tib
 from shared.access import create_organisation
 from shared.contracts import DecisionV1, PatrolOrderEventV1, PatrolOrderV1
 from shared.db import init_db, make_engine
-from shared.models_access import IntakeReceipt
 from shared.weeks import iso_week_of, shift_week
-from tests.unit.test_maps_meeting import rich_snapshot
-from tests.unit.test_render import make_areas
+from tests.support.snapshots import make_areas, rich_snapshot
 
 OWN, OTHER = "0580", "0581"
 KOMMUNER = (OWN, OTHER)
@@ -112,7 +112,7 @@ class World:
         return order.order_id
 
     def decision(self, kommun: str) -> str:
-        """An open decision of `kommun`, as the aggregate service stores it."""
+        """An open decision of `kommun`, as the archive server heard it on the stream."""
         now = datetime.now(UTC)
         decision = DecisionV1(
             decision_id=f"{kommun}-{uuid.uuid4().hex[:12]}",
@@ -125,7 +125,7 @@ class World:
             until_week=shift_week(iso_week_of(now), 4),
             decided_at=now,
         )
-        assert add_decision(self.engine, decision)
+        assert decision_store.save_decision(self.engine, decision)
         return decision.decision_id
 
     def close(self) -> None:
@@ -211,7 +211,7 @@ def build_world(tmp_path: Path, redis_url: str, **limits: Any) -> World:
         claim_idle_ms=1000,
         claim_interval_ms=300,
     )
-    maps = MapsServerSettings(
+    maps = MapsSettings(
         **common,
         output_dir=out,
         map_tiles="",

@@ -39,6 +39,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from services.aggregate.models import WeekSnapshotRow
+from services.ingest.models import RejectedSubmission, StoredReport
 from services.intake import csv_import
 from services.intake.cli import import_app
 from services.intake.config import IntakeSettings
@@ -54,7 +56,6 @@ from shared.contracts import (
 from shared.csv_safety import safe_cell, safe_row
 from shared.db import init_db, make_engine
 from shared.http_server import server_config
-from shared.models import RejectedSubmission, StoredReport, WeekSnapshotRow
 from shared.models_access import AuditEntry
 from shared.redis_runtime import EmbeddedRedis
 from shared.scrub import scrub
@@ -170,7 +171,8 @@ def make_intake(tmp_path: Path, redis_server: EmbeddedRedis) -> Callable[..., In
 
 
 def _apps(tmp_path: Path, redis_url: str) -> dict[str, Any]:
-    from services.maps.server import MapsServerSettings, create_server_app
+    from services.maps.config import MapsSettings
+    from services.maps.server import create_server_app
     from services.tib.config import TibSettings
     from services.tib.main import create_app as create_tib_app
 
@@ -180,7 +182,7 @@ def _apps(tmp_path: Path, redis_url: str) -> dict[str, Any]:
         "database_url": f"sqlite:///{tmp_path / 'apps.db'}",
     }
     (tmp_path / "out" / "offentlig").mkdir(parents=True)
-    maps = MapsServerSettings(**common, output_dir=tmp_path / "out")
+    maps = MapsSettings(**common, output_dir=tmp_path / "out")
     tib = TibSettings(**common)
     intake = IntakeSettings(**common)
     return {
@@ -457,7 +459,11 @@ def test_the_buildable_weeks_reach_a_margin_before_the_data_and_one_week_ahead()
 
 
 @pytest.mark.slow
-def test_week_build_refuses_a_week_far_outside_the_data(service_env: dict[str, str]) -> None:
+def test_week_build_refuses_a_week_far_outside_the_data(
+    service_env: dict[str, str], running_services: dict[str, Any]
+) -> None:
+    """Refused before anything is asked of the aggregate: a week no data can make buildable
+    (the CLI), one too far from the stored data (the aggregate's dead letter, its reason)."""
     for week in ("9999-W01", "1999-W52"):
         proc = run_cli(service_env, "week", "build", "--week", week, check=False)
         assert proc.returncode == 2, proc.stderr
@@ -465,6 +471,9 @@ def test_week_build_refuses_a_week_far_outside_the_data(service_env: dict[str, s
         assert "Traceback" not in proc.stderr
     proc = run_cli(service_env, "week", "build", "--week", "2026-W99", check=False)
     assert proc.returncode == 2 and "Ogiltig vecka" in proc.stderr
+    proc = run_cli(service_env, "week", "build", "--week", "2001-W05", check=False)
+    assert proc.returncode == 2, proc.stderr  # no data: the aggregate's range is near today
+    assert "Veckan 2001-W05 ligger utanför det som kan byggas" in proc.stderr.replace("\n", " ")
     engine = make_engine(service_env["LAGESBILD_DATABASE_URL"])
     init_db(engine)
     with Session(engine) as s:
@@ -724,7 +733,7 @@ def test_safe_row_neutralises_formulas_in_both_dialects(delimiter: str) -> None:
 
 
 def test_exports_neutralise_formulas_in_every_text_column() -> None:
-    from tests.unit.test_render import incident, make_snapshot
+    from tests.support.snapshots import incident, make_snapshot
 
     snap = make_snapshot(
         [

@@ -31,11 +31,10 @@ from shared.web_security import (
     script_hashes,
 )
 from tests.browser.test_decision_page import PACK, Archive, archive  # noqa: F401 (fixture)
-from tests.browser.test_map_page import browser  # noqa: F401 (fixture)
 from tests.browser.test_tib_page import tib_server, xadd  # noqa: F401 (fixture)
 from tests.conftest import free_port, wait_for
 from tests.integration.test_tib_service import accepted
-from tests.unit.test_maps_meeting import HOT_NORR
+from tests.support.snapshots import HOT_NORR
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
 
@@ -100,7 +99,7 @@ class Watched:
 
 
 @pytest.fixture
-def context(browser: Any) -> Iterator[Any]:  # noqa: F811
+def context(browser: Any) -> Iterator[Any]:
     ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="sv-SE",
                               timezone_id="Europe/Stockholm")  # fmt: skip
     yield ctx
@@ -187,9 +186,10 @@ def test_the_report_form_works_under_the_policy(intake: tuple[str, str, str], co
     page.goto(f"{url}/rapport#nyckel={token}")
     page.wait_for_function("() => document.getElementById('vem').textContent.includes('Securitas')")
     page.wait_for_function("() => document.querySelectorAll('#karta path').length > 0")  # the areas
-    page.select_option("#kategori", "skadegorelse")
+    page.check("#kategori-skadegorelse")
     page.locator("#karta").click()  # the middle of the map: inside the kommun
-    assert page.text_content("#plats-text").startswith("Vald plats: 58.")
+    assert page.text_content("#plats-text").startswith("Vald plats: ")
+    assert page.get_attribute("#plats-sok", "aria-invalid") is None
     page.fill("#beskrivning", HOSTILE)
     page.click("#skicka")
     page.wait_for_function(
@@ -302,7 +302,7 @@ def test_a_published_map_opened_from_disk_runs_under_its_meta_policy(
     put the policy in a <meta> element; Chromium then runs the page from file: with it."""
     from services.maps.render import install_assets, render_week_map
     from tests.browser.test_map_page import _browser_snapshot
-    from tests.unit.test_render import make_areas
+    from tests.support.snapshots import make_areas
 
     install_assets(tmp_path)
     html = render_week_map(_browser_snapshot(), make_areas(), tiles=None)

@@ -377,8 +377,9 @@ def test_every_tib_response_carries_the_headers(tmp_path: Path, redis_server: An
 
 @pytest.mark.redis
 def test_every_archive_response_carries_the_headers(tmp_path: Path, redis_server: Any) -> None:
+    from services.maps.config import MapsSettings
     from services.maps.publish import publish_week
-    from services.maps.server import MapsServerSettings, create_server_app
+    from services.maps.server import create_server_app
     from shared.access import create_organisation
     from shared.db import init_db, make_engine
     from tests.integration.test_decision_web import (
@@ -386,11 +387,11 @@ def test_every_archive_response_carries_the_headers(tmp_path: Path, redis_server
         load_test_plan,
         write_area_file,
     )
-    from tests.unit.test_render import make_areas
+    from tests.support.snapshots import make_areas
 
     out = tmp_path / "out"
     publish_week(out, decision_snapshot(), make_areas(), tiles=None)
-    settings = MapsServerSettings(
+    settings = MapsSettings(
         redis_url=redis_server.url,
         database_url=f"sqlite:///{tmp_path / 'data' / 'lagesbild.db'}",
         output_dir=out,

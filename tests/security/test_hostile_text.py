@@ -22,7 +22,6 @@ import pytest
 
 from shared.areas import load_kommuner
 from shared.weeks import last_complete_week, shift_week, week_bounds
-from tests.browser.test_map_page import browser  # noqa: F401 (fixture)
 from tests.conftest import cli_json, run_cli, service_logs, wait_for
 from tests.security.hostile import evaluated, normalise, probe, shown_literally
 
@@ -230,7 +229,7 @@ def test_hostile_text_in_every_field_is_published_and_shown_literally(
     hostile_env: dict[str, str],
     services: None,
     tmp_path: Path,
-    browser: Any,  # noqa: F811
+    browser: Any,
 ) -> None:
     week = last_complete_week(datetime.now(UTC))
     folder = _published(hostile_env, tmp_path, week)

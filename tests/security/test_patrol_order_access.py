@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import typer
+from redis import Redis
 from typer.testing import CliRunner
 
 from services.intake.cli import org_app
@@ -21,6 +22,7 @@ from shared.access import (
     find_caller,
     set_guard_company,
 )
+from shared.contracts import TIB_ORDER_STREAM, guard_company_group
 from shared.redis_runtime import EmbeddedRedis
 from tests.security.access_world import OWN, World, build_world, order_body
 
@@ -131,6 +133,16 @@ def test_the_org_commands_mark_and_unmark_guard_companies(
 ) -> None:
     monkeypatch.setenv("LAGESBILD_DATABASE_URL", world.engine.url.render_as_string(False))
     monkeypatch.setenv("LAGESBILD_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LAGESBILD_REDIS_URL", world.redis_url)
+    redis = Redis.from_url(world.redis_url, decode_responses=True)
+
+    def delivery_groups() -> set[str]:
+        """The guard companies' groups on the orders stream (shared/contracts.py)."""
+        if not redis.exists(TIB_ORDER_STREAM):
+            return set()
+        names = {g["name"] for g in redis.xinfo_groups(TIB_ORDER_STREAM)}
+        return {n for n in names if n.startswith("guard:")}
+
     cli = typer.Typer()
     cli.add_typer(org_app, name="org")
     run = CliRunner().invoke
@@ -139,13 +151,19 @@ def test_the_org_commands_mark_and_unmark_guard_companies(
     assert added.exit_code == 0, added.output
     assert "väktarbolag" in added.output
     assert caller_by_name(world.engine, "Nattvakten AB").can(GUARD_ORDERS)  # type: ignore[union-attr]
+    assert delivery_groups() == {guard_company_group("Nattvakten AB")}  # its orders are kept
     refused = run(cli, ["org", "add", "Fältgruppen", "--kommun", OWN, "--source",
                         "faltsekreterare", "--guard-company"])  # fmt: skip
     assert refused.exit_code == 1 and "tar inte väktaruppdrag" in refused.output
     assert run(cli, ["org", "guard-company", "reporter-0580"]).exit_code == 0
     assert caller_by_name(world.engine, "reporter-0580").can(GUARD_ORDERS)  # type: ignore[union-attr]
+    assert guard_company_group("reporter-0580") in delivery_groups()
     assert run(cli, ["org", "guard-company", "reporter-0580", "--remove"]).exit_code == 0
     assert not caller_by_name(world.engine, "reporter-0580").can(GUARD_ORDERS)  # type: ignore[union-attr]
+    assert guard_company_group("reporter-0580") not in delivery_groups()
+    assert run(cli, ["org", "revoke", "Nattvakten AB"]).exit_code == 0
+    assert delivery_groups() == set()  # a revoked company's orders are no longer held
+    redis.close()
     admin = run(cli, ["org", "add", "Länsadmin", "--kommun", "0580", "--kommun", "0581",
                       "--role", "admin", "--source", "ovrig"])  # fmt: skip
     assert admin.exit_code == 0, admin.output

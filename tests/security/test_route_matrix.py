@@ -273,8 +273,18 @@ TIB: dict[tuple[str, str], Rule | tuple[Rule, ...]] = {
     ("GET", "/tib"): Rule(
         get("/tib"), LIVE, NA("the page shows the token's kommun; its API calls are checked")
     ),
+    ("GET", "/uppdrag"): Rule(
+        get("/uppdrag"),
+        roles("guard"),
+        NA("the guards' page shows the token's own orders; its API calls are checked"),
+    ),
+    ("GET", "/uppdrag.webmanifest"): public("GET", "/uppdrag.webmanifest"),
+    ("GET", "/uppdrag-sw.js"): public("GET", "/uppdrag-sw.js"),
     ("GET", "/logga-in"): public("GET", "/logga-in"),
-    ("POST", "/logga-in"): Rule(_tib_login, LIVE, NA("logs in to the token's own kommun")),
+    # the TiB to /tib, a guard company to /uppdrag
+    ("POST", "/logga-in"): Rule(
+        _tib_login, LIVE | {"guard"}, NA("logs in to the token's own kommun")
+    ),
     ("POST", "/logga-ut"): public("POST", "/logga-ut"),
 }
 

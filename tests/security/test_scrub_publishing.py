@@ -17,25 +17,21 @@ from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
 from services.aggregate import plan_store
+from services.aggregate.plan_store import stored_decision
 from services.ingest.handlers import record
-from services.ingest.logic import Limits
 from services.ingest.pipeline import IngestPipeline
 from services.ingest.store import DuplicatePolicy
+from services.maps import decision_store
 from shared.areas import load_kommuner
 from shared.categories import DEFAULT_CATEGORIES
 from shared.contracts import DECISION_STREAM, TIB_ORDER_STREAM, DecisionV1, PatrolOrderEventV1
 from shared.db import init_db, make_engine
-from shared.decisions import (
-    MAX_MEASURE_CHARS,
-    DecisionDraft,
-    build_decision,
-    closing_event,
-    stored_decision,
-    xadd_decision,
-)
+from shared.decision_events import xadd_decision
+from shared.decisions import MAX_MEASURE_CHARS, DecisionDraft, build_decision, closing_event
 from shared.plan import parse_plan
 from shared.redis_runtime import EmbeddedRedis
 from shared.streams import RawEntry, entry_payload
+from shared.validation import Limits
 from tests.integration.test_tib_service import Tib, tib  # noqa: F401 (fixture)
 
 # Skatteverket's test personnummer, a mobile number, an address, a plate.
@@ -97,6 +93,11 @@ def test_decisions_are_scrubbed_when_built_closed_published_and_read_back(
     again = stored_decision(engine, raw.decision_id)
     assert again is not None
     assert (again.measure, again.note) == ("ring [telefon]", "pnr [personnummer]")
+    # ... and as the archive server's decision page keeps and reads it (its projection).
+    decision_store.save_decision(engine, raw)
+    [listed] = decision_store.open_decisions(engine, raw.kommun)
+    assert (listed.measure, listed.note) == ("ring [telefon]", "pnr [personnummer]")
+    assert listed == again
 
 
 def test_a_scrubbed_decision_keeps_within_the_measure_limit() -> None:

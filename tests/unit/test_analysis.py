@@ -117,8 +117,26 @@ def test_new_installation_without_history_raises_no_alert() -> None:
 def test_clear_rise_is_flagged_and_described() -> None:
     s = _one(cell_stats({CELL: 9}, _history([1, 0, 1, 2, 0, 1, 1, 0] * 6), WEEK))
     assert s.alert and s.p_value is not None and s.p_value < 1e-4
-    assert describe_change(s).startswith("9 (förra veckan 1, +8; snitt 0,8 / 8 v, 0,8 / 52 v)")
+    # 48 weeks of history: each mean names the weeks it really covers
+    assert (s.mean_8_weeks, s.baseline_weeks) == (8, 48)
+    assert describe_change(s).startswith("9 (förra veckan 1, +8; snitt 0,8 / 8 v, 0,8 / 48 v)")
     assert describe_change(s).endswith("ovanligt hög")
+
+
+def test_means_cover_only_the_weeks_with_complete_data() -> None:
+    """Five weeks of data: the "8 v" and "52 v" means are one 5-week mean, said once; weeks
+    before the first complete week (here the first, partial one) are left out entirely."""
+    history = _history([2, 4, 2, 4, 2])
+    s = _one(cell_stats({CELL: 3}, history, WEEK))
+    assert (s.mean_8_weeks, s.baseline_weeks, s.mean_8, s.mean_52) == (5, 5, 2.8, 2.8)
+    assert describe_change(s) == "3 (förra veckan 2, +1; snitt 2,8 / 5 v)"
+    first_complete = shift_week(WEEK, -4)  # the oldest week (-5) was only partly covered
+    s = _one(cell_stats({CELL: 3}, history, WEEK, first_week=first_complete))
+    assert (s.mean_8_weeks, s.baseline_weeks, s.mean_8) == (4, 4, 3.0)
+    # nothing complete before this week: no previous week, no mean, no claim
+    s = _one(cell_stats({CELL: 3}, history, WEEK, first_week=WEEK))
+    assert (s.previous, s.mean_8, s.baseline_weeks, s.p_value) == (None, None, 0, None)
+    assert describe_change(s) == "3"
 
 
 def test_below_min_count_is_never_an_alert() -> None:

@@ -274,11 +274,11 @@ def test_a_configured_browser_that_does_not_exist_is_named(tmp_path: Path) -> No
         find_chromium("/inte/har", search_path=str(tmp_path), fallbacks=())
 
 
+@pytest.mark.slow  # > 5 s
 def test_screenshot_without_a_browser_says_how_to_get_one(tmp_path: Path) -> None:
     from services.maps.publish import publish_week
     from services.maps.screenshot import take_screenshots
-    from tests.unit.test_maps_meeting import rich_snapshot
-    from tests.unit.test_render import make_areas
+    from tests.support.snapshots import make_areas, rich_snapshot
 
     published = tmp_path / "out"
     publish_week(published, rich_snapshot(), make_areas(), tiles=None)

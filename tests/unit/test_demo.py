@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from services.demo_data import generate_demo_reports, write_jsonl
 from shared.areas import OTHER_AREA, KommunAreas, load_kommuner
 from shared.categories import DEFAULT_CATEGORIES
 from shared.contracts import ReportV1
-from shared.demo import generate_demo_reports, write_jsonl
 from shared.weeks import STOCKHOLM, iso_week_of
 
 END = datetime(2025, 6, 18, 12, 0, tzinfo=STOCKHOLM)  # a Wednesday in 2025-W25

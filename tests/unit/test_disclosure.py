@@ -19,8 +19,7 @@ from services.maps.suppress import shown_change, shown_count
 from shared.areas import OTHER_AREA
 from shared.categories import DEFAULT_CATEGORIES
 from shared.contracts import AreaCount, AreaCoverageV1, HotspotV1, WeekSnapshotV1
-from tests.unit.test_maps_meeting import rich_snapshot
-from tests.unit.test_render import AREA_BOXES, make_areas, make_snapshot
+from tests.support.snapshots import AREA_BOXES, make_areas, make_snapshot, rich_snapshot
 
 S, H, P = Status.SHOWN, Status.SMALL, Status.HIDDEN  # shown, "<3", "≥3"
 
@@ -209,6 +208,12 @@ def _relations_of_summary(summary: dict[str, Any]) -> tuple[dict[Any, Any], list
     return marks, relations
 
 
+def _value(text: str) -> int | str:
+    """A count as the pack prints it ("1 234", "<3", "≥3") back as the JSON has it."""
+    plain = text.replace("\u202f", "")
+    return int(plain) if plain.isdigit() else text
+
+
 def _with_meeting_pack(
     marks: dict[Any, Any], relations: list[Rel], snapshot: WeekSnapshotV1
 ) -> set[Any]:
@@ -228,10 +233,10 @@ def _with_meeting_pack(
     for row in rows:
         i, h = by_name[row["name"]]
         spot = ("count", "hotspot", i)
-        assert marks[spot] == row["count"]  # the pack and the JSON agree
-        marks[("previous", "hotspot", i)] = row["previous"]
+        assert marks[spot] == _value(row["count"])  # the pack and the JSON agree
+        marks[("previous", "hotspot", i)] = _value(row["previous"])
         parts = []
-        listed = {labels[label]: mark for label, mark in row["categories"]}
+        listed = {labels[label]: _value(mark) for label, mark in row["categories"]}
         for code in labels.values():  # a category left out is '<3'
             key = ("count", "hotspot-category", i, code)
             marks[key] = listed.get(code, "<3")
@@ -266,10 +271,10 @@ def _same_numbers_everywhere(summary: dict[str, Any], folder: Path) -> None:
     for a in summary["areas"]:
         if f"<b>{a['area']}</b>" not in page:
             continue  # an area without a shape on this map
-        tip = f"<b>{a['area']}</b><br>{a['total']} rapporter vecka {summary['iso_week']}<br>"
+        tip = f"<b>{a['area']}</b><br>{a['total']} händelser {summary['week_label']}<br>"
         tip += f"Förra veckan: {a['previous']}"
         assert tip in page, tip
-    title = f'{summary["total"]} rapporter <span class="lb-muted">(förra veckan '
+    title = f'{summary["headline"]} <span class="lb-muted">(förra veckan '
     title += f"{summary['previous_total']}"
     assert title.replace('"', '\\"') in page or title in page, title
 
@@ -285,7 +290,7 @@ def _same_numbers_everywhere(summary: dict[str, Any], folder: Path) -> None:
     for area, label, count, previous in shown_rows:
         cell = areas[area]["categories"][labels[label]]
         assert (count, previous) == (str(cell["count"]), str(cell["previous"])), (area, label)
-    sentence = re.search(r"Vecka \d+ kom (\S+) rapporter", pack)
+    sentence = re.search(r"Vecka \d+ kom (\S+) händelser", pack)
     assert sentence is not None and sentence[1] == str(summary["total"])
 
 

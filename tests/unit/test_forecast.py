@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from services.aggregate.forecast import (
     BASELINE,
     DEFAULT_METHOD,
+    EVALUATE_METHODS,
     FINE_CELL_M,
     SWEREF99TM_EPSG,
     Cell,
@@ -102,7 +103,7 @@ def test_decay_prefers_a_recently_active_cell_over_an_old_one() -> None:
     decay = forecast(points, UNTIL, method="decay", area_fraction=0.5)
     assert [cell_of(c) for c in base] == [(1, 1)]
     assert [cell_of(c) for c in decay] == [(5, 5)]
-    half_life = parse_method("decay").half_life_weeks
+    half_life = count_method("decay").half_life_weeks
     assert half_life is not None
     # A single incident exactly one half-life before the cut-off scores 0.5.
     one = make_points([(MONDAY - timedelta(weeks=half_life), at(0, 0))])
@@ -126,7 +127,7 @@ def test_position_kernel_shares_an_incident_near_a_cell_edge_with_the_neighbour(
     events += [(days_before(2), at(9, 3, dx=20.0, dy=20.0))]  # 1 σ from a corner
     points = make_points(events)
     grid = Grid.covering(points, CELL)
-    method = parse_method("hl=inf,ks=20")
+    method = count_method("hl=inf,ks=20")
     scores = cell_scores(points, grid, UNTIL, method)
     plain = cell_scores(points, grid, UNTIL, BASELINE)
 
@@ -422,26 +423,35 @@ def test_week_starts_are_the_mondays_in_the_half_open_range() -> None:
 # --- methods, projections, GeoJSON -------------------------------------------------------------
 
 
+def count_method(text: str) -> Method:
+    method = parse_method(text)
+    assert isinstance(method, Method), text
+    return method
+
+
 def test_parse_method() -> None:
     assert parse_method("baseline") == BASELINE
-    default = parse_method(DEFAULT_METHOD)
-    assert default.cell_m == FINE_CELL_M == 250 / 3 and default.half_life_weeks is None
-    assert default.spec == "hl=inf,nw=0,window=52,cell=250/3"
-    assert parse_method(default.spec).cell_m == default.cell_m  # exact round trip
-    fine = parse_method("cell=125,shrink=1")
+    # The default is the baseline since the fourth round (docs/forecast.md).
+    assert parse_method(DEFAULT_METHOD) == BASELINE
+    fine83 = parse_method("fine")
+    assert isinstance(fine83, Method)
+    assert fine83.cell_m == FINE_CELL_M == 250 / 3 and fine83.half_life_weeks is None
+    assert fine83.spec == "hl=inf,nw=0,window=52,cell=250/3"
+    assert parse_method(fine83.spec).cell_size(250.0) == fine83.cell_m  # exact round trip
+    fine = count_method("cell=125,shrink=1")
     assert (fine.cell_m, fine.shrink, fine.cell_size(250.0)) == (125.0, 1.0, 125.0)
-    assert parse_method("decay").cell_size(250.0) == 250.0
-    assert parse_method("fine:cell=100").cell_m == 100.0
-    custom = parse_method("hl=4,nw=0.5")
+    assert count_method("decay").cell_size(250.0) == 250.0
+    assert count_method("fine:cell=100").cell_m == 100.0
+    custom = count_method("hl=4,nw=0.5")
     assert (custom.half_life_weeks, custom.neighbour_weight) == (4.0, 0.5)
-    over = parse_method("decay:nw=0.25")
+    over = count_method("decay:nw=0.25")
     assert over.neighbour_weight == 0.25
-    assert over.half_life_weeks == parse_method("decay").half_life_weeks
-    assert parse_method("hl=inf,window=26").half_life_weeks is None
-    kernel = parse_method("decay:ks=20")
+    assert over.half_life_weeks == count_method("decay").half_life_weeks
+    assert count_method("hl=inf,window=26").half_life_weeks is None
+    kernel = count_method("decay:ks=20")
     assert (kernel.half_life_weeks, kernel.kernel_m) == (8.0, 20.0)
     assert kernel.spec == "hl=8,nw=0,window=52,ks=20"
-    assert parse_method(kernel.spec).kernel_m == 20.0
+    assert count_method(kernel.spec).kernel_m == 20.0
     for bad in ("nope", "hl=x", "zz=1", "hl=-1", "decay:hl", "ks=-5", "cell=0", "shrink=-1"):
         with pytest.raises(ValueError):
             parse_method(bad)
@@ -478,8 +488,8 @@ def test_geojson_polygons_are_squares_of_the_cell_size(lat: float, lon: float) -
     lons = lon + rng.normal(0, 0.015, n)
     times = [MONDAY - timedelta(hours=int(h)) for h in rng.integers(1, 2000, n)]
     points = points_from_latlon(times, lats, lons)
-    cells = forecast(points, UNTIL, area_fraction=0.2)  # the default: 83⅓ m cells
-    size = parse_method(DEFAULT_METHOD).cell_size(CELL)
+    cells = forecast(points, UNTIL, method="fine", area_fraction=0.2)  # 83⅓ m cells
+    size = parse_method("fine").cell_size(CELL)
     collection = cells_to_geojson(cells, method="decay", properties={"week_start": "x"})
     assert collection["type"] == "FeatureCollection" and collection["week_start"] == "x"
     assert len(collection["features"]) == len(cells) >= 2
@@ -592,7 +602,11 @@ def test_cli_evaluate_json(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert [w["week"] for w in data["weeks"]] == ["2026-W06", "2026-W07", "2026-W08", "2026-W09"]
-    assert set(data["mean"]) == {"baseline", DEFAULT_METHOD}
+    # Without --method: the baseline (the default) next to the 83⅓ m count.
+    assert DEFAULT_METHOD == "baseline" and EVALUATE_METHODS == ("fine",)
+    assert set(data["mean"]) == {"baseline", "fine"}
+    assert data["own_cell_reference"] == {"baseline": "baseline", "fine": "fine"}
+    assert "jittered" not in data and data["gain_vs_own_cell"] == {}
     for week in data["weeks"]:
         for m in week["methods"].values():
             assert m["pai"] == pytest.approx(
@@ -602,22 +616,81 @@ def test_cli_evaluate_json(tmp_path: Path) -> None:
                 0.05 * m["study_km2"], abs=m["cell_m"] ** 2 / 2e6
             )
         # The same study area for both methods, whatever their cell size.
-        base, chosen = week["methods"]["baseline"], week["methods"][DEFAULT_METHOD]
+        base, chosen = week["methods"]["baseline"], week["methods"]["fine"]
         assert base["study_km2"] == chosen["study_km2"]
         assert (base["cell_m"], chosen["cell_m"]) == (CELL, FINE_CELL_M)
     assert data["mean"]["baseline"]["mean_pai"] > 1
-    gain = data["gain_vs_baseline"][DEFAULT_METHOD]
-    pais = [
-        (w["methods"][DEFAULT_METHOD]["pai"], w["methods"]["baseline"]["pai"])
-        for w in data["weeks"]
-    ]
+    gain = data["gain_vs_baseline"]["fine"]
+    pais = [(w["methods"]["fine"]["pai"], w["methods"]["baseline"]["pai"]) for w in data["weeks"]]
+    assert gain["reference"] == "baseline"
     assert gain["mean_pai_gain"] == pytest.approx(np.mean([a - b for a, b in pais]), abs=1e-5)
     assert gain["weeks_better"] + gain["weeks_worse"] <= 4
+    assert gain["hit_rate_ratio"] == pytest.approx(
+        data["mean"]["fine"]["mean_hit_rate"] / data["mean"]["baseline"]["mean_hit_rate"],
+        rel=1e-5,
+    )
     # Without --method baseline, the baseline is still shown next to the given method.
     table = runner.invoke(cli(), [*args, "--to", "2026-03-02", "--method", "smooth"])
     assert table.exit_code == 0, table.output
-    assert "2026-W09" in table.stdout and "Medel" in table.stdout and "smooth" in table.stdout
-    assert "PAI baseline" in table.stdout and "smooth mot baseline: PAI" in table.stdout
+    text = " ".join(table.stdout.split())
+    assert "2026-W09" in text and "Medel" in text and "smooth" in text
+    assert "PAI baseline" in text and "Jämförelse" in text and "som de är" in text
+
+
+@pytest.mark.parametrize(
+    ("method", "cell_m"),
+    [("kde-cv", FINE_CELL_M), ("kde:h=20/40,cell=125", 125.0), ("etas", 125.0), ("blend", CELL)],
+)
+def test_cli_forecast_with_a_point_method(tmp_path: Path, method: str, cell_m: float) -> None:
+    csv_file = write_csv(tmp_path / "in.csv", "time,lat,lon", sweden_rows())
+    result = runner.invoke(
+        cli(),
+        ["forecast", "--incidents", str(csv_file), "--until", "2026-02-16", "--method", method],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["cell_m"] == cell_m and data["method_params"] == parse_method(method).spec
+    features = data["features"]
+    assert {f["properties"]["method"] for f in features} == {method}
+    lon, lat = np.array(features[0]["geometry"]["coordinates"][0][:4]).mean(axis=0)
+    assert abs(lat - 58.4108) < 0.003 and abs(lon - 15.6214) < 0.005  # the hot spot is rank 1
+    assert data["chosen_area_km2"] == pytest.approx(
+        0.05 * data["study_area_km2"], abs=cell_m**2 / 2e6
+    )
+
+
+def test_cli_evaluate_jitter_side_by_side(tmp_path: Path) -> None:
+    """--jitter-m: the same weeks also on positions moved by a seeded Gaussian, each method
+    against the baseline and against the count on its own cells, in both versions."""
+    csv_file = write_csv(tmp_path / "in.csv", "time,lat,lon", sweden_rows(8))
+    args = ["evaluate", "--incidents", str(csv_file), "--from", "2026-02-02", "--to", "2026-03-02"]
+    method = ["--method", "kde:h=20/40,cell=125", "--method", "fine"]
+    result = runner.invoke(cli(), [*args, *method, "--jitter-m", "40", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert list(data["methods"]) == ["baseline", "kde:h=20/40,cell=125", "fine", "count 125 m"]
+    assert data["own_cell_reference"]["kde:h=20/40,cell=125"] == "count 125 m"
+    jittered = data["jittered"]
+    assert (jittered["sigma_m"], jittered["seed"]) == (40.0, 20)
+    assert [w["week"] for w in jittered["weeks"]] == [w["week"] for w in data["weeks"]]
+    for version in (data, jittered):
+        own = version["gain_vs_own_cell"]["kde:h=20/40,cell=125"]
+        assert own["reference"] == "count 125 m"
+        assert own["weeks_better"] + own["weeks_worse"] <= 4
+        assert set(version["gain_vs_baseline"]) == {"kde:h=20/40,cell=125", "fine", "count 125 m"}
+    # The jittered positions differ from the given ones, so some weekly figure differs.
+    given = [w["methods"]["fine"]["hits"] for w in data["weeks"]]
+    moved = [w["methods"]["fine"]["hits"] for w in jittered["weeks"]]
+    assert given != moved
+    # The same seed gives the same figures; the table shows both versions side by side.
+    again = runner.invoke(cli(), [*args, *method, "--jitter-m", "40", "--json"])
+    assert json.loads(again.stdout)["jittered"] == jittered
+    table = runner.invoke(cli(), [*args, "--jitter-m", "40", "--seed", "3"])
+    assert table.exit_code == 0, table.output
+    text = " ".join(table.stdout.split())
+    assert "flyttade 40 m" in text and "som de är" in text and "frö 3" in text
+    bad = runner.invoke(cli(), [*args, "--jitter-m", "-5"])
+    assert bad.exit_code == 2 and "--jitter-m måste vara" in bad.stderr
 
 
 @pytest.mark.parametrize(

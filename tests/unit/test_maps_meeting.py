@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
 
 from services.maps.layers import change_classes, change_colour
 from services.maps.meeting import (
@@ -20,244 +19,34 @@ from services.maps.meeting import (
 )
 from services.maps.render import render_week_map
 from shared.areas import OTHER_AREA
-from shared.categories import Source
-from shared.contracts import (
-    AreaCount,
-    AreaCoverageV1,
-    CellStatsV1,
-    DecisionV1,
-    FollowUpV1,
-    HotspotV1,
-    PatrolPresenceV1,
-    PlanGapV1,
-    PlanLinkV1,
-    TimeProfileV1,
-    WeekSnapshotV1,
+from tests.support.snapshots import (
+    ACTIVITY,
+    DESCRIPTIONS,
+    HOT_CENTRUM,
+    HOT_NORR,
+    MEASURE,
+    ORGANISATIONS,
+    PATROL_PLACE,
+    RYD,
+    STATEMENT,
+    js_text,
+    make_areas,
+    make_snapshot,
+    rich_snapshot,
 )
-from tests.unit.test_render import incident, js_text, make_areas, make_snapshot
-
-RYD = "Ryd & <Lambohov>"
-HOT_CENTRUM, HOT_NORR = "Centrum, norra delen", "Norr, västra delen"
-ORGANISATIONS = (
-    "Securitas Östgöta",
-    "Tekniska förvaltningen",
-    "Nattvandrarna Ö-stad",
-    "Fältgruppen Väst",
-)
-DESCRIPTIONS = (
-    "Tagg på busskuren vid Stora torget",
-    "Sprayade namn på garagedörren",
-    "Krossad glasruta i porten",
-)
-ACTIVITY = "Klottersanering inom 24 timmar"
-PATROL_PLACE = "Stora torget, väktarpass"
-MEASURE = "Extra nattvandring fredag och lördag"
-STATEMENT = "Efter åtgärden 6 rapporter mot 4 före; ingen säker skillnad mot jämförbara platser."
-
-
-def _box(west: float, south: float, east: float, north: float) -> list[list[list[float]]]:
-    return [[[west, south], [east, south], [east, north], [west, north], [west, south]]]
-
-
-def _stat(
-    area: str, category: str, count: int, previous: int, mean_8: float, *, alert: bool = False
-) -> CellStatsV1:
-    change = count - previous
-    return CellStatsV1(
-        area=area,
-        category=category,
-        count=count,
-        previous=previous,
-        mean_8=mean_8,
-        mean_52=mean_8 / 2,
-        baseline_weeks=52,
-        change_vs_previous=change,
-        ratio_vs_mean=count / mean_8,
-        p_value=0.001 if alert else 0.5,
-        q_value=0.01 if alert else 0.9,
-        alert=alert,
-        text=f"{count} ({change:+d} mot förra veckan)" + (" – ovanligt hög" if alert else ""),
-    )
-
-
-def _profile(area: str | None, hits: dict[tuple[int, int], int]) -> TimeProfileV1:
-    counts = [[hits.get((d, h), 0) for h in range(24)] for d in range(7)]
-    return TimeProfileV1(
-        area=area, category=None, total=sum(hits.values()), counts=counts, peak="fre 22–23"
-    )
-
-
-def rich_snapshot() -> WeekSnapshotV1:
-    """Centrum klotter 6 (prev 1, unusual), Norr skadegörelse 2 (prev 4), Ryd klotter 1,
-    one police event at kommun level; two hotspots, one with a plan activity and a
-    decision, the other a gap in the plan."""
-    incidents = [
-        incident(
-            f"c/{k}",
-            "klotter",
-            "Centrum",
-            58.398 + k * 2e-4,
-            15.57 + k * 2e-4,
-            hours=4 * 24 + 22,
-            description=DESCRIPTIONS[0] if k == 0 else "",
-            source=Source.VAKTARE,
-        )
-        for k in range(6)
-    ]
-    incidents += [
-        incident("n/1", "skadegorelse", "Norr", 58.43, 15.56, description=DESCRIPTIONS[2]),
-        incident("n/2", "skadegorelse", "Norr", 58.431, 15.561),
-        incident("r/1", "klotter", RYD, 58.40, 15.63, description=DESCRIPTIONS[1]),
-        incident(
-            "p/1",
-            "ordningsstorning",
-            OTHER_AREA,
-            58.41,
-            15.675,
-            source=Source.POLIS,
-            precision="centroid",
-            description="Polisen: bråk",
-        ),
-    ]
-    cells = [
-        AreaCount(area="Centrum", category="klotter", count=6, previous=1),
-        AreaCount(area="Norr", category="skadegorelse", count=2, previous=4),
-        AreaCount(area=RYD, category="klotter", count=1, previous=0),
-        AreaCount(area=OTHER_AREA, category="ordningsstorning", count=1, previous=0),
-    ]
-    base = make_snapshot(incidents, cells)
-    decided = datetime(2026, 11, 2, 18, 0, tzinfo=UTC)
-    return base.model_copy(
-        update={
-            "stats": [
-                _stat("Centrum", "klotter", 6, 1, 2.0, alert=True),
-                _stat("Norr", "skadegorelse", 2, 4, 3.0),
-                _stat(RYD, "klotter", 1, 0, 0.5),
-                _stat(OTHER_AREA, "ordningsstorning", 1, 0, 0.5),
-            ],
-            "hotspots": [
-                HotspotV1(
-                    name=HOT_CENTRUM,
-                    areas=["Centrum"],
-                    polygon=_box(15.565, 58.395, 15.585, 58.405),
-                    centroid=(58.40, 15.575),
-                    count=6,
-                    previous=1,
-                    baseline_mean=1.5,
-                    categories={"klotter": 6},
-                    cells=4,
-                    score=5.0,
-                    trend="ökar",
-                ),
-                HotspotV1(
-                    name=HOT_NORR,
-                    areas=["Norr"],
-                    polygon=_box(15.555, 58.425, 15.565, 58.435),
-                    centroid=(58.43, 15.56),
-                    count=2,
-                    previous=4,
-                    baseline_mean=3.0,
-                    categories={"skadegorelse": 2},
-                    cells=1,
-                    score=1.0,
-                    trend="minskar",
-                ),
-            ],
-            "plan_links": [
-                PlanLinkV1(
-                    target=target,
-                    target_name=name,
-                    plan_id="plan-2026",
-                    activity_id="A1",
-                    activity=ACTIVITY,
-                    focus_area="Trygg stadsmiljö",
-                    responsible=[ORGANISATIONS[1]],
-                    reasons=["kategori: klotter", "område: Centrum"],
-                )
-                for target, name in (("hotspot", HOT_CENTRUM), ("rise", "Centrum / Klotter"))
-            ],
-            "plan_gaps": [
-                PlanGapV1(target="hotspot", target_name=HOT_NORR, categories=["skadegorelse"])
-            ],
-            "open_decisions": [
-                DecisionV1(
-                    decision_id="D1",
-                    kommun="0580",
-                    measure=MEASURE,
-                    activity_id="A1",
-                    target=HOT_CENTRUM,
-                    categories=["klotter"],
-                    responsible=[ORGANISATIONS[2]],
-                    from_week="2026-W45",
-                    until_week="2026-W50",
-                    decided_at=decided,
-                )
-            ],
-            "followups": [
-                FollowUpV1(
-                    decision_id="D1",
-                    target=HOT_CENTRUM,
-                    weeks_before=4,
-                    weeks_after=2,
-                    before=4,
-                    after=6,
-                    comparison_before=10,
-                    comparison_after=12,
-                    ratio=1.2,
-                    ratio_low=0.6,
-                    ratio_high=2.4,
-                    statement=STATEMENT,
-                    guard_hours=12.5,
-                )
-            ],
-            "patrol_presence": [
-                PatrolPresenceV1(
-                    place=PATROL_PLACE,
-                    area="Centrum",
-                    lat=58.40,
-                    lon=15.575,
-                    hotspot=HOT_CENTRUM,
-                    hours=7.5,
-                    visits=3,
-                    incident_reports=1,
-                    incidents=4,
-                    incidents_during=1,
-                )
-            ],
-            "time_profiles": [
-                _profile(None, {(4, 22): 7, (1, 8): 2, (5, 23): 1}),
-                _profile("Centrum", {(4, 22): 6}),
-                _profile("Norr", {(1, 8): 2}),
-                _profile("Centrum", {(4, 22): 6}).model_copy(update={"category": "klotter"}),
-            ],
-            "coverage": [
-                AreaCoverageV1(
-                    area="Centrum",
-                    reports={ORGANISATIONS[0]: 6},
-                    nollrapporter=[],
-                    status="rapporterat",
-                ),
-                AreaCoverageV1(
-                    area="Norr", reports={}, nollrapporter=[ORGANISATIONS[3]], status="nollrapport"
-                ),
-                AreaCoverageV1(area=RYD, reports={}, nollrapporter=[], status="ej rapporterat"),
-            ],
-        }
-    )
-
 
 # --- sentences ------------------------------------------------------------------------
 
 
 def test_summary_sentences_known_answers() -> None:
     assert summary_sentences(rich_snapshot()) == [
-        "Vecka 47 kom 10 rapporter, 5 fler än vecka 46 (5).",
-        "Det är 67 % över snittet för de senaste 8 veckorna (6,0).",
+        "Vecka 47 kom 10 händelser, 5 fler än vecka 46 (5).",
+        "Det är 67 % över snittet för de 8 veckorna före (6,0).",
         "Störst ökning: Klotter i Centrum (+5), Klotter i Ryd & <Lambohov> (+1), "
         "Ordningsstörning i Övriga kommunen (+1).",
         "Ovanligt hög nivå (1): Klotter i Centrum.",
-        "Största hotspots: Centrum, norra delen (6 rapporter, ökar), "
-        "Norr, västra delen (2 rapporter, minskar).",
+        "Största hotspots: Centrum, norra delen (6 händelser, ökar), "
+        "Norr, västra delen (2 händelser, minskar).",
         "Väktarna var på plats 7,5 timmar på 1 plats; där kom 4 händelser, 1 av dem medan en "
         "väktare var där.",
     ]
@@ -265,19 +54,19 @@ def test_summary_sentences_known_answers() -> None:
 
 def test_public_sentences_suppress_small_counts() -> None:
     assert summary_sentences(rich_snapshot(), public=True) == [
-        "Vecka 47 kom 10 rapporter, 5 fler än vecka 46 (5).",
-        "Det är 67 % över snittet för de senaste 8 veckorna (6,0).",
+        "Vecka 47 kom 10 händelser, 5 fler än vecka 46 (5).",
+        "Det är 67 % över snittet för de 8 veckorna före (6,0).",
         # every rise involves a count below 3 (6 vs 1, 1 vs 0): no change is shown
         "Ovanligt hög nivå (1): Klotter i Centrum.",
-        "Största hotspots: Centrum, norra delen (6 rapporter, ökar), "
-        "Norr, västra delen (<3 rapporter, minskar).",
+        "Största hotspots: Centrum, norra delen (6 händelser, ökar), "
+        "Norr, västra delen (<3 händelser, minskar).",
     ]
 
 
 def test_sentences_of_an_empty_week() -> None:
     empty = make_snapshot([])
-    assert summary_sentences(empty) == ["Vecka 47 kom 0 rapporter, lika många som vecka 46."]
-    assert summary_sentences(empty, public=True) == ["Vecka 47 kom <3 rapporter, mot <3 vecka 46."]
+    assert summary_sentences(empty) == ["Vecka 47 kom 0 händelser, lika många som vecka 46."]
+    assert summary_sentences(empty, public=True) == ["Vecka 47 kom <3 händelser; vecka 46: <3."]
 
 
 # --- tables -----------------------------------------------------------------------------
@@ -287,13 +76,13 @@ def test_cell_rows_restricted_and_public() -> None:
     snap = rich_snapshot()
     rows = cell_rows(snap)
     assert [(r["area"], r["category"], r["count"], r["previous"], r["change"]) for r in rows] == [
-        ("Centrum", "Klotter", 6, 1, "+5"),
-        ("Norr", "Skadegörelse", 2, 4, "−2"),
-        (RYD, "Klotter", 1, 0, "+1"),
-        (OTHER_AREA, "Ordningsstörning", 1, 0, "+1"),
+        ("Centrum", "Klotter", "6", "1", "+5"),
+        ("Norr", "Skadegörelse", "2", "4", "−2"),
+        (RYD, "Klotter", "1", "0", "+1"),
+        (OTHER_AREA, "Ordningsstörning", "1", "0", "+1"),
     ]
     assert rows[0]["alert"] and rows[0]["activities"] == [ACTIVITY] and not rows[0]["gap"]
-    assert rows[0]["mean_8"] == "2,0" and rows[0]["mean_52"] == "1,0"
+    assert rows[0]["mean_short"] == "2,0" and rows[0]["mean_long"] == "1,0"
     assert rows[0]["text"].endswith("ovanligt hög")
     public = cell_rows(snap, public=True)
     assert public == [
@@ -310,7 +99,7 @@ def test_cell_rows_restricted_and_public() -> None:
             "category": "Skadegörelse",
             "alert": False,
             "count": "<3",
-            "previous": 4,
+            "previous": "4",
             "change": "–",
         },
     ]
@@ -320,14 +109,14 @@ def test_hotspot_decision_and_coverage_rows() -> None:
     snap = rich_snapshot()
     hot = hotspot_rows(snap)
     assert [h["name"] for h in hot] == [HOT_CENTRUM, HOT_NORR]
-    assert hot[0]["categories"] == [("Klotter", 6)]
-    assert [link.activity for link in hot[0]["links"]] == [ACTIVITY]
+    assert hot[0]["categories"] == [("Klotter", "6")]
+    assert [link["activity"] for link in hot[0]["links"]] == [ACTIVITY]
     assert hot[0]["decisions"] == [MEASURE] and not hot[0]["gap"]
     assert hot[1]["links"] == [] and hot[1]["gap"]
     public = hotspot_rows(snap, public=True)
     # a listed '<3' would say "1 or 2": left out; the 6 klotter would pin Centrum's cell
     assert public[1]["count"] == "<3" and public[1]["categories"] == []
-    assert public[0]["count"] == 6 and public[0]["categories"] == [("Klotter", "≥3")]
+    assert public[0]["count"] == "6" and public[0]["categories"] == [("Klotter", "≥3")]
     assert "links" not in public[0] and "decisions" not in public[0]
 
     (decision,) = decision_rows(snap)
@@ -404,7 +193,7 @@ def test_map_has_hotspots_change_layer_and_alert_tooltips() -> None:
     assert js_text("⚠ Ovanlig ökning") in page
     assert js_text("Klotter: 6 (+5 mot förra veckan) – ovanligt hög") in page
     # the hotspot popup: name, counts, categories, plan activity, decision, gap
-    for text in (HOT_CENTRUM, "6 rapporter (förra veckan 1)", ACTIVITY, MEASURE, "Klotter: 6"):
+    for text in (HOT_CENTRUM, "6 händelser (förra veckan 1)", ACTIVITY, MEASURE, "Klotter: 6"):
         assert js_text(text) in page, text
     assert js_text("Ingen åtgärd i planen") in page
     assert js_text("Väktarnas närvaro (1)") in page and "lb-presence" in page

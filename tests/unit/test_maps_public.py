@@ -9,20 +9,27 @@ import re
 from pathlib import Path
 from typing import Any
 
-from services.maps.exports import export_counts_csv, export_geojson, export_incidents_csv
+from services.maps.exports import (
+    export_counts_csv,
+    export_geojson,
+    export_incidents_csv,
+    export_incidents_machine_csv,
+)
 from services.maps.public import public_summary
 from services.maps.publish import PUBLIC_DIR, publish_week
 from services.maps.suppress import shown_change, shown_count
-from tests.unit.test_maps_meeting import (
+from tests.support.snapshots import (
     ACTIVITY,
     DESCRIPTIONS,
     MEASURE,
     ORGANISATIONS,
     PATROL_PLACE,
     STATEMENT,
+    incident,
+    make_areas,
+    make_snapshot,
     rich_snapshot,
 )
-from tests.unit.test_render import incident, make_areas, make_snapshot
 
 RESTRICTED = (
     "karta.html",
@@ -31,6 +38,7 @@ RESTRICTED = (
     "export.geojson",
     "export.csv",
     "export-omraden.csv",
+    "export-rfc4180.csv",
 )
 PUBLIC = ("karta.html", "motesunderlag.html", "sammanfattning.json")
 
@@ -85,8 +93,12 @@ def test_exports_scrub_text_and_keep_centroids_off_the_map() -> None:
             incident("p/1", "vald", "Norr", 58.42, 15.58, precision="centroid"),
         ]
     )
-    rows = list(csv.DictReader(io.StringIO(export_incidents_csv(snap))))
+    machine = export_incidents_machine_csv(snap)
+    assert not machine.startswith("\ufeff") and machine.split("\r\n")[0].startswith("vecka,tid,")
+    rows = list(csv.DictReader(io.StringIO(machine)))
     assert [r["omrade"] for r in rows] == ["Centrum", "Norr", "Norr"]
+    assert rows[0]["tid"] == "2026-11-16T12:00:00+01:00"  # ISO 8601, Stockholm with offset
+    assert [r["trolig_dubblett"] for r in rows] == ["false"] * 3
     assert rows[0]["beskrivning"] == "Ring [telefon]"
     assert rows[1]["beskrivning"] == "'=HYPERLINK(x)"  # no formula in a spreadsheet
     assert rows[0]["lat"] == "58.39" and rows[0]["kalla"] == "Väktare"
@@ -101,8 +113,17 @@ def test_exports_scrub_text_and_keep_centroids_off_the_map() -> None:
     assert areas["Norr"]["properties"]["antal"] == 2
     assert areas["Norr"]["properties"]["kategorier"] == {"klotter": 1, "vald": 1}
 
-    counts = list(csv.DictReader(io.StringIO(export_counts_csv(snap))))
-    assert [(r["omrade"], r["kategori"], r["antal"]) for r in counts] == [
+    # For people: Swedish Excel (BOM, ";", Swedish headers, decimal commas, local time)
+    excel = export_incidents_csv(snap)
+    assert excel.startswith("\ufeffVecka;Tid;Område;") and excel.endswith("\r\n")
+    people = list(csv.DictReader(io.StringIO(excel.removeprefix("\ufeff")), delimiter=";"))
+    assert [r["Beskrivning"] for r in people][:2] == ["Ring [telefon]", "'=HYPERLINK(x)"]
+    assert people[0]["Latitud"] == "58,39" and people[0]["Tid"] == "2026-11-16 12:00 +01:00"
+    assert [r["Trolig dubblett"] for r in people] == ["nej"] * 3
+
+    text = export_counts_csv(snap).removeprefix("\ufeff")
+    counts = list(csv.DictReader(io.StringIO(text), delimiter=";"))
+    assert [(r["Område"], r["Kategorikod"], r["Händelser"]) for r in counts] == [
         ("Centrum", "klotter", "1"),
         ("Norr", "klotter", "1"),
         ("Norr", "vald", "1"),
@@ -152,8 +173,8 @@ def _numbers_shown(page: str) -> list[str]:
     page = page.replace("&lt;3", "<3").replace("&ge;3", "≥3")
     shown = re.findall(r'<td class="num">(<3|[^<]*)</td>', page)
     shown += re.findall(r'<span class="n">(<3|[^<]*)</span>', page)
-    shown += re.findall(r"<br>(\S+) rapporter vecka", page)
-    shown += re.findall(r"lb-total\\?\">(\S+) rapporter", page)
+    shown += re.findall(r"<br>(\S+) händelser vecka", page)
+    shown += re.findall(r"lb-total\\?\">(\S+) händelser", page)
     shown += re.findall(r"[Ff]örra veckan:? ([^\s<\",)]+)", page)
     return shown
 
@@ -170,7 +191,7 @@ def test_public_files_hold_no_text_names_or_small_counts(tmp_path: Path) -> None
     _publish(tmp_path, 1)
     public = tmp_path / PUBLIC_DIR
     files = [p for p in public.rglob("*") if p.is_file() and "assets" not in p.parts]
-    assert len(files) == 2 * len(PUBLIC) + 1  # main + r1 copies + index
+    assert len(files) == 2 * len(PUBLIC) + 2  # main + r1 copies + index + statement
     secrets = (*DESCRIPTIONS, "Polisen: bråk", *ORGANISATIONS, MEASURE, ACTIVITY, STATEMENT)
     secrets += (PATROL_PLACE, "Väktarnas närvaro", "Väktartimmar")  # no patrol pattern
     for path in files:

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from services.aggregate.plan_match import AreaOf, Target, distance_m, link_plans
+from services.aggregate.plan_match import AreaOf, Target, link_plans
 from shared.areas import load_kommuner
 from shared.categories import DEFAULT_CATEGORIES
 from shared.contracts import PlanGapV1, PlanLinkV1
+from shared.geo import distance_m
 from shared.plan import Plan, parse_plan
 
 PLANS = Path(__file__).resolve().parents[2] / "plans"
@@ -94,4 +95,4 @@ def test_an_activity_outside_its_period_does_not_match() -> None:
 
 
 def test_distance_is_about_right() -> None:
-    assert abs(distance_m((58.41, 15.62), (58.42, 15.62)) - 1113) < 2
+    assert abs(distance_m(58.41, 15.62, 58.42, 15.62) - 1113) < 2

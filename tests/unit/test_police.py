@@ -14,7 +14,6 @@ import typer
 from typer.testing import CliRunner
 
 from services.ingest import police
-from services.ingest.logic import ValidReport, validate_submission
 from services.ingest.police import (
     EXCLUDED,
     EXCLUDED_REASON,
@@ -48,6 +47,8 @@ from services.ingest.police_cli import (
 from shared.areas import load_kommuner
 from shared.categories import DEFAULT_CATEGORIES
 from shared.contracts import MAX_DESCRIPTION_CHARS, ReportV1
+from shared.validation import ValidReport, validate_submission
+from tests.conftest import require
 
 POLISEN_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "polisen"
 TYPES_TSV = POLISEN_DIR / "event_types_counts.tsv"
@@ -75,8 +76,7 @@ def event(**changes: Any) -> dict[str, Any]:
 
 
 def test_every_type_seen_2022_to_2026_is_mapped() -> None:
-    if not TYPES_TSV.is_file():
-        pytest.skip(f"shared data not present: {TYPES_TSV}")
+    require(TYPES_TSV.is_file(), f"shared data not present: {TYPES_TSV}")
     with TYPES_TSV.open(encoding="utf-8", newline="") as f:
         types = [row[0] for row in csv.reader(f, delimiter="\t")][1:]
     assert len(types) == 97

@@ -1,16 +1,14 @@
-"""Week map, summary and index rendering (services/maps/render.py, offline.py)."""
+"""Week map, summary and index rendering (services/maps/render.py, shared/web_assets.py)."""
 
 from __future__ import annotations
 
 import json
-import random
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from services.maps.offline import OfflineAssetError, localize_html, remote_asset_urls
 from services.maps.render import (
     format_time_sv,
     install_assets,
@@ -18,163 +16,20 @@ from services.maps.render import (
     render_week_map,
     week_summary,
 )
-from shared.areas import OTHER_AREA, KommunAreas, parse_area_collection
-from shared.categories import DEFAULT_CATEGORIES, Source
-from shared.contracts import AreaCount, IncidentPoint, WeekSnapshotV1
-
-# A 4 x 3 km kommun with three named areas; the east strip is "Övriga kommunen".
-WEST, EAST, SOUTH, NORTH = 15.55, 15.70, 58.38, 58.44
-AREA_BOXES = {
-    "Centrum": (15.55, 58.38, 15.60, 58.41),
-    "Norr": (15.55, 58.41, 15.60, 58.44),
-    "Ryd & <Lambohov>": (15.60, 58.38, 15.65, 58.44),
-}
-ISO_WEEK, PREVIOUS_WEEK = "2026-W47", "2026-W46"
-WEEK_START = datetime(2026, 11, 15, 23, 0, tzinfo=UTC)  # Monday 16 Nov 00:00 Stockholm
-
-
-def _box(west: float, south: float, east: float, north: float) -> dict:
-    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
-    return {"type": "Polygon", "coordinates": [ring]}
-
-
-def make_areas() -> KommunAreas:
-    features = [
-        {
-            "type": "Feature",
-            "properties": {"kind": "kommun"},
-            "geometry": _box(WEST, SOUTH, EAST, NORTH),
-        }
-    ]
-    for name, box in AREA_BOXES.items():
-        features.append(
-            {
-                "type": "Feature",
-                "properties": {"kind": "area", "name": name},
-                "geometry": _box(*box),
-            }
-        )
-    collection = {
-        "type": "FeatureCollection",
-        "kommun": "0580",
-        "kommun_name": "Testköping",
-        "features": features,
-    }
-    return parse_area_collection(collection)
-
-
-def incident(
-    key: str,
-    category: str,
-    area: str,
-    lat: float,
-    lon: float,
-    *,
-    hours: float = 12.0,
-    description: str = "",
-    source: Source = Source.VAKTARE,
-    precision: str = "exact",
-) -> IncidentPoint:
-    return IncidentPoint(
-        key=key,
-        category=category,
-        source=source,
-        occurred_at=WEEK_START + timedelta(hours=hours),
-        area=area,
-        lat=lat,
-        lon=lon,
-        location_precision=precision,
-        description=description,
-    )
-
-
-def make_snapshot(
-    incidents: list[IncidentPoint], cells: list[AreaCount] | None = None
-) -> WeekSnapshotV1:
-    if cells is None:  # derive this week's counts from the incidents
-        counts: dict[tuple[str, str], int] = {}
-        for i in incidents:
-            counts[(i.area, i.category)] = counts.get((i.area, i.category), 0) + 1
-        cells = [
-            AreaCount(area=a, category=c, count=n, previous=0)
-            for (a, c), n in sorted(counts.items())
-        ]
-    return WeekSnapshotV1(
-        kommun="0580",
-        kommun_name="Testköping",
-        iso_week=ISO_WEEK,
-        previous_week=PREVIOUS_WEEK,
-        revision=2,
-        content_hash="abc123",
-        built_at=datetime(2026, 11, 23, 5, 0, tzinfo=UTC),
-        categories=dict(DEFAULT_CATEGORIES),
-        areas=[*AREA_BOXES, OTHER_AREA],
-        cells=cells,
-        incidents=incidents,
-    )
-
-
-def small_snapshot() -> WeekSnapshotV1:
-    """Known answers: Centrum 5 (prev 2), Norr 1 (prev 4), Ryd 0 (prev 1), Övriga 1."""
-    cells = [
-        AreaCount(area="Centrum", category="klotter", count=3, previous=1),
-        AreaCount(area="Centrum", category="skadegorelse", count=2, previous=1),
-        AreaCount(area="Norr", category="klotter", count=1, previous=4),
-        AreaCount(area="Ryd & <Lambohov>", category="ordningsstorning", count=0, previous=1),
-        AreaCount(area=OTHER_AREA, category="ordningsstorning", count=1, previous=0),
-    ]
-    incidents = [
-        incident(
-            "a/1",
-            "klotter",
-            "Centrum",
-            58.39,
-            15.56,
-            hours=4 * 24 + 22.25,
-            description="Tagg på <b>busskur</b> & vägg",
-        ),
-        incident("a/2", "klotter", "Centrum", 58.395, 15.57),
-        incident("a/3", "klotter", "Centrum", 58.40, 15.58),
-        incident("a/4", "skadegorelse", "Centrum", 58.392, 15.575, description="Krossad ruta"),
-        incident("a/5", "skadegorelse", "Centrum", 58.398, 15.565),
-        incident("a/6", "klotter", "Norr", 58.43, 15.57),
-        incident(
-            "p/1",
-            "ordningsstorning",
-            OTHER_AREA,
-            58.4123,
-            15.6789,
-            source=Source.POLIS,
-            precision="centroid",
-            description="Polisen: bråk i centrala stan",
-        ),
-    ]
-    return make_snapshot(incidents, cells)
-
-
-def big_snapshot(n: int = 10_000, seed: int = 7) -> WeekSnapshotV1:
-    rng = random.Random(seed)
-    codes = list(DEFAULT_CATEGORIES)
-    names = list(AREA_BOXES)
-    incidents = []
-    for k in range(n):
-        area = names[k % len(names)]
-        west, south, east, north = AREA_BOXES[area]
-        incidents.append(
-            incident(
-                f"org/{k}",
-                codes[rng.randrange(len(codes))],
-                area,
-                rng.uniform(south, north),
-                rng.uniform(west, east),
-                hours=rng.uniform(0, 167.9),
-                source=rng.choice(list(Source)),
-                precision="centroid" if k % 50 == 0 else "exact",
-                description=f"Rapport {k}: klotter på fasad vid busshållplatsen, anmält till ägare",
-            )
-        )
-    return make_snapshot(incidents)
-
+from shared.areas import OTHER_AREA
+from shared.categories import DEFAULT_CATEGORIES
+from shared.web_assets import OfflineAssetError, localize_html, remote_asset_urls
+from tests.support.snapshots import (
+    AREA_BOXES,
+    ISO_WEEK,
+    PREVIOUS_WEEK,
+    big_snapshot,
+    incident,
+    js_text,
+    make_areas,
+    make_snapshot,
+    small_snapshot,
+)
 
 # --- summary --------------------------------------------------------------------
 
@@ -205,6 +60,8 @@ def test_summary_known_answers() -> None:
         "count": 4,
         "previous": 5,
         "change": -1,
+        "duplicates": 0,
+        "with_point": 4,
     }
     assert cats["skadegorelse"]["label"] == "Skadegörelse" and cats["skadegorelse"]["count"] == 2
     assert cats["brand"]["count"] == 0
@@ -220,8 +77,9 @@ def test_summary_is_deterministic() -> None:
 
 
 def test_format_time_sv_uses_stockholm_time() -> None:
-    assert format_time_sv(datetime(2026, 11, 20, 21, 15, tzinfo=UTC)) == "fre 20 nov 22:15"
-    assert format_time_sv(datetime(2026, 7, 6, 6, 5, tzinfo=UTC)) == "mån 6 jul 08:05"
+    # with the offset: a person reads Stockholm time and knows which
+    assert format_time_sv(datetime(2026, 11, 20, 21, 15, tzinfo=UTC)) == "fre 20 nov 22:15 +01:00"
+    assert format_time_sv(datetime(2026, 7, 6, 6, 5, tzinfo=UTC)) == "mån 6 jul 08:05 +02:00"
 
 
 # --- index ------------------------------------------------------------------------
@@ -269,14 +127,6 @@ def test_index_without_weeks() -> None:
 # --- map ----------------------------------------------------------------------------
 
 
-def js_text(text: str) -> str:
-    """How folium embeds a string in a script (JSON, non-ASCII and <>&' as \\uXXXX)."""
-    escaped = json.dumps(text)[1:-1]
-    for char in "<>&'":
-        escaped = escaped.replace(char, f"\\u{ord(char):04x}")
-    return escaped
-
-
 def _marker_data(page: str) -> str:
     """The JSON arrays handed to the FastMarkerCluster layers."""
     return "\n".join(re.findall(r"var data = (\[.*?\]);\n", page, flags=re.DOTALL))
@@ -290,7 +140,7 @@ def test_map_has_layers_areas_and_title(tiles: str | None) -> None:
         "Klotter (4)",
         "Skadegörelse (2)",
         "Täthet",
-        "Rapporter per område",
+        "Händelser per område",
         "Områdesnamn",
     ):
         assert js_text(layer) in page
@@ -298,12 +148,16 @@ def test_map_has_layers_areas_and_title(tiles: str | None) -> None:
     for area in ("Centrum", "Norr", "Ryd &amp; &lt;Lambohov&gt;", OTHER_AREA):
         assert js_text(f"<b>{area}</b>") in page  # tooltip
     for area in ("Centrum", "Norr", "Ryd &amp; &lt;Lambohov&gt;"):
-        assert js_text(f"<div>{area}</div>") in page  # permanent label
-    assert "Ryd & <Lambohov>" not in page and js_text("Ryd & <Lambohov>") not in page
-    assert "Antal rapporter vecka 2026-W47" in page
+        assert js_text(f'<span class="lb-area-name">{area}</span>') in page  # permanent label
+    # The raw name only in the incident list's data block (JSON, shown via textContent).
+    block = re.search(r'<script type="application/json" id="lb-omraden">(.*?)</script>', page)
+    assert block and "Ryd & <Lambohov>" in json.loads(block.group(1))
+    markup = page.replace(block.group(0), "")
+    assert "Ryd & <Lambohov>" not in markup and js_text("Ryd & <Lambohov>") not in markup
+    assert "Antal händelser vecka 47 (16–22 nov 2026)" in page
     assert js_text("+3 mot förra veckan") in page and js_text("−3 mot förra veckan") in page
     assert "Lägesbild Testköping" in page and "16–22 nov 2026" in page
-    assert "Polisens händelser (kommunnivå): 1" in page
+    assert "Händelser utan plats (kommunnivå, t.ex. polisens): 1" in page
     assert '"maxZoom": 18' in page
     assert ("tile.openstreetmap.org" in page) == (tiles is not None)
 
@@ -330,6 +184,8 @@ def test_every_referenced_asset_is_vendored(tmp_path: Path) -> None:
     assert install_assets(tmp_path) == assets  # idempotent: identical files are left alone
     assert (assets / "leaflet.js").stat().st_mtime_ns == before
     for ref in re.findall(r"(?:src|href)=\"assets/([^\"]+)\"", page):
+        if ref.startswith("../"):  # the statement link, which goes through the assets folder
+            continue
         assert (assets / ref).is_file(), ref
     assert (assets / "images" / "layers.png").is_file()
     assert sorted(p.name for p in (assets / "licenses").iterdir()) == [
@@ -361,7 +217,7 @@ def test_custom_category_labels_are_escaped() -> None:
     assert js_text("Egen &lt;i&gt;kategori&lt;/i&gt; &amp; mer (1)") in page  # layer control
     # the raw label reaches the page once: as the popup's label, which esc() escapes on display
     assert page.count(js_text("<i>kategori</i>")) == 1
-    assert f'popupOnClick("{js_text("Egen <i>kategori</i> & mer")}")' in page
+    assert f'"label":"{js_text("Egen <i>kategori</i> & mer")}"' in page
     assert week_summary(snapshot)["categories"][-1]["label"] == "Egen <i>kategori</i> & mer"
 
 
@@ -379,22 +235,22 @@ def test_popup_data_is_escaped_and_formatted() -> None:
     assert "fre 20 nov 22:15" in data
     assert "<b>busskur</b>" not in page  # embedded as \u003c… and escaped again in the popup
     assert "\\u003cb\\u003ebusskur" in data
-    assert 'lagesbild.popupOnClick("Klotter")' in page
+    assert 'lagesbild.addCategory(cluster, {"code":"klotter","label":"Klotter"' in page
 
 
 def test_ten_thousand_incidents_render_small() -> None:
     page = render_week_map(big_snapshot(), make_areas(), tiles=None)
     assert len(page.encode()) < 2_000_000
     assert _marker_data(page).count("[58.") == 10_000 - 200
-    assert "Polisens händelser (kommunnivå): 200" in page
+    assert "Händelser utan plats (kommunnivå, t.ex. polisens): 200" in page
 
 
 def test_empty_week_renders() -> None:
     snapshot = make_snapshot([])
     page = render_week_map(snapshot, make_areas(), tiles=None)
     assert "L.markerClusterGroup" not in page and "L.heatLayer" not in page
-    assert js_text("0 rapporter") in page
-    assert "Polisens händelser" not in page
+    assert js_text("0 händelser") in page
+    assert "Händelser utan plats" not in page
     summary = week_summary(snapshot)
     assert summary["total"] == 0 and summary["centroid_only"] == 0
     assert [a["total"] for a in summary["areas"]] == [0, 0, 0, 0]

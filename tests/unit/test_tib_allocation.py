@@ -10,11 +10,11 @@ from services.tib.allocation import (
     Constraints,
     Place,
     allocate,
-    distance_m,
     expected_between,
     flat_rates,
     travel_minutes,
 )
+from shared.geo import distance_m
 from shared.weeks import STOCKHOLM
 
 FRIDAY_21 = datetime(2026, 11, 27, 21, 0, tzinfo=STOCKHOLM)  # a Friday
@@ -63,7 +63,7 @@ def test_travel_time_between_places_is_respected() -> None:
     far = Place("Tornby", 58.4450, 15.6550, rates({(FRI, 23): 5, (SAT, 0): 5}))
     minutes = travel_minutes(BUSY, far, 25)
     assert minutes == pytest.approx(
-        distance_m((BUSY.lat, BUSY.lon), (far.lat, far.lon)) / 416.67, abs=1
+        distance_m(BUSY.lat, BUSY.lon, far.lat, far.lon) / 416.67, abs=1
     )
     visits = allocate([BUSY, far], FRIDAY_21, 4, 1, Constraints(60, 25, 1.0))
     assert [v.place for v in visits] == [BUSY.name, far.name]

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from services.tib.allocation import Constraints
-from services.tib.plan import history_weeks
-from services.tib.planning import Seen, candidates, forecast_rates, recommend
+from services.tib.patrol_plan import history_weeks
+from services.tib.planning import Seen, candidates, level_rates, recommend
 from shared.categories import DEFAULT_CATEGORIES
 from shared.contracts import DecisionV1, HotspotV1, TimeProfileV1, WeekSnapshotV1
 from shared.weeks import STOCKHOLM
@@ -71,11 +71,11 @@ SNAP = snapshot(
 
 
 def test_forecast_rates_spread_the_level_over_the_profile() -> None:
-    rates = forecast_rates(
+    rates = level_rates(
         6, [[3 if (d, h) in {(4, 21), (4, 22)} else 0 for h in range(24)] for d in range(7)]
     )
     assert rates[4][21] == rates[4][22] == 3.0 and sum(map(sum, rates)) == pytest.approx(6)
-    assert sum(map(sum, forecast_rates(7, [[0] * 24 for _ in range(7)]))) == pytest.approx(7)
+    assert sum(map(sum, level_rates(7, [[0] * 24 for _ in range(7)]))) == pytest.approx(7)
 
 
 def test_the_reason_names_the_place_time_and_what_happened_on_the_last_fridays() -> None:
@@ -100,7 +100,9 @@ def test_without_history_the_reason_uses_the_lagesbild() -> None:
     visits = recommend(candidates(SNAP, [], 0, []), FRIDAY_21, 2, 1, Constraints(60, 25, 1.0), 0,
                        DEFAULT_CATEGORIES, "2026-W47")  # fmt: skip
     assert [v.reason for v in visits] == [
-        "Skäggetorps centrum fre 21–23: 6 händelser i lägesbilden 2026-W47, mest ordningsstörning"
+        # the level is modelled: named "väntat ca", with the lägesbild's count beside it
+        "Skäggetorps centrum fre 21–23: väntat ca 6 händelser i veckan (6 i lägesbilden "
+        "vecka 47), mest ordningsstörning"
     ]
 
 

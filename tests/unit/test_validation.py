@@ -1,4 +1,4 @@
-"""Known answers for services.ingest.logic.validate_submission: one or more per reason code."""
+"""Known answers for shared.validation.validate_submission: one or more per reason code."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ from typing import Any
 
 import pytest
 
-from services.ingest.logic import (
+from shared.areas import KOMMUN_LEVEL_AREA, OTHER_AREA, KommunAreas, parse_area_collection
+from shared.categories import DEFAULT_CATEGORIES
+from shared.contracts import MAX_DESCRIPTION_CHARS
+from shared.validation import (
     REASON_CODES,
     Limits,
     Rejection,
     ValidReport,
     validate_submission,
 )
-from shared.areas import KOMMUN_LEVEL_AREA, OTHER_AREA, KommunAreas, parse_area_collection
-from shared.categories import DEFAULT_CATEGORIES
-from shared.contracts import MAX_DESCRIPTION_CHARS
 
 # A square synthetic kommun, 59.0–59.1 N × 15.0–15.2 E, with "Centrum" in the middle.
 KOMMUN = "9999"

@@ -6,11 +6,12 @@ import json
 import re
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.ingest.logic import REASON_CODES, Rejection, ValidReport, validate_submission
 from shared.contracts import ReportV1
+from shared.validation import REASON_CODES, Rejection, ValidReport, validate_submission
 from tests.unit.test_validation import CATEGORIES, KOMMUN, KOMMUNER, NOW, payload
 
 EXPECTED_CODES = set(REASON_CODES) - {"internal_error"}
@@ -89,6 +90,7 @@ def test_random_python_values(value: Any) -> None:
     check(value)
 
 
+@pytest.mark.slow  # > 5 s
 @FAST
 @given(random_objects)
 def test_random_objects(obj: dict[str, Any]) -> None:

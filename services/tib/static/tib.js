@@ -6,8 +6,18 @@ const API = "/api/v1/tib";
 const reports = new Map(); // id -> report (the last 7 days)
 let hours = 24;
 let categories = {};
+let editing = null; // the order id being changed, or null for a new order
 
-const map = L.map("map", { maxZoom: 18 }).setView([58.41, 15.62], 12);
+// Leaflet's own strings in Swedish; the lists beside the map hold what it shows.
+const map = L.map("map", { maxZoom: 18, zoomControl: false }).setView([58.41, 15.62], 12);
+L.control.zoom({ zoomInTitle: "Zooma in", zoomOutTitle: "Zooma ut" }).addTo(map);
+map.attributionControl.setPrefix('<a href="https://leafletjs.com" ' +
+  'title="Leaflet, ett JavaScript-bibliotek för interaktiva kartor">Leaflet</a>');
+// Shapes and markers are mirrored in the lists: out of the tab order, not unnamed stops.
+map.on("layeradd", (e) => setTimeout(() => {
+  const el = e.layer.getElement && e.layer.getElement();
+  if (el) el.setAttribute("tabindex", "-1");
+}, 0));
 if (CONFIG.tileUrl) L.tileLayer(CONFIG.tileUrl, { maxZoom: 18, attribution: "© OpenStreetMap" }).addTo(map);
 const areaLayer = L.layerGroup().addTo(map);
 const hotspotLayer = L.layerGroup().addTo(map);
@@ -86,17 +96,33 @@ async function loadAreas() {
   map.fitBounds(layer.getBounds());
 }
 
+function setStatus(text) {
+  if ($("live-status").textContent !== text) $("live-status").textContent = text;
+}
+
 function connect() {
   const source = new EventSource(`${API}/stream?kommun=${CONFIG.kommun}`);
-  source.onopen = () => { $("live-status").textContent = "● Live"; };
-  source.onerror = () => { $("live-status").textContent = "Återansluter …"; };
+  source.onopen = () => setStatus("● Live: ansluten");
+  source.onerror = () => setStatus("Återansluter …");
   source.addEventListener("report", (e) => {
     const r = JSON.parse(e.data);
     r.fresh = true;
     reports.set(r.id, r);
     render();
+    // A screen reader hears each pushed report (the list itself is redrawn, not announced).
+    $("nyheter").textContent = `Ny rapport: ${label(r.category)} – ${r.area}, ${when(r.occurred_at)}`;
   });
   source.addEventListener("refresh", () => load());
+  // an order changed (issued, edited, acknowledged, checked in, …): its line at once
+  source.addEventListener("order", (e) => {
+    const state = JSON.parse(e.data);
+    if (CONFIG.tasking) showOrder(state);
+  });
+  // the token was revoked: log in again (the stream is closed by the server)
+  source.addEventListener("revoked", () => {
+    source.close();
+    window.location.assign("/logga-in?next=/tib");
+  });
 }
 
 // --- tasking ---------------------------------------------------------------------------
@@ -123,7 +149,8 @@ async function recommend(event) {
       use.addEventListener("click", () => fillOrder(v));
       item.appendChild(use);
       list.appendChild(item);
-      L.marker([v.lat, v.lon]).bindTooltip(tip(v.reason)).addTo(visitLayer);
+      L.marker([v.lat, v.lon], { keyboard: false, alt: `Föreslagen patrullplats: ${v.place}` })
+        .bindTooltip(tip(v.reason)).addTo(visitLayer);
     }
   } catch (err) { list.appendChild(li(err.message, { class: "muted" })); }
 }
@@ -133,43 +160,190 @@ function fillOrder(v) {
   f.place.value = v.place; f.lat.value = v.lat; f.lon.value = v.lon; f.area.value = v.area || "";
   f.start.value = localInput(new Date(v.start)); f.end.value = localInput(new Date(v.end));
   f.reason.value = v.reason;
+  f.place.focus();
+}
+
+// --- the order form: errors at their fields, a summary that takes focus ----------------
+
+const ORDER_FIELDS = { place: "order-place", start: "order-start", end: "order-end",
+  task: "order-task", assigned_to: "order-assigned" };
+const ORDER_LABELS = { "order-place": "Plats", "order-start": "Från", "order-end": "Till",
+  "order-task": "Uppgift", "order-assigned": "Väktarbolag" };
+
+function clearOrderErrors() {
+  for (const id of Object.values(ORDER_FIELDS)) {
+    const field = $(id), note = $(`${id}-fel`);
+    field.removeAttribute("aria-invalid");
+    field.removeAttribute("aria-describedby");
+    note.textContent = "";
+    note.hidden = true;
+  }
+  $("order-error-list").replaceChildren();
+  $("order-errors").hidden = true;
+}
+
+function showOrderErrors(errors) { // [{id, message}]; id null: the order as a whole
+  clearOrderErrors();
+  for (const e of errors) {
+    const item = document.createElement("li");
+    const field = e.id && $(e.id);
+    if (field) {
+      const note = $(`${e.id}-fel`);
+      note.textContent = e.message;
+      note.hidden = false;
+      field.setAttribute("aria-invalid", "true");
+      field.setAttribute("aria-describedby", note.id);
+      const link = document.createElement("a");
+      link.href = `#${e.id}`;
+      link.textContent = `${ORDER_LABELS[e.id]}: ${e.message}`;
+      link.addEventListener("click", (ev) => { ev.preventDefault(); field.focus(); });
+      item.appendChild(link);
+    } else {
+      item.textContent = e.message;
+    }
+    $("order-error-list").appendChild(item);
+  }
+  $("order-errors").hidden = false;
+  $("order-errors").focus();
+}
+
+function orderErrors(f) {
+  const errors = [];
+  if (!f.get("place").trim()) errors.push({ id: "order-place", message: "Ange en plats." });
+  const start = new Date(f.get("start")), end = new Date(f.get("end"));
+  if (isNaN(start.getTime())) errors.push({ id: "order-start", message: "Ange när uppdraget börjar." });
+  if (isNaN(end.getTime())) errors.push({ id: "order-end", message: "Ange när uppdraget slutar." });
+  else if (!isNaN(start.getTime()) && end <= start) {
+    errors.push({ id: "order-end", message: "Slutet måste ligga efter början." });
+  }
+  if (!f.get("task").trim()) errors.push({ id: "order-task", message: "Ange en uppgift." });
+  return errors;
+}
+
+function setEditing(state) {
+  editing = state ? state.order.order_id : null;
+  $("order-form-rubrik").textContent = state ? `Ändra uppdraget: ${state.order.place}` : "Nytt uppdrag";
+  $("order-submit").textContent = state ? "Spara ändringen" : "Utfärda uppdrag";
+  $("order-abort").hidden = !state;
+  if (!state) return;
+  const f = $("order-form").elements, o = state.order;
+  f.place.value = o.place; f.task.value = o.task; f.priority.value = o.priority;
+  f.start.value = localInput(new Date(o.start)); f.end.value = localInput(new Date(o.end));
+  f.assigned_to.value = o.assigned_to || ""; f.area.value = o.area || "";
+  f.lat.value = o.lat ?? ""; f.lon.value = o.lon ?? ""; f.reason.value = o.reason || "";
+  f.place.focus();
+}
+
+function said(text) { // the outcome, announced, with focus on it (never lost to the page)
+  $("order-message").textContent = text;
+  $("order-message").focus();
 }
 
 async function issueOrder(event) {
   event.preventDefault();
   const f = new FormData($("order-form"));
+  const problems = orderErrors(f);
+  if (problems.length) return showOrderErrors(problems);
+  clearOrderErrors();
   const body = { place: f.get("place"), task: f.get("task"), priority: f.get("priority"),
     start: new Date(f.get("start")).toISOString(), end: new Date(f.get("end")).toISOString(),
     assigned_to: f.get("assigned_to") || null, area: f.get("area") || null, reason: f.get("reason") || "",
     lat: f.get("lat") ? Number(f.get("lat")) : null, lon: f.get("lon") ? Number(f.get("lon")) : null };
+  const changing = editing;
   try {
-    await getJSON(`${API}/orders`, { method: "POST", body: JSON.stringify(body),
+    await getJSON(changing ? `${API}/orders/${encodeURIComponent(changing)}` : `${API}/orders`,
+      { method: changing ? "PUT" : "POST", body: JSON.stringify(body),
+        headers: { "Content-Type": "application/json" } });
+    setEditing(null);
+    await loadOrders();
+    said(changing ? "Uppdraget är ändrat." : "Uppdraget är utfärdat.");
+  } catch (err) {
+    const field = /väktarbolag/i.test(err.message) ? "order-assigned" : null;
+    showOrderErrors([{ id: field, message: err.message }]);
+  }
+}
+
+async function cancelOrder(state) {
+  try {
+    await getJSON(`${API}/orders/${encodeURIComponent(state.order.order_id)}/cancel`, {
+      method: "POST", body: JSON.stringify({ note: "" }),
       headers: { "Content-Type": "application/json" } });
-    $("order-message").textContent = "Uppdraget är utfärdat.";
-    loadOrders();
-  } catch (err) { $("order-message").textContent = err.message; }
+    if (editing === state.order.order_id) setEditing(null);
+    await loadOrders();
+    said(`Uppdraget är inställt: ${state.order.place}.`);
+  } catch (err) { said(err.message); }
+}
+
+function orderButton(text, name, action) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = text;
+  b.setAttribute("aria-label", name);
+  b.addEventListener("click", action);
+  return b;
+}
+
+const orderStates = new Map(); // order id -> the order's last state
+
+function showOrder(state) {
+  orderStates.set(state.order.order_id, state);
+  drawOrders();
 }
 
 async function loadOrders() {
+  const states = await getJSON(`${API}/orders`);
+  orderStates.clear();
+  for (const o of states) orderStates.set(o.order.order_id, o);
+  drawOrders();
+}
+
+function drawOrders() {
   const list = $("orders");
+  const states = [...orderStates.values()].sort((a, b) => a.order.start.localeCompare(b.order.start));
   list.replaceChildren();
-  for (const o of await getJSON(`${API}/orders`)) {
+  if (!states.length) list.appendChild(li("Inga uppdrag ännu.", { class: "muted" }));
+  for (const o of states) {
     const text = `${when(o.order.start)}–${when(o.order.end)} ${o.order.place}: ${o.order.task}`;
-    list.appendChild(li(`${text} [${o.status_sv}${o.holder ? ", " + o.holder : ""}]`,
-      { "data-order": o.order.order_id }));
+    const item = li(`${text} [${o.status_sv}${o.holder ? ", " + o.holder : ""}]`,
+      { "data-order": o.order.order_id });
+    if (CONFIG.tasking && ["issued", "acknowledged", "checked_in"].includes(o.status)) {
+      const buttons = document.createElement("div");
+      buttons.className = "knappar";
+      if (o.status !== "checked_in") {
+        buttons.appendChild(orderButton("Ändra", `Ändra uppdraget: ${o.order.place}`,
+          () => setEditing(o)));
+      }
+      buttons.appendChild(orderButton("Ställ in", `Ställ in uppdraget: ${o.order.place}`,
+        () => cancelOrder(o)));
+      item.appendChild(buttons);
+    }
+    list.appendChild(item);
   }
 }
 
 document.querySelectorAll("#windows button").forEach((b) => b.addEventListener("click", () => {
-  document.querySelectorAll("#windows button").forEach((x) => x.classList.toggle("active", x === b));
+  document.querySelectorAll("#windows button").forEach((x) => {
+    x.classList.toggle("active", x === b);
+    x.setAttribute("aria-pressed", x === b ? "true" : "false");
+  });
   hours = Number(b.dataset.hours);
   render();
 }));
+function defaultShift() { // a new order: the next whole hour's four-hour shift
+  const start = new Date(); start.setMinutes(60, 0, 0);
+  $("order-form").elements.start.value = localInput(start);
+  $("order-form").elements.end.value = localInput(new Date(start.getTime() + 4 * 3600e3));
+}
+
 if (CONFIG.tasking) {
   const start = new Date(); start.setMinutes(60, 0, 0);
   $("recommend-form").elements.from.value = localInput(start);
+  // a new order starts as the next whole hour's four-hour shift (typed dates are slow)
+  defaultShift();
   $("recommend-form").addEventListener("submit", recommend);
   $("order-form").addEventListener("submit", issueOrder);
+  $("order-abort").addEventListener("click", () => { setEditing(null); clearOrderErrors();
+    $("order-form").reset(); defaultShift(); said("Ändringen är avbruten."); });
 } else {
   document.querySelectorAll(".tasking").forEach((s) => s.remove());
 }

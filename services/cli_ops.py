@@ -1,0 +1,269 @@
+"""What the operator commands do, apart from printing: status, wait, request builds, replay.
+
+A composition root like `services/cli.py` (see pyproject's import-linter contracts): it
+reads several services' tables for `lagesbild status` and calls the ingest's rejected store
+for `rejected replay`. No service imports it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from services.aggregate import retention as aggregate_retention
+from services.aggregate.models import WeekIncident, WeekSnapshotRow
+from services.ingest import retention as ingest_retention
+from services.ingest.models import RejectedSubmission, ReportConflict, StoredReport
+from services.ingest.rejected import mark_replayed
+from services.intake import retention as intake_retention
+from services.tib import retention as tib_retention
+from shared.contracts import (
+    DEAD_LETTER_STREAM,
+    LAGESBILD_READY_STREAM,
+    PIPELINE_GROUPS,
+    PUBLISHED_STREAM,
+    STREAM_TABLE,
+    WEEK_BUILD_STREAM,
+    DeadLetterV1,
+    LagesbildPublishedV1,
+    LagesbildReadyV1,
+    WeekBuildRequestedV1,
+)
+from shared.report_submit import submit_lines
+from shared.retention import purge
+from shared.streams import entry_payload
+from shared.streams import publish as publish_on
+
+
+@dataclass
+class StreamState:
+    stream: str
+    length: int
+    groups: dict[str, dict[str, int]] = field(default_factory=dict)  # group -> pending, lag
+    # the table's groups that do not exist yet (their service has never started)
+    missing_groups: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Status:
+    stored_reports: int
+    linked_duplicates: int
+    rejected_reports: int
+    conflicts: int
+    aggregated_reports: int
+    counted_reports: int  # händelser: the aggregate's reports that are not likely duplicates
+    week_snapshots: int
+    pending: int
+    unread: int
+    dead_letters: int
+    streams: list[StreamState]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _count(session: Session, model: Any, *where: Any) -> int:
+    return int(session.exec(select(func.count()).select_from(model).where(*where)).one())
+
+
+async def stream_states(redis: Redis) -> list[StreamState]:
+    """Every stream of the stream table: its length, and each consumer group's pending and
+    unread entries: the table's groups (a missing one is listed as such) and those added
+    at run time (a guard company's on the orders stream)."""
+    states = []
+    for spec in STREAM_TABLE:
+        stream = spec.name
+        state = StreamState(stream, 0)
+        if await redis.exists(stream):
+            state.length = int(await redis.xlen(stream))
+            for g in await redis.xinfo_groups(stream):
+                name = _decode(g["name"])
+                lag = g.get("lag")
+                if lag is None:  # Redis < 7 has no lag: count what is after last-delivered
+                    after = f"({_decode(g['last-delivered-id'])}"
+                    lag = len(await redis.xrange(stream, min=after, count=100_000) or [])
+                state.groups[name] = {"pending": int(g["pending"]), "lag": int(lag)}
+        state.missing_groups = [c.group for c in spec.consumers if c.group not in state.groups]
+        states.append(state)
+    return states
+
+
+def _decode(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def status(engine: Engine, redis_url: str) -> Status:
+    redis = Redis.from_url(redis_url)
+    try:
+        streams = await stream_states(redis)
+    finally:
+        await redis.aclose()
+    with Session(engine) as s:
+        counts = {
+            "stored_reports": _count(s, StoredReport),
+            "linked_duplicates": _count(s, StoredReport, StoredReport.duplicate_of.is_not(None)),  # type: ignore[union-attr]
+            "rejected_reports": _count(s, RejectedSubmission),
+            "conflicts": _count(s, ReportConflict),
+            "aggregated_reports": _count(s, WeekIncident),
+            # the counting rule (shared/counting.py): every report but a likely duplicate
+            "counted_reports": _count(s, WeekIncident, col(WeekIncident.duplicate_of).is_(None)),
+            "week_snapshots": _count(s, WeekSnapshotRow),
+        }
+    dead_letters = sum(st.length for st in streams if st.stream == DEAD_LETTER_STREAM)
+    # The pipeline's groups only (ingest, aggregate, maps): a web service or a guard company
+    # that is not running must not make the pipeline look busy (each group is listed).
+    core = [
+        (st, g)
+        for st in streams
+        for name, g in st.groups.items()
+        if name in PIPELINE_GROUPS.get(st.stream, ())
+    ]
+    pending = sum(g["pending"] for _st, g in core)
+    unread = sum(g["lag"] for _st, g in core)
+    return Status(
+        **counts, pending=pending, unread=unread, dead_letters=dead_letters, streams=streams
+    )
+
+
+async def wait_until_idle(engine: Engine, redis_url: str, timeout_s: float = 300) -> Status:
+    """Wait until every group has read and acknowledged everything on its streams."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        current = await status(engine, redis_url)
+        if current.pending == 0 and current.unread == 0:
+            return current
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still {current.pending} pending, {current.unread} unread")
+        await asyncio.sleep(0.2)
+
+
+async def request_builds(redis_url: str, kommun: str, weeks: list[str]) -> str:
+    """Ask the aggregate service to build weeks; returns the published stream's id before."""
+    redis = Redis.from_url(redis_url)
+    try:
+        last = await redis.xrevrange(PUBLISHED_STREAM, count=1)
+        since = _decode(last[0][0]) if last else "0-0"
+        for week in weeks:
+            request = WeekBuildRequestedV1(kommun=kommun, iso_week=week)
+            await publish_on(redis, WEEK_BUILD_STREAM, request)
+    finally:
+        await redis.aclose()
+    return since
+
+
+class BuildRefused(ValueError):
+    """The aggregate refused a build request (its dead letter's reason, in Swedish)."""
+
+
+async def build_week(redis_url: str, kommun: str, week: str, timeout_s: float) -> LagesbildReadyV1:
+    """Ask the aggregate service to build a week and wait for its answer: the ready event
+    that names this request (`request_id`), or the dead letter of this request entry
+    (`BuildRefused` with the aggregate's reason). TimeoutError when neither came within
+    `timeout_s` (the aggregate is not running; the request stays on the stream)."""
+    redis = Redis.from_url(redis_url, socket_timeout=30)
+    try:
+        since = {s: await _last_id(redis, s) for s in (LAGESBILD_READY_STREAM, DEAD_LETTER_STREAM)}
+        request = WeekBuildRequestedV1(kommun=kommun, iso_week=week, requested_by="operator")
+        entry_id = await publish_on(redis, WEEK_BUILD_STREAM, request)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            reply: Any = await redis.xread(since, block=500, count=100)  # type: ignore[arg-type]
+            for stream, entries in reply.items() if isinstance(reply, dict) else reply or []:
+                name = _decode(stream)
+                for found_id, fields in entries:
+                    since[name] = _decode(found_id)
+                    payload = entry_payload(fields)
+                    if name == LAGESBILD_READY_STREAM:
+                        ready = LagesbildReadyV1.model_validate_json(payload)
+                        if ready.request_id == request.message_id:
+                            return ready
+                    else:
+                        letter = DeadLetterV1.model_validate_json(payload)
+                        if letter.stream == WEEK_BUILD_STREAM and letter.entry_id == entry_id:
+                            raise BuildRefused(letter.reason)
+        raise TimeoutError(f"no answer within {timeout_s:.0f} s")
+    finally:
+        await redis.aclose()
+
+
+async def _last_id(redis: Redis, stream: str) -> str:
+    last = await redis.xrevrange(stream, count=1)
+    return _decode(last[0][0]) if last else "0-0"
+
+
+async def wait_for_published(
+    redis_url: str, since: str, expected: set[tuple[str, str]], timeout_s: float = 300
+) -> list[LagesbildPublishedV1]:
+    """Read the published stream from `since` until every (kommun, week) has been seen."""
+    redis = Redis.from_url(redis_url)
+    seen: dict[tuple[str, str], LagesbildPublishedV1] = {}
+    deadline = time.monotonic() + timeout_s
+    try:
+        while set(seen) < expected or not expected:
+            reply = await redis.xread({PUBLISHED_STREAM: since}, block=500, count=100)
+            streams = reply.items() if isinstance(reply, dict) else (reply or [])
+            for _stream, entries in streams:
+                for entry_id, fields in entries:
+                    since = _decode(entry_id)
+                    payload = entry_payload(cast(Mapping[bytes, bytes], fields))
+                    event = LagesbildPublishedV1.model_validate_json(payload)
+                    seen[(event.kommun, event.iso_week)] = event
+            if not expected and seen:
+                break
+            if time.monotonic() > deadline:
+                missing = sorted(expected - set(seen))
+                raise TimeoutError(f"not published within {timeout_s:.0f} s: {missing}")
+    finally:
+        await redis.aclose()
+    return list(seen.values())
+
+
+async def replay_rejected(engine: Engine, redis_url: str, rows: list[RejectedSubmission]) -> int:
+    """Submit rejected payloads again (after the cause was fixed) and mark them replayed."""
+    sent = await submit_lines(
+        redis_url, [r.payload.encode("utf-8", "surrogateescape") for r in rows]
+    )
+    mark_replayed(engine, [r.id for r in rows], datetime.now(UTC))
+    return sent
+
+
+async def publish(redis_url: str, stream: str, message: Any) -> None:
+    """Publish one message (the stream's contract) on a stream."""
+    redis = Redis.from_url(redis_url, socket_timeout=30)
+    try:
+        await publish_on(redis, stream, message)
+    finally:
+        await redis.aclose()
+
+
+def purge_all(
+    engine: Engine,
+    *,
+    now: datetime,
+    retention_days: int,
+    dry_run: bool,
+    run_by: str,
+    data_dir: Path | None = None,
+) -> dict[str, int]:
+    """`lagesbild purge`: every service's purges (each names its own tables) in one
+    transaction with one audit entry; with `data_dir`, the reports' photos too."""
+    purges = {
+        **ingest_retention.PURGES,
+        **aggregate_retention.PURGES,
+        **tib_retention.PURGES,
+        **intake_retention.PURGES,
+        **(intake_retention.photo_purges(data_dir) if data_dir is not None else {}),
+    }
+    return purge(
+        engine, purges, now=now, retention_days=retention_days, dry_run=dry_run, run_by=run_by
+    )
