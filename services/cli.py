@@ -592,6 +592,23 @@ def rejected_replay(
     console.print(f"Skickade om {sent} rapporter; resultatet syns i `lagesbild status`.")
 
 
+@week_app.command("pdf")
+def week_pdf(
+    week: Annotated[str, typer.Option("--week", help="ISO-vecka, t.ex. 2026-W47.")],
+    out: Annotated[Path, typer.Option("--out", help="PDF-filen att skriva, t.ex. v47.pdf.")],
+    kommun: Annotated[
+        str | None, typer.Option("--kommun", help="Kommunkod (standard: den första).")
+    ] = None,
+    public: Annotated[
+        bool, typer.Option("--public", help="Den offentliga versionen (antal under 3 som <3).")
+    ] = False,
+) -> None:
+    """Skriv ut veckans mötesunderlag som PDF (A4) med Chromium; bilagan på egen sida."""
+    from services.maps.pdf import pdf_command  # Playwright and the renderer only here
+
+    pdf_command(week=week, out=out, kommun=kommun, public=public)
+
+
 @week_app.command("show")
 def week_show(
     week: Annotated[str, typer.Option("--week", help="ISO-vecka, t.ex. 2026-W47.")],

@@ -343,8 +343,8 @@ def _check_place(
         if p.is_valid and not p.is_empty and _near(boundary, p.y, p.x):
             fits.append(crs_label(candidate))
     hint = (
-        f" Är kommunkoden rätt? Med {' eller '.join(fits[:3])} hamnar de inom {kommun_name}: "
-        "ange i så fall --crs."
+        (" Är kommunkoden rätt?" if found else "")
+        + f" Med {' eller '.join(fits[:3])} hamnar de inom {kommun_name}: ange i så fall --crs."
         if fits
         else " Kontrollera koordinatsystemet (--crs) och kommunkoden."
     )

@@ -1,8 +1,21 @@
 """Message contracts between the services: versioned, frozen pydantic models.
 
-Every stream name is a constant here, next to the message it carries. Adding an
-optional field keeps a version compatible; renaming, removing or retyping a field
-means a new model on a new stream (``…v2``).
+Every stream name is a constant here, next to the message it carries.
+
+The compatibility rule (also in the README and docs/asyncapi.yaml):
+
+- On the wire every entry carries its event as UTF-8 JSON text in a field named `payload`
+  (`shared.streams.publish` writes it; `message_id` and `content-type` are optional extra
+  fields). An entry without `payload` is rejected with a reason saying so.
+- A *minor* change adds an optional field (with a default) to a version: it keeps the
+  stream's name. Readers accept and ignore fields they do not know (`extra="ignore"`), so an
+  older consumer reads a newer producer's messages.
+- What we produce is strict: a model is only built with its declared fields (mypy's
+  pydantic plugin with `init_forbid_extra` rejects any other keyword), so nothing unknown
+  is ever written.
+- Renaming, removing or retyping a field, or making an optional field required, is a
+  *major* change: a new model on a new stream (``…v2``), written beside the old one until
+  every consumer has moved.
 """
 
 from __future__ import annotations
@@ -25,7 +38,7 @@ LAGESBILD_READY_STREAM = "lagesbild.lagesbild.ready.v1"  # aggregate -> maps
 PUBLISHED_STREAM = "lagesbild.lagesbild.published.v1"  # maps -> whoever listens
 DEAD_LETTER_STREAM = "lagesbild.dead-letter.v1"  # internal events no consumer could use
 NOLLRAPPORT_STREAM = "lagesbild.nollrapporter.v1"  # "nothing to report this week", per org/area
-DECISION_STREAM = "lagesbild.decisions.v1"  # the meeting's decisions (and their closing)
+DECISION_STREAM = "lagesbild.decisions.v1"  # the meeting's decisions, report-backs, closing
 TIB_ORDER_STREAM = "lagesbild.tib.orders.v1"  # patrol orders and their life cycle
 PLAN_STREAM = "lagesbild.plans.v1"  # a loaded handlingsplan (cli -> aggregate, archive server)
 
@@ -50,7 +63,8 @@ def new_message_id() -> str:
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Unknown fields from a newer minor version are ignored when read (see the module).
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 LocationPrecision = Literal["exact", "centroid"]
@@ -238,8 +252,28 @@ class PlanGapV1(_Message):
     categories: list[str]
 
 
+DecisionProgress = Literal["planerad", "pågår", "genomförd", "avbruten"]
+DECISION_PROGRESS: tuple[str, ...] = ("planerad", "pågår", "genomförd", "avbruten")
+
+
+class DecisionReportV1(_Message):
+    """A report-back (återrapport) on a decision: when, what was done, by whom."""
+
+    report_id: str = Field(default_factory=new_message_id)
+    reported_at: AwareDatetime
+    text: str = Field(description="what was done or found")
+    by: str = Field(default="", description="who reports (an organisation or a role)")
+    progress: DecisionProgress | None = Field(
+        default=None, description="the decision's status after this report, if it changed"
+    )
+
+
 class DecisionV1(_Message):
-    """A decision of the weekly meeting (also the event on DECISION_STREAM)."""
+    """A decision of the weekly meeting (also the event on DECISION_STREAM).
+
+    A report-back is the same decision sent again with the new item in `reports` (and its
+    status in `progress`); readers keep the union of the reports they heard (by report_id),
+    so an event that carries only the newest report loses none."""
 
     message_id: str = Field(default_factory=new_message_id)
     decision_id: str
@@ -254,6 +288,13 @@ class DecisionV1(_Message):
     status: Literal["open", "closed"] = "open"
     decided_at: AwareDatetime
     note: str = ""
+    owner: str = Field(default="", description="who answers for carrying it out")
+    progress: DecisionProgress = Field(
+        default="planerad", description="planerad, pågår, genomförd or avbruten"
+    )
+    reports: list[DecisionReportV1] = Field(
+        default_factory=list, description="report-backs (återrapporter), oldest first"
+    )
 
 
 class FollowUpV1(_Message):
@@ -528,7 +569,7 @@ STREAM_TABLE: tuple[StreamSpec, ...] = (
             Consumer(ARCHIVE, ARCHIVE_GROUP, "when_the_meeting_decides_list_the_decision",
                      polling_ms=200),
         ),
-        "the meeting's decisions and their closing",
+        "the meeting's decisions, their report-backs (återrapporter) and their closing",
     ),
     StreamSpec(
         TIB_ORDER_STREAM, PatrolOrderEventV1, (TIB,),

@@ -22,6 +22,7 @@ and, for the archive server's decision page, by `services/maps/decision_store.py
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import uuid
@@ -31,15 +32,18 @@ from datetime import datetime
 from typing import Any, cast
 
 from shared.areas import OTHER_AREA
-from shared.contracts import DecisionV1
+from shared.contracts import DECISION_PROGRESS, DecisionReportV1, DecisionV1
+from shared.places import fold
 from shared.plan import Activity, Promise, parse_plan
 from shared.scrub import scrub_within
-from shared.weeks import iso_week_of, parse_week
+from shared.weeks import iso_week_of, parse_week, read_week
 
 MAX_MEASURE_CHARS = 500
 MAX_TARGET_CHARS = 200
 MAX_NOTE_CHARS = 2000
 MAX_RESPONSIBLE_CHARS = 200
+MAX_REPORT_CHARS = 2000
+MAX_SUGGESTIONS = 5
 DECISION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -77,6 +81,7 @@ class DecisionDraft:
     categories: list[str] = field(default_factory=list)
     note: str = ""
     decision_id: str | None = None
+    owner: str = ""
 
 
 # --- the plan's activities ------------------------------------------------------------
@@ -118,6 +123,61 @@ def target_known(target: str, area_names: Sequence[str]) -> bool:
     return any(target == n or target.startswith((f"{n},", f"{n}/")) for n in names)
 
 
+def _key(text: str) -> str:
+    """A target as compared: folded, punctuation out, a genitive -s dropped from each word
+    ("Skäggetorps centrum" and "skäggetorp centrum" are the same key)."""
+    words = re.sub(r"[^\wåäö]+", " ", fold(text)).split()
+    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words)
+
+
+def match_target(text: str, area_names: Sequence[str]) -> tuple[str | None, list[str]]:
+    """A target typed as people type it, against the kommun's areas and known places:
+    (the name it means, []) when one fits; (None, suggestions) when none or several do.
+    A hotspot's name ("Skäggetorp, norra delen") resolves by its area part."""
+    text = " ".join(text.split())
+    if not area_names or target_known(text, area_names):
+        return text, []
+    names = list(dict.fromkeys([*area_names, OTHER_AREA]))
+    head, sep, tail = text.partition(",")
+    if sep and tail.strip():  # a hotspot: "skäggetorps, norra delen"
+        area, suggestions = match_target(head, area_names)
+        return (f"{area},{tail}" if area else None), suggestions
+    keys: dict[str, list[str]] = {}
+    for name in names:
+        keys.setdefault(_key(name), []).append(name)
+    wanted = _key(text)
+    if not wanted:
+        return None, []
+    if wanted in keys:
+        return keys[wanted][0], []
+    words = set(wanted.split())
+    containing = [k for k in keys if words <= set(k.split())]
+    if len(containing) == 1:
+        return keys[containing[0]][0], []
+    close = difflib.get_close_matches(wanted, list(keys), n=MAX_SUGGESTIONS, cutoff=0.8)
+    if len(close) == 1 and not containing:
+        return keys[close[0]][0], []
+    candidates = containing or close
+    if not candidates:
+        candidates = difflib.get_close_matches(wanted, list(keys), n=MAX_SUGGESTIONS, cutoff=0.5)
+    return None, [keys[k][0] for k in candidates[:MAX_SUGGESTIONS]]
+
+
+def _target_problem(target: str, area_names: Sequence[str]) -> str | None:
+    resolved, suggestions = match_target(target, area_names)
+    if resolved is not None:
+        return None
+    if len(suggestions) > 1:
+        return f"{target!r} kan vara flera platser: {', '.join(suggestions)}. Välj en av dem"
+    if suggestions:
+        return f"okänt område {target!r}; menade du {suggestions[0]}?"
+    shown = ", ".join(list(area_names)[:12]) + (" …" if len(area_names) > 12 else "")
+    return (
+        f"okänt område {target!r}; välj ett av kommunens områden eller platser ({shown}) "
+        "eller en hotspot"
+    )
+
+
 def _week_problem(text: str | None, label: str) -> str | None:
     try:
         parse_week(text or "")
@@ -144,14 +204,8 @@ def decision_problems(
         problems.append(("target", "ange var: en hotspot eller ett område"))
     elif len(target) > MAX_TARGET_CHARS:
         problems.append(("target", f"platsen får vara högst {MAX_TARGET_CHARS} tecken"))
-    elif not target_known(target, area_names):
-        problems.append(
-            (
-                "target",
-                f"okänt område {target!r}; välj ett av kommunens områden "
-                f"({', '.join(area_names)}) eller en hotspot",
-            )
-        )
+    elif (target_problem := _target_problem(target, area_names)) is not None:
+        problems.append(("target", target_problem))
     responsible = [r.strip() for r in decision.responsible if r.strip()]
     if not responsible:
         problems.append(("responsible", "ange vem som ansvarar (eller välj en åtgärd i planen)"))
@@ -180,28 +234,48 @@ def decision_problems(
         )
     if len(decision.note) > MAX_NOTE_CHARS:
         problems.append(("note", f"anteckningen får vara högst {MAX_NOTE_CHARS} tecken"))
+    if len(decision.owner) > MAX_RESPONSIBLE_CHARS:
+        problems.append(("owner", f"ägaren får vara högst {MAX_RESPONSIBLE_CHARS} tecken"))
     if decision.decision_id is not None and not DECISION_ID_RE.match(decision.decision_id):
         problems.append(("decision_id", "beslutets id får bara ha bokstäver a–z, siffror, - _ ."))
     return problems
 
 
+def _loose_week(text: str, now: datetime) -> str:
+    """A week as typed ("v50", "vecka 50", "50") as an ISO week; unchanged when it is none
+    (the check then names it)."""
+    try:
+        return read_week(text, now)
+    except ValueError:
+        return text.strip()
+
+
 def apply_defaults(
-    draft: DecisionDraft, activity: PlanActivity | None, now: datetime
+    draft: DecisionDraft,
+    activity: PlanActivity | None,
+    now: datetime,
+    area_names: Sequence[str] = (),
 ) -> DecisionDraft:
-    """From week: this week; responsible and categories: the plan activity's when empty."""
+    """From week: this week; responsible and categories: the plan activity's when empty;
+    weeks as typed made ISO weeks; the target, when it means exactly one of the kommun's
+    areas or places, spelt as that name."""
     responsible = [r.strip() for r in draft.responsible if r.strip()]
+    target = draft.target.strip()
+    resolved = match_target(target, area_names)[0] if target else None
+    typed_from = (draft.from_week or "").strip()
     return DecisionDraft(
         kommun=draft.kommun,
         measure=draft.measure.strip(),
-        target=draft.target.strip(),
-        until_week=draft.until_week.strip(),
-        from_week=(draft.from_week or "").strip() or iso_week_of(now),
+        target=resolved or target,
+        until_week=_loose_week(draft.until_week, now),
+        from_week=_loose_week(typed_from, now) if typed_from else iso_week_of(now),
         activity_id=draft.activity_id or None,
         responsible=responsible or (list(activity.responsible) if activity else []),
         categories=list(dict.fromkeys(draft.categories))
         or (list(activity.categories) if activity else []),
         note=draft.note.strip(),
         decision_id=draft.decision_id or None,
+        owner=draft.owner.strip(),
     )
 
 
@@ -215,7 +289,7 @@ def build_decision(
 ) -> DecisionV1:
     """The DecisionV1 event for a draft; `DecisionError` with the first problem."""
     activity = find_activity(activities, draft.activity_id) if draft.activity_id else None
-    full = apply_defaults(draft, activity, now)
+    full = apply_defaults(draft, activity, now, area_names)
     problems = decision_problems(full, categories, area_names)
     if problems:
         raise DecisionError(problems[0][1], problems[0][0])
@@ -232,6 +306,7 @@ def build_decision(
             until_week=full.until_week,
             decided_at=now,
             note=full.note,
+            owner=full.owner,
         )
     )
 
@@ -243,6 +318,16 @@ def scrub_decision(decision: DecisionV1) -> DecisionV1:
             "measure": scrub_within(decision.measure, MAX_MEASURE_CHARS),
             "responsible": [scrub_within(r, MAX_RESPONSIBLE_CHARS) for r in decision.responsible],
             "note": scrub_within(decision.note, MAX_NOTE_CHARS),
+            "owner": scrub_within(decision.owner, MAX_RESPONSIBLE_CHARS),
+            "reports": [
+                r.model_copy(
+                    update={
+                        "text": scrub_within(r.text, MAX_REPORT_CHARS),
+                        "by": scrub_within(r.by, MAX_RESPONSIBLE_CHARS),
+                    }
+                )
+                for r in decision.reports
+            ],
         }
     )
 
@@ -264,6 +349,51 @@ def closing_event(current: DecisionV1, note: str, now: datetime) -> DecisionV1:
         }
     )
     return scrub_decision(DecisionV1.model_validate(closing.model_dump()))
+
+
+def report_event(
+    current: DecisionV1, text: str, by: str, progress: str | None, now: datetime
+) -> DecisionV1:
+    """The decision with a new report-back (återrapport) and, if given, its new status:
+    the event a report sends on the decision stream (readers keep every report heard)."""
+    text, by, progress = text.strip(), by.strip(), (progress or "").strip() or None
+    if not text:
+        raise DecisionError("skriv vad som har gjorts (återrapportens text)", "text")
+    if len(text) > MAX_REPORT_CHARS:
+        raise DecisionError(f"återrapporten får vara högst {MAX_REPORT_CHARS} tecken", "text")
+    if len(by) > MAX_RESPONSIBLE_CHARS:
+        raise DecisionError(f"'av vem' får vara högst {MAX_RESPONSIBLE_CHARS} tecken", "by")
+    if progress is not None and progress not in DECISION_PROGRESS:
+        raise DecisionError(
+            f"okänd status {progress!r}; välj {', '.join(DECISION_PROGRESS)}", "progress"
+        )
+    if current.status == "closed":
+        raise DecisionError("beslutet är stängt; en återrapport kan inte läggas till", "text")
+    report = DecisionReportV1(reported_at=now, text=text, by=by, progress=progress)
+    updated = current.model_copy(
+        update={
+            "message_id": uuid.uuid4().hex,
+            "progress": progress or current.progress,
+            "reports": [*current.reports, report],
+        }
+    )
+    return scrub_decision(DecisionV1.model_validate(updated.model_dump()))
+
+
+def merged_decision(old: DecisionV1, new: DecisionV1) -> DecisionV1:
+    """What a reader keeps when it hears `new` about a decision it holds as `old`: closed is
+    final, the reports are the union (by id, oldest first), the status the newest report's."""
+    reports = {r.report_id: r for r in [*old.reports, *new.reports]}
+    ordered = sorted(reports.values(), key=lambda r: (r.reported_at, r.report_id))
+    stated = [r.progress for r in ordered if r.progress]
+    base = old if old.status == "closed" else new
+    return base.model_copy(
+        update={
+            "reports": ordered,
+            "progress": stated[-1] if stated else base.progress,
+            "owner": new.owner or old.owner,
+        }
+    )
 
 
 # --- reading back ------------------------------------------------------------------------

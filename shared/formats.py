@@ -15,6 +15,7 @@ Machine outputs (JSON, GeoJSON, the RFC 4180 CSV) keep ISO 8601 and plain number
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 from shared.weeks import STOCKHOLM, parse_week
 
@@ -32,7 +33,8 @@ def number_sv(n: int) -> str:
 
 def decimal_sv(x: float, digits: int = 1) -> str:
     """A decimal with a comma and thousands separated: "2,5", "1 234,5"."""
-    rounded = round(x, digits)
+    # half up, as people round (198,25 -> 198,3), from the shortest decimal form of x
+    rounded = Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP)
     text = f"{abs(rounded):,.{digits}f}".replace(",", THOUSANDS).replace(".", ",")
     return f"{MINUS}{text}" if rounded < 0 else text
 

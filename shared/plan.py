@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -102,6 +102,13 @@ class Period(_Model):
 
     def overlaps(self, start: date, end: date) -> bool:
         return self.start <= end and start <= self.end
+
+    def state(self, today: date) -> str:
+        """ "gällande" while it runs, "avslutad" once its last day is past, "kommande"
+        before it starts."""
+        if today > self.end:
+            return "avslutad"
+        return "kommande" if today < self.start else "gällande"
 
 
 class Place(_Model):
@@ -192,6 +199,10 @@ class Plan(_Model):
         if twice:
             raise ValueError(f"id används mer än en gång: {', '.join(twice)}; gör dem unika")
         return self
+
+    def state(self, today: date) -> str:
+        """The plan's state on `today`: gällande, avslutad or kommande (`Period.state`)."""
+        return self.period.state(today)
 
     def linked(self) -> Iterator[tuple[str, str, _Linked]]:
         """(focus area name, activity id, activity or promise) for every linkable item."""
@@ -291,3 +302,25 @@ def check_plan(plan: Plan, categories: Mapping[str, str], areas: Mapping[str, Ko
                 )
     if problems:
         raise PlanError(problems)
+
+
+def match_line(reasons: Sequence[str]) -> str:
+    """Why a plan activity matches a place, in one line: "Samma kategori (klotter), i
+    området Centrum, vid Resecentrum; tid: 3 av 4 händelser inom fre 22–02." """
+    parts: list[str] = []
+    for reason in reasons:
+        kind, _, value = reason.partition(": ")
+        if kind == "kategori":
+            parts.append(f"samma kategori ({value})")
+        elif kind == "område":
+            parts.append(f"i området {value}")
+        elif kind == "plats":
+            parts.append(f"vid {value}")
+        elif kind == "tid":
+            parts.append(f"tid: {value}")
+        else:
+            parts.append(reason)
+    if not parts:
+        return ""
+    text = ", ".join(parts)
+    return text[:1].upper() + text[1:] + "."

@@ -1,9 +1,12 @@
 """Stream plumbing every consuming service shares: entry envelopes, reclaiming, trimming.
 
-FastStream 0.7 stores a message in one field `__data__` in its binary envelope. Other
-producers (redis-cli, a guard company's system) may instead `XADD` a field `payload`
-holding the JSON text, or plain fields. `entry_payload` turns all three into the raw
-payload bytes, so validation, not the transport, decides what is wrong with them.
+The wire format (the same for every stream, every producer): an entry carries the event
+as plain UTF-8 JSON text in a field named `payload`, the same shape as the stream's
+contract; other fields are optional (`message_id`, `content-type`). Anyone with a Redis
+client can read and write it, no FastStream needed. `publish` writes exactly that.
+Entries written before this format (FastStream's binary envelope in `__data__`) are still
+read. An entry with neither field is not guessed at: it is rejected (the reports stream)
+or dead-lettered (the others) with a reason saying the field must be called `payload`.
 
 FastStream's group subscriber reads only new entries (`>`): an entry whose consumer
 died, or whose batch failed, stays pending for ever. `Reclaimer` closes that gap with
@@ -22,7 +25,6 @@ reads; `publish` is the one way to write a stream (the contract is checked) and
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -63,43 +65,78 @@ class RawEntry:
     entry_id: str
     payload: bytes
     deliveries: int = 1
+    framed: bool = True  # the entry had a `payload` field (see `has_payload`)
+
+
+def raw_entry(
+    entry_id: bytes | str, fields: Mapping[bytes, bytes], deliveries: int = 1
+) -> RawEntry:
+    return RawEntry(
+        _as_bytes(entry_id).decode(), entry_payload(fields), deliveries, has_payload(fields)
+    )
+
+
+async def set_aside_unframed(
+    redis: Redis, stream: str, group: str, entries: list[RawEntry]
+) -> list[RawEntry]:
+    """Dead-letter (and acknowledge) the entries without a `payload` field on a stream whose
+    consumers take only contract messages; returns the others. A stream that takes raw
+    payloads (the reports stream) passes them on: its consumer rejects them to the sender
+    with the same reason (`MISSING_PAYLOAD_SV`/`_EN`)."""
+    spec = STREAMS.get(stream)
+    if spec is None or spec.raw_accepted or all(e.framed for e in entries):
+        return entries
+    for entry in entries:
+        if not entry.framed:
+            reason = f"{MISSING_PAYLOAD_SV} / {MISSING_PAYLOAD_EN}"
+            await dead_letter(redis, stream, entry, reason, group=group)
+            await redis.xack(stream, group, entry.entry_id)
+    return [e for e in entries if e.framed]
+
+
+CONTENT_TYPE_FIELD = b"content-type"
+MESSAGE_ID_FIELD = b"message_id"
+MISSING_PAYLOAD_CODE = "missing_payload_field"
+MISSING_PAYLOAD_SV = (
+    "posten saknar fältet payload: lägg händelsen som JSON-text i ett fält som heter payload"
+)
+MISSING_PAYLOAD_EN = (
+    "the entry has no field named payload: put the event as JSON text in a field called payload"
+)
+
+
+def has_payload(fields: Mapping[bytes, bytes]) -> bool:
+    """The entry carries its event the way the wire format says (or FastStream's legacy
+    envelope): anything else is rejected, not guessed at."""
+    return PAYLOAD_FIELD in fields or DATA_FIELD in fields
 
 
 def entry_payload(fields: Mapping[bytes, bytes]) -> bytes:
+    """The event's raw bytes: the `payload` field (or, from entries written before the
+    plain format, FastStream's `__data__` envelope). An entry with neither gets its fields
+    as a JSON object, for storage with its rejection only (see `has_payload`)."""
+    if PAYLOAD_FIELD in fields:
+        return fields[PAYLOAD_FIELD]
     if DATA_FIELD in fields:
         body, _headers = BinaryMessageFormatV1.parse(fields[DATA_FIELD])
         return body
-    if PAYLOAD_FIELD in fields:
-        return fields[PAYLOAD_FIELD]
     decoded = {k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()}
     return json.dumps(decoded, ensure_ascii=False).encode()
 
 
 async def envelope(message: BaseModel, message_id: str) -> dict[bytes, bytes]:
-    """The stream fields FastStream itself would write for `message` (its binary v1
-    envelope, JSON body). Hot paths XADD this straight into a pipeline: FastStream's
-    per-message publish machinery cost more than the rest of the ingest's work."""
-    data = await BinaryMessageFormatV1.encode(
-        message=message.model_dump_json().encode(),
-        reply_to=None,
-        headers={"content-type": "application/json"},
-        correlation_id=_correlation_id(message_id),
-    )
-    return {DATA_FIELD: data}
-
-
-def _correlation_id(message_id: str) -> str:
-    # FastStream 0.7 writes a header's length in characters, not bytes: a non-ASCII value
-    # ("Linköping/…") corrupts the envelope. A hash keeps it ASCII and stable.
-    return hashlib.blake2b(message_id.encode(), digest_size=16).hexdigest()
+    """The stream fields for `message`: its JSON in `payload` (plain UTF-8), the message id
+    and the content type. Hot paths XADD this straight into a pipeline."""
+    return {
+        PAYLOAD_FIELD: message.model_dump_json().encode(),
+        MESSAGE_ID_FIELD: message_id.encode(),
+        CONTENT_TYPE_FIELD: b"application/json",
+    }
 
 
 async def raw_envelope(payload: bytes, message_id: str) -> dict[bytes, bytes]:
-    """The envelope FastStream writes for a payload published as is (bytes, no JSON)."""
-    data = await BinaryMessageFormatV1.encode(
-        message=payload, reply_to=None, headers={}, correlation_id=_correlation_id(message_id)
-    )
-    return {DATA_FIELD: data}
+    """The stream fields for a payload published as is (bytes, not checked here)."""
+    return {PAYLOAD_FIELD: payload, MESSAGE_ID_FIELD: message_id.encode()}
 
 
 # --- writing a stream ------------------------------------------------------------------
@@ -110,9 +147,9 @@ Target = Redis | Pipeline | RedisBroker
 async def publish(
     target: Target, stream: str, message: BaseModel | bytes, *, message_id: str | None = None
 ) -> str | None:
-    """Write `message` on `stream`, in FastStream's envelope: the one way every service and
-    command writes a stream. The message must be the stream's contract (`STREAM_TABLE`); a
-    stream that takes raw payloads (the reports stream) also takes bytes as they are.
+    """Write `message` on `stream` as `{payload: JSON}` (see the module): the one way every
+    service and command writes a stream. The message must be the stream's contract
+    (`STREAM_TABLE`); the reports stream also takes raw bytes as they are.
 
     `target` is a Redis client (returns the entry id), a pipeline (the XADD is queued with
     the pipeline's other commands; returns None) or a FastStream broker (its connection)."""
@@ -171,6 +208,10 @@ async def valid_messages(
     entry stays bad) with the fields that are wrong."""
     out: list[M] = []
     for entry in entries:
+        if not entry.framed:
+            reason = f"{MISSING_PAYLOAD_SV} / {MISSING_PAYLOAD_EN}"
+            await dead_letter(target, stream, entry, reason, group=group)
+            continue
         try:
             out.append(model.model_validate_json(entry.payload))
         except ValidationError as exc:
@@ -223,7 +264,7 @@ async def keep_raw_entries(message: Mapping[str, Any], original_parser: Any) -> 
 def raw_entries(raw_message: Mapping[str, Any]) -> list[RawEntry]:
     ids = raw_message["message_ids"]
     data = raw_message.get(RAW_KEY, raw_message["data"])
-    return [RawEntry(i.decode(), entry_payload(f)) for i, f in zip(ids, data, strict=True)]
+    return [raw_entry(i, f) for i, f in zip(ids, data, strict=True)]
 
 
 Settle = Callable[[list[RawEntry]], Awaitable[object]]
@@ -264,7 +305,12 @@ def subscribe_batches(
 
     async def handle(msg: RedisBatchStreamMessage) -> None:
         try:
-            await run(raw_entries(msg.raw_message))
+            entries = await set_aside_unframed(
+                _broker_redis(broker), stream, group, raw_entries(msg.raw_message)
+            )
+            if not entries:
+                return  # every entry was set aside (and acknowledged)
+            await run(entries)
         except Exception:
             log.exception("%s: batch failed; left pending for the reclaimer", name)
             return
@@ -445,11 +491,10 @@ class Reclaimer:
             if fields is None:  # trimmed while pending: nothing is left to process
                 await self.redis.xack(self.stream, self.group, entry_id)
                 continue
-            entry = RawEntry(
-                _as_bytes(entry_id).decode(),
-                entry_payload(fields),
-                counts.get(_as_bytes(entry_id), 1),
-            )
+            entry = raw_entry(entry_id, fields, counts.get(_as_bytes(entry_id), 1))
+            if not await set_aside_unframed(self.redis, self.stream, self.group, [entry]):
+                settled += 1
+                continue
             settled += await self._settle_one(entry)
         return settled
 

@@ -97,3 +97,38 @@ def check_buildable(iso_week: str, now: datetime, oldest: str | None = None) -> 
         f"({basis}; högst {WEEK_MARGIN} veckor före det och en vecka framåt). "
         "Kontrollera veckan."
     )
+
+
+_LOOSE_WEEK_RE = re.compile(
+    r"^(?:(?P<year>\d{4})\s*-?\s*(?:w|v|v\.|vecka)\s*|(?:w|v|v\.|vecka|veckan|week)\s*)?"
+    r"(?P<week>\d{1,2})$"
+)
+
+
+def read_week(text: str, now: datetime) -> str:
+    """A week as people write it: "2026-W50", "2026-w50", "v50", "v 50", "vecka 50", "50"
+    or "2026 v50" -> "2026-W50" (with a year, the W or v is needed: "2026-50" is none).
+    Without a year, the week-of-year nearest `now` (so "2" in December is next January's).
+    ValueError (Swedish) when it is no week."""
+    cleaned = " ".join((text or "").strip().lower().split())
+    match = _LOOSE_WEEK_RE.match(cleaned)
+    if not match:
+        raise ValueError(f"{text!r} är ingen vecka: skriv t.ex. v50, vecka 50 eller 2026-W50")
+    week = int(match["week"])
+    if match["year"]:
+        candidates = [int(match["year"])]
+    else:
+        this_year = int(iso_week_of(now)[:4])
+        candidates = [this_year, this_year + 1, this_year - 1]
+    today = now.astimezone(STOCKHOLM).date()
+    found: list[tuple[int, str]] = []
+    for year in candidates:
+        try:
+            monday = date.fromisocalendar(year, week, 1)
+        except ValueError:
+            continue
+        found.append((abs((monday - today).days), f"{year}-W{week:02d}"))
+    if not found:
+        year_text = f"{candidates[0]} har" if match["year"] else "året har"
+        raise ValueError(f"{year_text} ingen vecka {week}")
+    return min(found)[1]

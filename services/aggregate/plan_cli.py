@@ -29,7 +29,13 @@ from services.aggregate.followup import promise_month
 from shared.config import Settings
 from shared.contracts import PLAN_STREAM, DecisionV1, PlanActivityV1, PlanV1
 from shared.decision_events import send_decision
-from shared.decisions import DecisionDraft, activities_in_plan, build_decision, closing_event
+from shared.decisions import (
+    DecisionDraft,
+    activities_in_plan,
+    build_decision,
+    closing_event,
+    report_event,
+)
 from shared.plan import Plan, PlanError, check_plan, parse_plan
 from shared.weeks import STOCKHOLM, iso_week_of
 
@@ -160,11 +166,13 @@ def load(
 
 @plan_app.command("list")
 def list_plans(kommun: KommunOpt = None, as_json: JsonFlag = False) -> None:
-    """Gällande planer (senaste versionen av varje)."""
+    """Laddade planer (senaste versionen av varje): gällande, avslutade och kommande."""
     engine = _engine(AggregateSettings())
     rows = plan_store.current_plans(engine, kommun)
+    today = datetime.now(STOCKHOLM).date()
     items = [
         {
+            "state": parse_plan(r.toml_text).state(today),
             "kommun": r.kommun,
             "plan_id": r.plan_id,
             "title": r.title,
@@ -179,7 +187,10 @@ def list_plans(kommun: KommunOpt = None, as_json: JsonFlag = False) -> None:
     if not items:
         console.print("Inga planer laddade. Ladda en med: lagesbild plan load FIL.toml")
     for i in items:
-        console.print(f"{i['kommun']}  {i['plan_id']}  v{i['version']}  {escape(str(i['title']))}")
+        console.print(
+            f"{i['kommun']}  {i['plan_id']}  v{i['version']}  {i['state']:9}  "
+            f"{escape(str(i['title']))}"
+        )
 
 
 @plan_app.command("show")
@@ -197,7 +208,11 @@ def show(
     plan = parse_plan(row.toml_text)
     if as_json:
         return _print_json(plan.model_dump(mode="json", by_alias=True))
-    console.print(f"[bold]{escape(plan.title)}[/bold] ({plan.kommun}, version {row.version})")
+    state = plan.state(datetime.now(STOCKHOLM).date())
+    console.print(
+        f"[bold]{escape(plan.title)}[/bold] ({plan.kommun}, version {row.version}) – {state}, "
+        f"{plan.period.start}–{plan.period.end}"
+    )
     for focus in plan.focus_areas:
         console.print(f"\n[bold]{escape(focus.name)}[/bold]")
         for a in focus.activities:
@@ -276,11 +291,17 @@ def _send(settings: Settings, decision: DecisionV1) -> None:
 @decision_app.command("add")
 def add(
     measure: Annotated[str, typer.Option("--measure", help="Vad som ska göras.")],
-    target: Annotated[str, typer.Option("--target", help="Hotspotens namn eller ett område.")],
-    until_week: Annotated[str, typer.Option("--until-week", help="Sista vecka, t.ex. 2026-W52.")],
+    target: Annotated[
+        str,
+        typer.Option("--target", help="Område, plats eller hotspot, t.ex. 'Skäggetorp centrum'."),
+    ],
+    until_week: Annotated[
+        str, typer.Option("--until-week", help="Sista vecka: v52, vecka 52, 52 eller 2026-W52.")
+    ],
     from_week: Annotated[
         str | None, typer.Option("--from-week", help="Första vecka (standard: denna vecka).")
     ] = None,
+    owner: Annotated[str, typer.Option("--owner", help="Vem som äger beslutet.")] = "",
     responsible: Annotated[
         list[str] | None, typer.Option("--responsible", "-r", help="Ansvarig (flera går bra).")
     ] = None,
@@ -310,6 +331,7 @@ def add(
         categories=list(category or []),
         note=note,
         decision_id=decision_id,
+        owner=owner,
     )
     try:
         decision = build_decision(
@@ -346,6 +368,34 @@ def close(
         raise _fail(f"Beslutet kan inte avslutas: {exc}") from exc
     _send(settings, closing)
     console.print(f"Beslut {decision_id} avslutat.")
+
+
+@decision_app.command("report")
+def report(
+    decision_id: Annotated[str, typer.Argument(help="Beslutets id.")],
+    text: Annotated[str, typer.Option("--text", help="Vad som har gjorts.")],
+    by: Annotated[str, typer.Option("--by", help="Vem som rapporterar.")] = "",
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help="Ny status: planerad, pågår, genomförd eller avbruten."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Återrapportera ett beslut: vad som gjorts, av vem och (valfritt) ny status."""
+    settings = AggregateSettings()
+    current = plan_store.stored_decision(_engine(settings), decision_id)
+    if current is None:
+        raise _fail(f"Okänt beslut {decision_id!r} (har aggregate-tjänsten läst det än?).")
+    try:
+        event = report_event(current, text, by, status, datetime.now(UTC))
+    except ValueError as exc:
+        raise _fail(f"Återrapporten kan inte registreras: {exc}") from exc
+    _send(settings, event)
+    if as_json:
+        return _print_json(event.model_dump(mode="json"))
+    console.print(
+        f"Återrapport för beslut {decision_id} skickad (status {escape(event.progress)})."
+    )
 
 
 @decision_app.command("list")

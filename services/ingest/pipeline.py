@@ -12,7 +12,13 @@ from sqlalchemy.engine import Engine
 
 from services.ingest.store import BatchOutcome, DuplicatePolicy, Submission, store_batch
 from shared.areas import KommunAreas
-from shared.streams import RawEntry, payload_text
+from shared.streams import (
+    MISSING_PAYLOAD_CODE,
+    MISSING_PAYLOAD_EN,
+    MISSING_PAYLOAD_SV,
+    RawEntry,
+    payload_text,
+)
 from shared.validation import Limits, Rejection, validate_submission
 
 
@@ -25,6 +31,11 @@ class IngestPipeline:
     duplicates: DuplicatePolicy
 
     def validate(self, entry: RawEntry, now: datetime) -> Submission:
+        if not entry.framed:  # no `payload` field: say what the field must be called
+            missing = Rejection(MISSING_PAYLOAD_CODE, MISSING_PAYLOAD_SV, MISSING_PAYLOAD_EN)
+            return Submission(
+                entry.entry_id, payload_text(entry.payload), missing, entry.deliveries
+            )
         result = validate_submission(
             entry.payload,
             categories=self.categories,

@@ -80,6 +80,9 @@ def error_response(
 ) -> JSONResponse:
     if request.url.path.startswith("/open311"):
         # GeoReport v2 clients expect a list of {code, description}; keep our details too.
+        # The spec's statuses: 400 for a missing or invalid parameter, 403 for a missing or
+        # invalid api_key.
+        status = {422: 400, 401: 403}.get(status, status)
         body: Any = [
             {**e, "code": status, "description": e["message_sv"], "reason": e["code"]}
             for e in errors
@@ -114,10 +117,32 @@ def install(app: FastAPI) -> None:
         )
         return error_response(request, 503, [item], {"Retry-After": "30"})
 
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        """Unknown routes, wrong methods and the framework's other refusals: in the API's
+        shape, never FastAPI's `{"detail": …}`."""
+        assert isinstance(exc, HTTPException)
+        code, sv, en = _HTTP_ERRORS.get(
+            exc.status_code,
+            ("bad_request", "Förfrågan kunde inte behandlas.", "The request could not be handled."),
+        )
+        headers = dict(exc.headers) if exc.headers else None
+        return error_response(request, exc.status_code, [error_item(code, sv, en)], headers)
+
+    app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(IntakeError, intake_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(RedisConnectionError, redis_down)
     app.add_exception_handler(RedisTimeoutError, redis_down)
+
+
+_HTTP_ERRORS = {
+    404: ("not_found", "Adressen finns inte.", "No such address."),
+    405: (
+        "method_not_allowed",
+        "Metoden finns inte för den här adressen.",
+        "This address does not take that method.",
+    ),
+}
 
 
 def _validation_item(error: dict[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from services.intake.config import IntakeSettings
 from services.intake.context import IntakeContext, in_thread
 from services.intake.outcomes import Outcomes
 from services.intake.retention import purge_daily
-from shared import api_docs
+from shared import api_docs, openapi_contract
 from shared.config import Settings, settings_for
 from shared.contracts import INTAKE
 from shared.db import init_db
@@ -33,6 +33,17 @@ from shared.login import apply_access_defaults
 from shared.service import consume_streams, stop_task
 from shared.web_assets import ASSETS_DIR
 from shared.web_security import SecurityHeadersMiddleware, tile_sources
+
+# One error shape per API, the security each takes (shared/openapi_contract.py).
+API_CONTRACT = (
+    openapi_contract.Api("/api/v1", "Errors", security=({"bearer": []},)),
+    openapi_contract.Api(
+        "/open311",
+        "Open311Errors",
+        security=({"api_key": []}, {"bearer": []}),
+        optional_for=("GET",),
+    ),
+)
 
 DESCRIPTION = """Rapporter in till lägesbilden: JSON-API, Open311 GeoReport v2 och
 mobilformuläret på `/rapport`. Varje anrop bär organisationens nyckel
@@ -138,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(open311.router)
     app.include_router(form.router)
     api_docs.install(app)
+    openapi_contract.document(app, API_CONTRACT)
     app.mount("/assets", StaticFiles(directory=ASSETS_DIR), name="assets")
     app.mount("/rapport/static", StaticFiles(directory=form.STATIC_DIR), name="form-static")
     app.add_middleware(

@@ -11,6 +11,7 @@ decision: the aggregate stores a decision once per id.
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from shared.contracts import DecisionV1
 from shared.decisions import DecisionDraft, PlanActivity, new_decision_id
+from shared.formats import time_sv
 from shared.weeks import iso_week_of, shift_week
 
 _templates = Environment(
@@ -41,8 +43,16 @@ FIELD_LABELS = {
     "from_week": "Från vecka",
     "until_week": "Till och med vecka",
     "note": "Anteckning",
+    "owner": "Ägare",
     "decision_id": "Beslutets id",
 }
+PROGRESS_LABELS = {
+    "planerad": "Planerad",
+    "pågår": "Pågår",
+    "genomförd": "Genomförd",
+    "avbruten": "Avbruten",
+}
+NOT_YET_BUILT = "ej i lägesbilden än"
 
 
 @dataclass
@@ -58,6 +68,7 @@ class FormValues:
     until_week: str = ""
     note: str = ""
     decision_id: str = ""
+    owner: str = ""
 
     def responsible_list(self) -> list[str]:
         return [line.strip() for line in self.responsible.splitlines() if line.strip()]
@@ -74,6 +85,7 @@ class FormValues:
             categories=list(self.categories),
             note=self.note,
             decision_id=self.decision_id,
+            owner=self.owner,
         )
 
     def same_as(self, stored: DecisionV1) -> bool:
@@ -155,14 +167,55 @@ def closed_receipt(d: DecisionV1) -> str:
     return f"Beslutet är stängt: {d.measure} vid {d.target}, id {d.decision_id}."
 
 
+def report_receipt(d: DecisionV1) -> str:
+    return (
+        f"Återrapporten är registrerad: {d.measure} vid {d.target} "
+        f"(status {PROGRESS_LABELS.get(d.progress, d.progress).lower()}), id {d.decision_id}."
+    )
+
+
+def decisions_in_newest_build(kommun_dir: Path) -> set[str] | None:
+    """The ids of the decisions in the kommun's newest built week (its restricted
+    sammanfattning.json, the one written last); None before any week is built."""
+    summaries = [
+        p
+        for p in kommun_dir.glob("*/sammanfattning.json")
+        if re.fullmatch(r"\d{4}-W\d{2}", p.parent.name)
+    ]
+    if not summaries:
+        return None
+    newest = max(summaries, key=lambda p: (p.stat().st_mtime, p.parent.name))
+    try:
+        data = json.loads(newest.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return {str(d.get("decision_id")) for d in data.get("decisions", []) if isinstance(d, dict)}
+
+
 # --- the page --------------------------------------------------------------------------------
 
 
+def _when(moment: datetime) -> str:
+    return time_sv(moment)  # Stockholm time with its offset, as everywhere a person reads it
+
+
 def decision_rows(
-    decisions: Sequence[DecisionV1], labels: Mapping[str, str]
+    decisions: Sequence[DecisionV1],
+    labels: Mapping[str, str],
+    built: set[str] | None = None,
 ) -> list[dict[str, Any]]:
+    """The list's rows; `built`: the ids in the newest built week (a decision not among
+    them is marked "ej i lägesbilden än")."""
     return [
         {
+            "owner": d.owner,
+            "progress": PROGRESS_LABELS.get(d.progress, d.progress),
+            "progress_code": d.progress,
+            "pending": built is None or d.decision_id not in built,
+            "reports": [
+                {"when": _when(r.reported_at), "text": r.text, "by": r.by}
+                for r in reversed(d.reports)
+            ],
             "id": d.decision_id,
             "measure": d.measure,
             "target": d.target,
@@ -184,6 +237,7 @@ def render_decision_page(
     activities: Sequence[PlanActivity],
     area_names: Sequence[str],
     decisions: Sequence[DecisionV1],
+    built: set[str] | None = None,
     errors: Mapping[str, str] | None = None,
     problem: str = "",
     receipt: str = "",
@@ -202,7 +256,9 @@ def render_decision_page(
         unknown_activity=bool(values.activity)
         and all(a.activity_id != values.activity for a in activities),
         area_names=area_names,
-        decisions=decision_rows(decisions, categories),
+        decisions=decision_rows(decisions, categories, built),
+        progress_labels=PROGRESS_LABELS,
+        not_yet_built=NOT_YET_BUILT,
         errors=errors,
         labels=FIELD_LABELS,
         problem=problem,

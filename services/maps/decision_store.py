@@ -28,7 +28,7 @@ from shared.contracts import (
     PlanActivityV1,
     PlanV1,
 )
-from shared.decisions import PlanActivity, scrub_decision
+from shared.decisions import PlanActivity, merged_decision, scrub_decision
 from shared.streams import Handler, RawEntry, valid_messages
 
 E = TypeVar("E")
@@ -79,13 +79,20 @@ def _activity(item: PlanActivityV1, plan_id: str) -> PlanActivity:
 
 
 def save_decision(engine: Engine, event: DecisionV1) -> bool:
-    """Keep the decision as last heard; closed is final (a redelivered 'open' event never
-    reopens it, as in the aggregate). Returns whether anything changed."""
+    """Keep the decision as last heard, with every report-back heard (`merged_decision`);
+    closed is final (a redelivered 'open' event never reopens it, as in the aggregate).
+    Returns whether anything changed."""
     event = scrub_decision(event)  # a hand-written stream entry did not pass the page
     with Session(engine) as s:
         row = s.get(ArchiveDecision, event.decision_id)
-        if row is not None and (row.status == "closed" or event.status == row.status):
-            return False
+        if row is not None:
+            old = DecisionV1.model_validate_json(row.decision_json)
+            merged = merged_decision(old, event)
+            if merged.model_dump_json(exclude={"message_id"}) == old.model_dump_json(
+                exclude={"message_id"}
+            ) or (old.status == "closed" and merged.reports == old.reports):
+                return False
+            event = merged
         s.merge(
             ArchiveDecision(
                 decision_id=event.decision_id,

@@ -9,7 +9,8 @@
   Under ``/{kommun}/…`` the token must act for that kommun (its own, or one of an
   administrator's configured kommuner); the index (``/``, ``/index.json``) lists only
   those kommuner.
-- ``/{kommun}/beslut``: the meeting's decision page (form, open decisions, "Stäng"); it
+- ``/{kommun}/beslut``: the meeting's decision page (form, open decisions with their
+  status and report-backs, "Återrapportera" (`…/{id}/aterrapport`), "Stäng"); it
   needs the permission "record_decisions" (roles meeting, admin) for the kommun. Its POSTs
   publish DecisionV1 on DECISION_STREAM (`shared/decisions.py` and
   `shared/decision_events.py`, as `lagesbild decision` does) and are audited. CSRF: the
@@ -37,7 +38,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import FastAPI, Form, Request
@@ -49,11 +50,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from services.maps import decision_page as page
-from services.maps import decision_store
+from services.maps import decision_store, week_api
 from services.maps.config import MapsSettings
 from services.maps.publish import MANIFEST, PHOTO_FOLDER, PUBLIC_DIR, with_csp
 from services.maps.render import render_index
-from shared import decision_events, decisions
+from shared import decision_events, decisions, openapi_contract
 from shared.access import (
     RECORD_DECISIONS,
     ROLE_LABELS,
@@ -254,6 +255,62 @@ def _index(root: Path, caller: Caller, name: str) -> Response:
     return HTMLResponse(with_csp(render_index(mine)), headers=NO_STORE)
 
 
+FAVICON_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
+    '<rect width="32" height="32" rx="6" fill="#0b5394"/>'
+    '<path d="M9 7v18h14v-4H13V7z" fill="#fff"/></svg>'
+)
+FILE_LABELS = {
+    "index.html": "Översikt",
+    "karta.html": "Karta",
+    "motesunderlag.html": "Mötesunderlag",
+    "sammanfattning.json": "Sammanfattning (JSON)",
+    "index.json": "Förteckning (JSON)",
+}
+_WEEK_DIR = re.compile(r"^(\d{4})-W(\d{2})$")
+
+
+def _entry_label(path: Path) -> str:
+    if path.is_dir():
+        week = _WEEK_DIR.match(path.name)
+        if week:
+            return f"Vecka {int(week[2])}, {week[1]}"
+        if re.fullmatch(r"r\d+", path.name):
+            return f"Revision {path.name[1:]}"
+        if path.name == PUBLIC_DIR:
+            return "Offentlig version"
+        return path.name
+    return FILE_LABELS.get(path.name, path.name)
+
+
+def folder_index(root: Path, folder: Path) -> str:
+    """A page listing a published folder without an index.html of its own (`/0580/`,
+    `/0580/2026-W48/`): its folders (newest week first) and files, as links."""
+    relative = folder.relative_to(root).as_posix()
+    entries = sorted(
+        (p for p in folder.iterdir() if not p.name.startswith(".")),
+        key=lambda p: (not p.is_dir(), [-ord(c) for c in p.name] if p.is_dir() else p.name),
+    )
+    items = "".join(
+        f'<li><a href="{html.escape(p.name)}{"/" if p.is_dir() else ""}">'
+        f"{html.escape(_entry_label(p))}</a></li>"
+        for p in entries
+    )
+    heading = " / ".join(html.escape(_entry_label(root / part)) for part in relative.split("/"))
+    up = '<p><a href="../">Upp en nivå</a> · <a href="/">Alla lägesbilder</a></p>'
+    return (
+        '<!DOCTYPE html><html lang="sv"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="/favicon.svg" type="image/svg+xml">'
+        f"<title>Lägesbild – {heading}</title>"
+        "<style>body{font:17px/1.5 system-ui,sans-serif;max-width:40rem;margin:1rem auto;"
+        "padding:0 1rem;color:#1d1d1d}a{color:#0b5394}</style></head><body><main>"
+        f"<h1>Lägesbild – {heading}</h1>{up}"
+        + (f'<ul class="folder">{items}</ul>' if items else "<p>Mappen är tom.</p>")
+        + "</main></body></html>"
+    )
+
+
 def _locate(root: Path, path: str) -> tuple[list[str], Path | None] | None:
     """The path's parts as resolved inside `root` (so `offentlig/../0580` counts as
     `0580`), and the published file there (a folder: its index.html); None outside."""
@@ -264,6 +321,19 @@ def _locate(root: Path, path: str) -> tuple[list[str], Path | None] | None:
         target = target / "index.html"
     parts = list(target.relative_to(root).parts)
     return parts, target if target.is_file() else None
+
+
+# The JSON API's one error shape and its security (shared/openapi_contract.py); the
+# document lists only these paths (the HTML pages are not an API).
+API_CONTRACT = (
+    openapi_contract.Api(week_api.PUBLIC_WEEK_PATH.split("{")[0]),
+    openapi_contract.Api("/api/v1", security=({"bearer": []},)),
+)
+
+
+def _guard_refusal(scope: Any, status: int, item: dict[str, Any]) -> Response:
+    """The request guard's refusal: JSON for the week API, a short page elsewhere."""
+    return week_api.guard_refusal(scope, status, item) or html_refusal(scope, status, item)
 
 
 def create_server_app(settings: Settings | None = None) -> FastAPI:
@@ -288,16 +358,57 @@ def create_server_app(settings: Settings | None = None) -> FastAPI:
         await redis.aclose()
         engine.dispose()
 
-    app = FastAPI(title=TITLE, docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    # The OpenAPI document covers the JSON API only (week_api); the HTML pages are not in it.
+    app = FastAPI(
+        title=TITLE, version="1", docs_url=None, redoc_url=None,
+        openapi_url="/api/v1/openapi.json", lifespan=lifespan,
+    )  # fmt: skip
+    openapi_contract.document(app, API_CONTRACT, only_apis=True)
     apply_access_defaults(app)  # no Host-built redirects; no secrets in the access log
     gate = Gate(settings, engine)
     _add_login_routes(app, gate)
     _add_decision_routes(app, settings, engine, gate)
     _add_photo_route(app, PhotoStore.under(settings.data_dir), engine, gate)
+
+    def may_read_week(request: Request, kommun: str) -> tuple[int, str, int | None] | None:
+        caller = None
+        try:
+            caller = gate.caller(request)
+            check_access(caller, kommun)
+        except Refusal as refusal:
+            if caller is not None:
+                record_audit(
+                    engine, caller, "denied", f"lagesbild-api:{kommun}", gate.address(request)
+                )
+            return refusal.status, refusal.message, refusal.retry_after
+        assert caller is not None
+        record_audit(engine, caller, "view", f"lagesbild-api:{kommun}", gate.address(request))
+        return None
+
+    week_api.add_week_api(app, root, may_read_week)
     app.add_middleware(
-        RequestGuard, body_timeout_s=settings.http_body_timeout_s, respond=html_refusal
+        RequestGuard, body_timeout_s=settings.http_body_timeout_s, respond=_guard_refusal
     )
     app.add_middleware(SecurityHeadersMiddleware, img_sources=tile_sources(settings.map_tiles))
+
+    @app.get("/favicon.ico", response_model=None)
+    @app.get("/favicon.svg", response_model=None)
+    def favicon() -> Response:
+        return Response(
+            FAVICON_SVG,
+            media_type="image/svg+xml",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
+    def listing(path: str) -> Response | None:
+        """A folder's index when it has no index.html; a folder URL without its slash is
+        sent to the one with it (so the listing's relative links work)."""
+        folder = (root / path).resolve()
+        if not folder.is_dir() or (folder / "index.html").is_file():
+            return None
+        if path and not path.endswith("/"):
+            return RedirectResponse(f"/{path}/", 307, headers=NO_STORE)
+        return HTMLResponse(with_csp(folder_index(root, folder)), headers=NO_STORE)
 
     # Sync endpoint: FastAPI runs it in a thread, so the DB lookups do not block the loop.
     @app.get("/{path:path}", response_model=None)
@@ -309,6 +420,9 @@ def create_server_app(settings: Settings | None = None) -> FastAPI:
         restricted = len(parts) < 2 or parts[0] not in OPEN_TOP_DIRS
         if not restricted:
             if found is None:
+                folder = listing(path)
+                if folder is not None:
+                    return folder
                 return HTMLResponse("<h1>Sidan finns inte</h1>", status_code=404)
             return FileResponse(found, headers={"Cache-Control": "public, max-age=60"})
         remote = gate.address(request)
@@ -328,6 +442,10 @@ def create_server_app(settings: Settings | None = None) -> FastAPI:
                 return _index(root, caller, parts[0])
             return HTMLResponse("<h1>Sidan finns inte</h1>", status_code=404)
         if found is None:
+            folder = listing(path)
+            if folder is not None:
+                record_audit(engine, caller, "view", f"lagesbild:/{path}", remote)
+                return folder
             return HTMLResponse("<h1>Sidan finns inte</h1>", status_code=404)
         if found.suffix == ".html" or found.name.startswith("export"):
             action = "export" if found.name.startswith("export") else "view"
@@ -414,6 +532,7 @@ def _add_decision_routes(app: FastAPI, settings: MapsSettings, engine: Engine, g
     kommuner = live_kommuner(settings, engine)  # the enabled ones, kept current
     known = kommuner
     catalog = category_catalog(settings.extra_categories)
+    output_dir = settings.resolved_output_dir.resolve()
 
     def areas_of(kommun: str) -> list[str]:
         return target_names(kommuner[kommun]) if kommun in kommuner else []
@@ -456,6 +575,7 @@ def _add_decision_routes(app: FastAPI, settings: MapsSettings, engine: Engine, g
             activities=decision_store.plan_activities(engine, kommun),
             area_names=areas_of(kommun),
             decisions=decision_store.open_decisions(engine, kommun),
+            built=page.decisions_in_newest_build(output_dir / kommun),
             errors=errors,
             problem=problem,
             receipt=receipt,
@@ -528,6 +648,7 @@ def _add_decision_routes(app: FastAPI, settings: MapsSettings, engine: Engine, g
         until_week: FormText = "",
         note: FormText = "",
         decision_id: FormText = "",
+        owner: FormText = "",
     ) -> Response:
         caller = authorise(request, kommun, post=True)
         if isinstance(caller, Response):
@@ -542,6 +663,7 @@ def _add_decision_routes(app: FastAPI, settings: MapsSettings, engine: Engine, g
             until_week=until_week,
             note=note,
             decision_id=page.fresh_id_unless_ours(kommun, decision_id),
+            owner=owner,
         )
         stored = decision_store.stored_decision(engine, values.decision_id)
         if stored is not None and stored.kommun == kommun and values.same_as(stored):
@@ -594,6 +716,43 @@ def _add_decision_routes(app: FastAPI, settings: MapsSettings, engine: Engine, g
         record_audit(engine, caller, "decision_close", f"beslut:{decision_id}", remote)
         return done(request, kommun, page.closed_receipt(current))
 
+    @app.post("/{kommun}/beslut/{decision_id}/aterrapport", response_model=None)
+    def decision_report(
+        request: Request,
+        kommun: str,
+        decision_id: str,
+        text: FormText = "",
+        by: FormText = "",
+        progress: FormText = "",
+    ) -> Response:
+        """A report-back (återrapport): what was done, by whom, the decision's status."""
+        caller = authorise(request, kommun, post=True)
+        if isinstance(caller, Response):
+            return caller
+        values = page.prefilled(kommun, {}, [], datetime.now(UTC))
+        current = decision_store.stored_decision(engine, decision_id)
+        if current is None or current.kommun != kommun:
+            problem = (
+                f"Det finns inget beslut {decision_id!r} i kommun {kommun} "
+                "(eller så har sidan inte fått det från beslutsströmmen än)."
+            )
+            return show(kommun, values, status=404, problem=problem)
+        try:
+            event = decisions.report_event(current, text, by, progress, datetime.now(UTC))
+        except decisions.DecisionError as exc:
+            status = 409 if current.status == "closed" else 422
+            message = exc.message[:1].upper() + exc.message[1:]
+            return show(
+                kommun, values, status=status, problem=f"Återrapporten sparades inte: {message}."
+            )
+        failed = send(kommun, values, event)
+        if failed is not None:
+            return failed
+        remote = gate.address(request)
+        record_audit(engine, caller, "decision_report", f"beslut:{decision_id}", remote)
+        stored = decision_store.stored_decision(engine, decision_id) or event
+        return done(request, kommun, page.report_receipt(stored))
+
 
 def _all_problems(
     draft: decisions.DecisionDraft,
@@ -609,7 +768,7 @@ def _all_problems(
             activity = decisions.find_activity(activities, draft.activity_id)
         except decisions.DecisionError as exc:
             problems.append(("activity", exc.message))
-    full = decisions.apply_defaults(draft, activity, datetime.now(UTC))
+    full = decisions.apply_defaults(draft, activity, datetime.now(UTC), area_names)
     return problems + decisions.decision_problems(full, catalog, area_names)
 
 

@@ -27,9 +27,7 @@ from services.maps.suppress import HIDDEN, MIN_PUBLIC_COUNT, SUPPRESSED
 from shared.categories import DEFAULT_CATEGORIES
 from shared.contracts import (
     CellStatsV1,
-    FollowUpV1,
     HotspotV1,
-    PlanGapV1,
     PlanLinkV1,
     WeekSnapshotV1,
 )
@@ -190,6 +188,28 @@ class CoverageRow(_Model):
     nollrapporter: list[str]
 
 
+class PlanGap(_Model):
+    target: str = Field(description='"hotspot" or "rise"')
+    target_name: str
+    categories: list[str]
+
+
+class FollowUp(_Model):
+    decision_id: str
+    target: str
+    weeks_before: int
+    weeks_after: int
+    before: int = Field(description="händelser at the target in the weeks before")
+    after: int = Field(description="händelser at the target in the weeks after")
+    comparison_before: int
+    comparison_after: int
+    ratio: float | None
+    ratio_low: float | None
+    ratio_high: float | None
+    statement: str
+    guard_hours: float
+
+
 class TimeProfile(_Model):
     area: str | None
     total: int
@@ -227,9 +247,9 @@ class WeekSummary(_Model):
     cells: list[CellRow]
     rises: list[Rise]
     hotspots: list[Hotspot]
-    plan_gaps: list[PlanGapV1]
+    plan_gaps: list[PlanGap]
     decisions: list[Decision]
-    followups: list[FollowUpV1]
+    followups: list[FollowUp]
     presence: list[Presence]
     coverage: list[CoverageRow]
     time_profiles: list[TimeProfile]
@@ -594,9 +614,12 @@ def week_summary_model(snapshot: WeekSnapshotV1) -> WeekSummary:
         cells=cells,
         rises=rises,
         hotspots=hotspots,
-        plan_gaps=list(snapshot.plan_gaps),
+        plan_gaps=[
+            PlanGap(target=g.target, target_name=g.target_name, categories=list(g.categories))
+            for g in snapshot.plan_gaps
+        ],
         decisions=_decisions(snapshot),
-        followups=list(snapshot.followups),
+        followups=[FollowUp.model_validate(f.model_dump()) for f in snapshot.followups],
         presence=[
             Presence(
                 place=p.place,

@@ -21,6 +21,7 @@ from services.tib.config import TibSettings
 from services.tib.patrol_plan import patrol_plan, visit_dict
 from shared.categories import category_catalog
 from shared.contracts import WeekSnapshotV1
+from shared.formats import decimal_sv, page_time_sv
 from shared.kommuner import live_kommuner
 from shared.weeks import STOCKHOLM
 
@@ -82,11 +83,11 @@ def recommend(
     if as_json:
         print(json.dumps([visit_dict(v) for v in visits], ensure_ascii=False, indent=2))
         return
-    table = Table("patrull", "plats", "från", "till", "väntat", "skäl")
+    table = Table("patrull", "plats", "från", "till", "väntat (händelser)", "skäl")
     for v in visits:
-        start_local, end_local = v.start.astimezone(STOCKHOLM), v.end.astimezone(STOCKHOLM)
-        table.add_row(str(v.patrol), v.place, f"{start_local:%a %H:%M}", f"{end_local:%H:%M}",
-                      f"{v.expected:.1f}", v.reason)  # fmt: skip
+        end_local = v.end.astimezone(STOCKHOLM)
+        table.add_row(str(v.patrol), v.place, page_time_sv(v.start), f"{end_local:%H:%M}",
+                      f"ca {decimal_sv(v.expected)}", v.reason)  # fmt: skip
     console.print(f"Lägesbild {snap.iso_week}, {len(visits)} besök:")
     console.print(table)
 

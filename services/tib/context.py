@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 from sqlalchemy.engine import Engine
@@ -90,6 +91,36 @@ def install_errors(app: FastAPI) -> None:
             {"errors": [exc.item]}, status_code=exc.status_code, headers=exc.headers
         )
 
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        """Unknown routes, wrong methods: in the API's shape, never `{"detail": …}`."""
+        assert isinstance(exc, HTTPException)
+        code, sv, en = {
+            404: ("not_found", "Adressen finns inte.", "No such address."),
+            405: ("method_not_allowed", "Metoden finns inte för den här adressen.",
+                  "This address does not take that method."),
+        }.get(exc.status_code, ("bad_request", "Förfrågan kunde inte behandlas.",
+                                "The request could not be handled."))  # fmt: skip
+        item = {"code": code, "message_sv": sv, "message_en": en}
+        return JSONResponse({"errors": [item]}, status_code=exc.status_code, headers=exc.headers)
+
+    async def invalid(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        items = []
+        for e in exc.errors():
+            field = ".".join(str(p) for p in e.get("loc", ())[1:]) or None
+            invalid_json = e.get("type") == "json_invalid"
+            items.append({
+                "code": "invalid_json" if invalid_json else "invalid_field",
+                "message_sv": "Förfrågan är inte giltig JSON." if invalid_json
+                else f'Fältet "{field}" saknas eller har ett ogiltigt värde.',
+                "message_en": "The request is not valid JSON." if invalid_json
+                else f'The field "{field}" is missing or has an invalid value.',
+                "field": field,
+            })  # fmt: skip
+        return JSONResponse({"errors": items}, status_code=422)
+
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(TibError, handler)
 
 

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -23,7 +24,7 @@ from services.tib import orders_api, page, routes
 from services.tib.config import TibSettings
 from services.tib.consumer import TibConsumer
 from services.tib.context import TibContext, install_errors
-from shared import api_docs
+from shared import api_docs, openapi_contract
 from shared.config import Settings, settings_for
 from shared.contracts import TIB
 from shared.db import init_db
@@ -34,6 +35,18 @@ from shared.web_assets import ASSETS_DIR
 from shared.web_security import SecurityHeadersMiddleware, tile_sources
 
 log = logging.getLogger("lagesbild.tib")
+
+
+def _live_stream_is_sse(path: str, method: str, op: dict[str, Any]) -> None:
+    """The live stream answers Server-Sent Events, not JSON."""
+    if path.endswith("/stream") and "200" in op["responses"]:
+        op["responses"]["200"]["content"] = {"text/event-stream": {"schema": {"type": "string"}}}
+
+
+# One error shape, bearer security on every operation (shared/openapi_contract.py).
+API_CONTRACT = (
+    openapi_contract.Api("/api/v1", security=({"bearer": []},), extra=_live_stream_is_sse),
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -73,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(orders_api.router)
     app.include_router(page.router)
+    openapi_contract.document(app, API_CONTRACT)
     app.mount("/assets", StaticFiles(directory=ASSETS_DIR), name="assets")
     app.mount("/tib/static", StaticFiles(directory=page.STATIC_DIR), name="tib-static")
     app.add_middleware(RequestGuard, body_timeout_s=settings.http_body_timeout_s)

@@ -184,7 +184,9 @@ async def _record(
     )
     event = orders.scrubbed(event)  # no personal data stored or published (shared/scrub.py)
     async with ctx.order_lock:
-        if action_id is not None and (done := await _done_before(ctx, kommun, order_id, message_id)):
+        if action_id is not None and (
+            done := await _done_before(ctx, kommun, order_id, message_id)
+        ):
             return done
         current = await _current(ctx, caller, kommun, order_id, kind)
         try:
@@ -250,9 +252,7 @@ async def cancel(
     order_id: str, body: NoteIn, caller: Tasking, ctx: Ctx, kommun: KommunParam = None
 ) -> dict[str, Any]:
     kommun = check_kommun(caller, kommun)
-    return await _record(
-        ctx, caller, kommun, order_id, "cancelled", body.action_id, note=body.note
-    )
+    return await _record(ctx, caller, kommun, order_id, "cancelled", body.action_id, note=body.note)
 
 
 @router.post("/{order_id}/acknowledge", summary="Kvittera ett uppdrag (väktarbolaget)")

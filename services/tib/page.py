@@ -12,6 +12,7 @@ has no "live", to `/uppdrag`). `POST /logga-ut` removes it.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -63,7 +64,7 @@ async def tib_page(request: Request, ctx: Ctx) -> Response:
     return _page("tib.html", config)
 
 
-def _page(name: str, config: dict[str, object]) -> HTMLResponse:
+def _page(name: str, config: Mapping[str, object]) -> HTMLResponse:
     html = (STATIC_DIR / name).read_text(encoding="utf-8")
     # JSON in a non-executed <script type="application/json">: "<" escaped, so no text
     # can close the element.
@@ -107,9 +108,7 @@ async def guard_manifest() -> Response:
         "display": "standalone",
         "background_color": "#ffffff",
         "theme_color": "#1d3557",
-        "icons": [
-            {"src": "/tib/static/uppdrag-ikon.svg", "sizes": "any", "type": "image/svg+xml"}
-        ],
+        "icons": [{"src": "/tib/static/uppdrag-ikon.svg", "sizes": "any", "type": "image/svg+xml"}],
     }
     return Response(
         json.dumps(manifest, ensure_ascii=False),

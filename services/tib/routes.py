@@ -31,7 +31,7 @@ from shared import patrol_orders as orders
 from shared.contracts import WeekSnapshotV1
 from shared.counting import week_numbers
 from shared.formats import week_label_sv
-from shared.weeks import STOCKHOLM, iso_week_of
+from shared.weeks import STOCKHOLM, iso_week_of, week_bounds
 
 router = APIRouter(prefix="/api/v1/tib", tags=["TiB"])
 FromParam = Annotated[datetime | None, Query(alias="from", description="unset: the next full hour")]
@@ -230,6 +230,13 @@ async def presence(
     reports: where the guards were and what happened there (for the meeting's follow-up)."""
     kommun = check_kommun(caller, kommun)
     week = week or iso_week_of(datetime.now(UTC))
+    try:
+        week_bounds(week)
+    except ValueError:
+        raise TibError(
+            400, "invalid_week", "Veckan ska skrivas som 2026-W47.",
+            "The week must be written like 2026-W47.",
+        ) from None  # fmt: skip
     events = await anyio.to_thread.run_sync(store.order_events, ctx.engine, kommun)
     return {
         "kommun": kommun,

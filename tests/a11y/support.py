@@ -100,6 +100,8 @@ EXPECTED_RUNS: list[tuple[str, str, str]] = [
     ("Beslutssidan", "/{kommun}/beslut", "tomt"),
     ("Beslutssidan", "/{kommun}/beslut", "med fel"),
     ("Beslutssidan", "/{kommun}/beslut", "registrerat"),
+    ("Beslutssidan", "/{kommun}/beslut", "återrapport öppen"),
+    ("Beslutssidan", "/{kommun}/beslut", "återrapporterat"),
     ("Offentliga arkivet", "/offentlig/index.html", "veckolista"),
     ("Offentliga veckokartan", "/offentlig/{kommun}/{vecka}/karta.html", "stängd"),
     ("Offentliga mötesunderlaget", "/offentlig/{kommun}/{vecka}/motesunderlag.html", "visat"),

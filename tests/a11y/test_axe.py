@@ -161,6 +161,13 @@ def _archive(page: Any, archive: Archive, size: str, rec: Recorder) -> None:
     page.click("#registrera")
     page.wait_for_selector("#kvitto")
     assert_accessible(page, name, path, "registrerat", size, rec)
+    page.locator("details.report summary").first.click()
+    assert_accessible(page, name, path, "återrapport öppen", size, rec)
+    page.locator("form.report-form textarea").first.fill("Två pass gjorda")
+    page.locator("form.report-form select").first.select_option("pågår")
+    page.locator("form.report-form button").first.click()
+    page.wait_for_selector("ul.reports li.latest")
+    assert_accessible(page, name, path, "återrapporterat", size, rec)
 
     page.goto(f"{url}/offentlig/index.html")
     assert_accessible(page, "Offentliga arkivet", "/offentlig/index.html", "veckolista", size, rec)

@@ -5,6 +5,7 @@ stream, one incident report on the reports stream, however often it is sent."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ from sqlmodel import Session, select
 from services.tib.models import TibOrderEvent
 from shared.contracts import REPORTS_STREAM, TIB_ORDER_STREAM
 from shared.redis_runtime import EmbeddedRedis
-from tests.security.access_world import OWN, World, build_world, order_body
+from shared.streams import entry_payload
+from tests.security.access_world import World, build_world, order_body
 
 pytestmark = pytest.mark.redis
 ORDERS = "/api/v1/tib/orders"
@@ -39,17 +41,13 @@ def _events(world: World, order_id: str) -> list[str]:
     return [r.kind for r in rows]
 
 
-def _stream_kinds(redis: Redis, order_id: str) -> list[str]:
-    import json
+def _stream(redis: Redis, stream: str) -> list[dict[str, Any]]:
+    entries: Any = redis.xrange(stream)
+    return [json.loads(entry_payload(fields)) for _, fields in entries]
 
-    kinds = []
-    for _, fields in redis.xrange(TIB_ORDER_STREAM):
-        raw = fields.get(b"__data__") or b""
-        text = raw.decode("utf-8", "replace")
-        if order_id in text:
-            start = text.index("{")
-            kinds.append(json.loads(text[start : text.rindex("}") + 1])["kind"])
-    return kinds
+
+def _stream_kinds(redis: Redis, order_id: str) -> list[str]:
+    return [e["kind"] for e in _stream(redis, TIB_ORDER_STREAM) if e["order_id"] == order_id]
 
 
 def test_an_action_sent_twice_with_its_id_is_done_once(world: World) -> None:
@@ -71,9 +69,7 @@ def test_an_action_sent_twice_with_its_id_is_done_once(world: World) -> None:
             "note": "Lugnt vid entrén",
             "incident": {"category": "klotter", "report_id": "uppdrag-r1"},
         }
-        answers = [
-            _post(world, "guard", f"{ORDERS}/{order_id}/outcome", outcome) for _ in range(3)
-        ]
+        answers = [_post(world, "guard", f"{ORDERS}/{order_id}/outcome", outcome) for _ in range(3)]
         assert [a.status_code for a in answers] == [200, 200, 200], answers[0].text
         assert _events(world, order_id) == ["issued", "acknowledged", "checked_in", "outcome"]
         assert _stream_kinds(redis, order_id) == [
@@ -82,7 +78,7 @@ def test_an_action_sent_twice_with_its_id_is_done_once(world: World) -> None:
             "checked_in",
             "outcome",
         ]
-        reports = [f for _, f in redis.xrange(REPORTS_STREAM) if b"uppdrag-r1" in str(f).encode()]
+        reports = [r for r in _stream(redis, REPORTS_STREAM) if r["report_id"] == "uppdrag-r1"]
         assert len(reports) == 1
         # without the id a repeated step is what it always was: a conflict
         plain = _post(world, "guard", f"{ORDERS}/{order_id}/check-in", {})
@@ -94,7 +90,10 @@ def test_an_action_sent_twice_with_its_id_is_done_once(world: World) -> None:
 def test_the_same_id_from_another_company_or_step_is_not_a_retry(world: World) -> None:
     order_id = _post(world, "tib", ORDERS, order_body()).json()["order"]["order_id"]
     path = f"{ORDERS}/{order_id}"
-    assert _post(world, "guard", f"{path}/acknowledge", {"action_id": "samma-id-01"}).status_code == 200
+    assert (
+        _post(world, "guard", f"{path}/acknowledge", {"action_id": "samma-id-01"}).status_code
+        == 200
+    )
     # the same id on another step is another action
     checked = _post(world, "guard", f"{path}/check-in", {"action_id": "samma-id-01"})
     assert checked.status_code == 200 and "duplicate" not in checked.json()

@@ -470,9 +470,9 @@ def test_open311_errors_use_the_georeport_shape(intake: Intake) -> None:
     token = intake.org("A")
     form = {"service_code": "elefant", "lat": "58.4108", "long": "15.6214", "api_key": token}
     r = intake.client.post("/open311/v2/requests.json", data=form)
-    assert r.status_code == 422
+    assert r.status_code == 400  # GeoReport v2: 400 for an invalid parameter
     [error] = r.json()
-    assert error["code"] == 422 and error["reason"] == "unknown_category"
+    assert error["code"] == 400 and error["reason"] == "unknown_category"
     assert "elefant" in error["description"]
 
 

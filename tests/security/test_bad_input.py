@@ -45,7 +45,11 @@ from services.intake import csv_import
 from services.intake.cli import import_app
 from services.intake.config import IntakeSettings
 from services.intake.main import create_app as create_intake_app
-from services.maps.exports import export_counts_csv, export_incidents_csv
+from services.maps.exports import (
+    export_counts_csv,
+    export_incidents_csv,
+    export_incidents_machine_csv,
+)
 from shared.access import create_organisation
 from shared.contracts import (
     DEAD_LETTER_STREAM,
@@ -742,15 +746,23 @@ def test_exports_neutralise_formulas_in_every_text_column() -> None:
         ]
     )
     snap = snap.model_copy(update={"categories": {**snap.categories, "klotter": "@SUM(A1:A9)"}})
-    incidents = list(csv.DictReader(io.StringIO(export_incidents_csv(snap), newline="")))
-    assert len(incidents) == len(HOSTILE) + len(SPLITTERS)  # no row was split
-    shown = sorted(r["beskrivning"] for r in incidents)
-    assert shown == sorted(safe_cell(scrub(h)) for h in [*HOSTILE, *SPLITTERS])
-    assert sum(d.startswith("'") for d in shown) == len(HOSTILE)
-    assert {r["kategorinamn"] for r in incidents} == {"'@SUM(A1:A9)"}
-    counts = list(csv.DictReader(io.StringIO(export_counts_csv(snap))))
-    assert counts and all(r["kategorinamn"] == "'@SUM(A1:A9)" for r in counts)
-    for row in [*incidents, *counts]:
+    # both dialects: for Swedish Excel (BOM, ";", Swedish headers) and RFC 4180 (issue #14)
+    every: list[dict[str, str]] = []
+    for text, delimiter, description, label in (
+        (export_incidents_machine_csv(snap), ",", "beskrivning", "kategorinamn"),
+        (export_incidents_csv(snap).removeprefix("\ufeff"), ";", "Beskrivning", "Kategori"),
+    ):
+        incidents = list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter))
+        assert len(incidents) == len(HOSTILE) + len(SPLITTERS)  # no row was split
+        shown = sorted(r[description] for r in incidents)
+        assert shown == sorted(safe_cell(scrub(h)) for h in [*HOSTILE, *SPLITTERS])
+        assert sum(d.startswith("'") for d in shown) == len(HOSTILE)
+        assert {r[label] for r in incidents} == {"'@SUM(A1:A9)"}
+        every += incidents
+    text = export_counts_csv(snap).removeprefix("\ufeff")
+    counts = list(csv.DictReader(io.StringIO(text), delimiter=";"))
+    assert counts and all(r["Kategori"] == "'@SUM(A1:A9)" for r in counts)
+    for row in [*every, *counts]:
         assert not any(_formula_like(v) for v in row.values()), row
 
 

@@ -20,18 +20,22 @@ with one.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
+from PIL import Image
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from shared.photos import PhotoStore
 from shared.redis_runtime import EmbeddedRedis
 from tests.security.access_world import (
     OTHER,
@@ -58,6 +62,7 @@ class Call:
     data: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     stream: bool = False
+    content: bytes | None = None  # a raw body (with its Content-Type in `headers`)
 
 
 Probe = Callable[[World, str, str], Call]  # (world, role, kommun of the data) -> request
@@ -146,6 +151,18 @@ def _other_receipt_shown(w: World, body: Any) -> bool:
     return any(r["service_request_id"] in theirs for r in body)
 
 
+def _photo(w: World, role: str, kommun: str) -> Call:
+    """A small real PNG for the caller's own report r-1."""
+    image = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(image, format="PNG")
+    headers = {**w.bearer(role), "Content-Type": "image/png"}
+    return Call("PUT", "/api/v1/reports/r-1/photo", headers=headers, content=image.getvalue())
+
+
+def _places(w: World, role: str, kommun: str) -> Call:
+    return Call("GET", "/api/v1/places", {"kommun": kommun}, headers=w.bearer(role))
+
+
 def _other_orgs_in_audit(w: World, body: Any) -> bool:
     return any(e["organisation"].endswith(f"-{OTHER}") for e in body)
 
@@ -173,6 +190,19 @@ INTAKE: dict[tuple[str, str], Rule | tuple[Rule, ...]] = {
         NA("for the token's own kommun only: no kommun parameter"),
     ),
     ("GET", "/api/v1/me"): Rule(get("/api/v1/me"), ANY_TOKEN, NA("the token's own identity")),
+    ("GET", "/api/v1/categories"): Rule(
+        get("/api/v1/categories"), ANY_TOKEN, NA("counts of the token's own kommun only")
+    ),
+    ("GET", "/api/v1/places"): Rule(_places, ANY_TOKEN, DENIED),
+    ("PUT", "/api/v1/reports/{report_id:path}/photo"): Rule(
+        _photo, SUBMITTERS, NA("a photo goes only to the caller's own report")
+    ),
+    ("GET", "/rapport/platser/{kommun}.json"): Rule(
+        lambda w, role, k: Call("GET", f"/rapport/platser/{OWN}.json"),
+        EVERYONE,
+        NA("names that the public map shows anyway"),
+    ),
+    ("GET", "/tillganglighet"): public("GET", "/tillganglighet"),
     ("GET", "/api/v1/areas.geojson"): Rule(
         get("/api/v1/areas.geojson"), ANY_TOKEN, NA("the token's own kommun's areas only")
     ),
@@ -279,6 +309,7 @@ TIB: dict[tuple[str, str], Rule | tuple[Rule, ...]] = {
         NA("the guards' page shows the token's own orders; its API calls are checked"),
     ),
     ("GET", "/uppdrag.webmanifest"): public("GET", "/uppdrag.webmanifest"),
+    ("GET", "/tillganglighet"): public("GET", "/tillganglighet"),
     ("GET", "/uppdrag-sw.js"): public("GET", "/uppdrag-sw.js"),
     ("GET", "/logga-in"): public("GET", "/logga-in"),
     # the TiB to /tib, a guard company to /uppdrag
@@ -307,6 +338,23 @@ def _close(w: World, role: str, k: str) -> Call:
                 headers=w.bearer(role))  # fmt: skip
 
 
+def _report_back(w: World, role: str, k: str) -> Call:
+    decision_id = w.decision(k)
+    return Call("POST", f"/{k}/beslut/{decision_id}/aterrapport",
+                data={"text": "Gjort", "progress": "pågår"}, headers=w.bearer(role))  # fmt: skip
+
+
+def _photo_view(w: World, role: str, k: str) -> Call:
+    """A stored photo of kommun `k`'s report (as the intake keeps it)."""
+    image = io.BytesIO()
+    Image.new("RGB", (8, 8), (30, 30, 200)).save(image, format="JPEG")
+    stored = PhotoStore.under(w.out.parent / "data").save(
+        kommun=k, organisation=f"foto-{k}", report_id="r-1",
+        occurred_at=datetime.now(UTC), jpeg=image.getvalue(), size=(8, 8),
+    )  # fmt: skip
+    return Call("GET", f"/{k}/foto/{stored.photo_id}.jpg", headers=w.bearer(role))
+
+
 def _page(name: str) -> Probe:
     return lambda w, role, k: Call("GET", f"/{k}/{WEEK}/{name}", headers=w.bearer(role))
 
@@ -317,6 +365,20 @@ def _other_kommun_indexed(w: World, body: Any) -> bool:
 
 
 MAPS: dict[tuple[str, str], Rule | tuple[Rule, ...]] = {
+    ("GET", "/api/v1/openapi.json"): public("GET", "/api/v1/openapi.json"),
+    ("HEAD", "/api/v1/openapi.json"): public("HEAD", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/lagesbild/{kommun}/{week}.json"): Rule(
+        lambda w, role, k: Call(
+            "GET", f"/api/v1/lagesbild/{k}/{WEEK}.json", headers=w.bearer(role)
+        ),
+        ARCHIVE,
+        DENIED,
+    ),
+    ("GET", "/offentlig/api/v1/lagesbild/{kommun}/{week}.json"): Rule(
+        lambda w, role, k: Call("GET", f"/offentlig/api/v1/lagesbild/{k}/{WEEK}.json"),
+        EVERYONE,
+        NA("the public version: no token needed"),
+    ),
     ("GET", "/logga-in"): public("GET", "/logga-in"),
     ("POST", "/logga-in"): Rule(_maps_login, ARCHIVE, NA("logs in; the pages check the kommun")),
     ("POST", "/logga-ut"): public("POST", "/logga-ut"),
@@ -330,6 +392,10 @@ MAPS: dict[tuple[str, str], Rule | tuple[Rule, ...]] = {
     ),
     ("POST", "/{kommun}/beslut"): Rule(_decide, DECIDERS, DENIED),
     ("POST", "/{kommun}/beslut/{decision_id}/stang"): Rule(_close, DECIDERS, DENIED),
+    ("POST", "/{kommun}/beslut/{decision_id}/aterrapport"): Rule(_report_back, DECIDERS, DENIED),
+    ("GET", "/{kommun}/foto/{name}"): Rule(_photo_view, ARCHIVE, DENIED),
+    ("GET", "/favicon.ico"): public("GET", "/favicon.ico"),
+    ("GET", "/favicon.svg"): public("GET", "/favicon.svg"),
     ("GET", "/{path:path}"): (
         Rule(_page("motesunderlag.html"), ARCHIVE, DENIED),
         Rule(_page("export.csv"), ARCHIVE, DENIED),
@@ -397,6 +463,8 @@ def send(world: World, service: str, call: Call) -> tuple[int, Any]:
         kwargs["json"] = call.json
     if call.data is not None:
         kwargs["data"] = call.data
+    if call.content is not None:
+        kwargs["content"] = call.content
     if call.stream:
         with client.stream(call.method, call.path, **kwargs) as response:
             return response.status_code, None
@@ -408,12 +476,14 @@ def send(world: World, service: str, call: Call) -> tuple[int, Any]:
     return response.status_code, body
 
 
-def verdict(status: int, allowed: bool, role: str) -> str | None:
-    """None when the status is what the rule says; else what was expected."""
+def verdict(status: int, allowed: bool, role: str, path: str = "") -> str | None:
+    """None when the status is what the rule says; else what was expected. GeoReport v2
+    answers a missing or invalid api_key with 403 (the spec's status), not 401."""
     if allowed:
         return None if 200 <= status < 400 else "2xx/3xx"
     if role == "none":
-        return None if status == 401 else "401"
+        no_key = 403 if path.startswith("/open311/") else 401
+        return None if status == no_key else str(no_key)
     return None if status in (403, 404) else "403/404"
 
 
@@ -430,7 +500,7 @@ def test_each_caller_gets_what_the_table_says(world: World, service: str) -> Non
                     status, body = send(world, service, call)
                     runs += 1
                     allowed = role in rule.allowed and kommun == OWN
-                    expected = verdict(status, allowed, role)
+                    expected = verdict(status, allowed, role, call.path)
                     where = f"{service} {call.method} {call.path} as {role}, kommun {kommun}"
                     if expected is not None:
                         problems.append(f"{where}: {status}, expected {expected}")

@@ -92,11 +92,12 @@ def check(seen: Seen, truth: Truth, *, public: bool = False, complete: bool = Tr
     if seen.total is not None:
         assert agrees(seen.total, truth.total), (where, "total", seen.total, truth.total)
         assert public or isinstance(seen.total, int), (where, seen.total)
-    for kind, shown, true in (
+    tables: list[tuple[str, dict[Any, Shown], dict[Any, int]]] = [
         ("area", seen.areas, truth.areas),
         ("category", seen.categories, truth.categories),
         ("cell", seen.cells, truth.cells),
-    ):
+    ]
+    for kind, shown, true in tables:
         for key, value in shown.items():
             assert agrees(value, true.get(key, 0)), (where, kind, key, value, true.get(key, 0))
             assert public or isinstance(value, int), (where, kind, key, value)
@@ -359,7 +360,8 @@ def index_totals(page: str) -> dict[tuple[str, str], Shown]:
     """(kommun, week) -> the total the index page shows."""
     text = page  # entities left as they are: a public "&lt;3" is unescaped by `number`
     rows = re.findall(
-        r'<th scope="row" class="week">[^<]*<span class="code">(\d{4}-W\d\d)</span></th>\s*'
+        r'<th scope="row" class="week">[^<]*(?:<br>)?'
+        r'<span class="code">(\d{4}-W\d\d)</span></th>\s*'
         r'<td class="num">([^<]*)</td>\s*<td><a href="(\d{4})/(\d{4}-W\d\d)/karta.html"',
         text,
     )

@@ -11,6 +11,7 @@ results must agree to the centimetre.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -60,15 +61,17 @@ def write(
     project = transformer(from_crs, crs) if crs and crs != from_crs else (lambda g: g)
     geoms = [project(g) for g in areas.values()]
     labels = np.array(names if names is not None else list(areas), dtype=object)
-    pyogrio.raw.write(
-        path,
-        shapely.to_wkb(geoms),
-        [labels],
-        [field],
-        driver=driver,
-        geometry_type="Unknown" if driver == "GeoJSON" else "Polygon",
-        crs=crs,
-    )
+    with warnings.catch_warnings():  # without crs GDAL warns, as a GIS tool's export would not
+        warnings.simplefilter("ignore", UserWarning)
+        pyogrio.raw.write(
+            path,
+            shapely.to_wkb(geoms),
+            [labels],
+            [field],
+            driver=driver,
+            geometry_type="Unknown" if driver == "GeoJSON" else "Polygon",
+            crs=crs,
+        )
     if crs is None and path.suffix == ".shp":
         path.with_suffix(".prj").unlink(missing_ok=True)
     return path

@@ -59,7 +59,8 @@ def test_numbers_the_swedish_way() -> None:
     assert number_sv(1234567) == f"1{NNBSP}234{NNBSP}567"
     assert number_sv(208) == "208" and number_sv(-1500) == f"−1{NNBSP}500"
     assert decimal_sv(2.25, 2) == "2,25" and decimal_sv(1234.5) == f"1{NNBSP}234,5"
-    assert decimal_sv(-0.04) == "0,0" and decimal_sv(-1.25, 1) == "−1,2"
+    assert decimal_sv(-0.04) == "0,0" and decimal_sv(-1.25, 1) == "−1,3"  # half up
+    assert decimal_sv(198.25) == "198,3"
     assert [signed_sv(n) for n in (3, -2, 0, None, 1200)] == [
         "+3",
         "−2",
@@ -210,7 +211,8 @@ def test_a_new_reporter_makes_earlier_weeks_incomplete_and_the_public_is_not_tol
     )
     start, who = coverage_start(snapshot.data_from, snapshot.reporters_from)
     assert (start, who) == (date(2026, 11, 12), "Securitas Öst")
-    assert first_complete_week(start) == "2026-W47" and first_complete_week(date(2026, 11, 16))
+    assert first_complete_week(date(2026, 11, 12)) == "2026-W47"  # Thursday: the next week
+    assert first_complete_week(date(2026, 11, 16)) == "2026-W47"  # a Monday: that week
     cmp = comparison(snapshot)
     assert cmp.reason == "jämförelse saknas: Securitas Öst rapporterar från 12 nov"
     assert cmp.public_reason == "jämförelse saknas: en ny rapportör rapporterar från 12 nov"

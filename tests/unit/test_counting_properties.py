@@ -99,7 +99,7 @@ def weeks(draw: st.DrawFn) -> Drawn:
         previous.append(_report(draw, f"Securitas/p{k}", -7 * 24, [i.key for i in previous]))
     history: dict[str, Counter[tuple[str, str]]] = {}
     counted_before = Counter((i.area, i.category) for i in previous if i.duplicate_of is None)
-    if previous or draw(st.booleans()):  # the week before has data (else: a gap)
+    if counted_before:  # the week before has counts (else it is a gap: no data that week)
         history[PREVIOUS] = counted_before
     for back in range(2, 14):  # older weeks, some missing (gaps)
         if draw(st.booleans()):
@@ -153,7 +153,7 @@ def truth_of(incidents: list[Incident]) -> Truth:
     return Truth.of([(i.area, i.category, i.duplicate_of is not None) for i in incidents])
 
 
-def check_restricted(folder: Path, truth: Truth, index_total: int) -> dict:
+def check_restricted(folder: Path, truth: Truth, index_total: int | str) -> dict:
     summary = json.loads((folder / "sammanfattning.json").read_text("utf-8"))
     labels = {c["label"]: c["category"] for c in summary["categories"]}
     page = (folder / "karta.html").read_text("utf-8")

@@ -7,6 +7,7 @@ const reports = new Map(); // id -> report (the last 7 days)
 let hours = 24;
 let categories = {};
 let editing = null; // the order id being changed, or null for a new order
+let focused = false; // the map was fitted to the week's focus places
 
 // Leaflet's own strings in Swedish; the lists beside the map hold what it shows.
 const map = L.map("map", { maxZoom: 18, zoomControl: false }).setView([58.41, 15.62], 12);
@@ -26,8 +27,10 @@ const visitLayer = L.layerGroup().addTo(map);
 
 const $ = (id) => document.getElementById(id);
 const label = (code) => categories[code] || code;
+const clockOf = (iso) => new Date(iso).toLocaleTimeString("sv-SE", { timeZone: "Europe/Stockholm",
+  hour: "2-digit", minute: "2-digit" });
 const when = (iso) => new Date(iso).toLocaleString("sv-SE", { timeZone: "Europe/Stockholm",
-  weekday: "short", hour: "2-digit", minute: "2-digit" });
+  weekday: "short", hour: "2-digit", minute: "2-digit", timeZoneName: "shortOffset" });
 // User text goes into the page as text, never as markup: tooltips get a DOM node.
 function tip(text) {
   const el = document.createElement("span");
@@ -47,6 +50,36 @@ async function getJSON(url, options) {
   return body;
 }
 
+// Report markers coloured by category (a fixed palette in the catalogue's order), with a legend.
+const PALETTE = ["#d62828", "#1d70b8", "#2a9d8f", "#8e44ad", "#e76f51", "#6a4c93", "#b5838d",
+  "#3a5a40", "#bc6c25", "#005f73"];
+const colour = (code) => {
+  const codes = Object.keys(categories);
+  const i = codes.indexOf(code);
+  return i < 0 ? "#555" : PALETTE[i % PALETTE.length];
+};
+const legend = L.control({ position: "bottomleft" });
+legend.onAdd = () => {
+  const div = L.DomUtil.create("div", "legend");
+  div.id = "legend";
+  return div;
+};
+legend.addTo(map);
+function renderLegend(shown) {
+  const el = $("legend");
+  el.replaceChildren();
+  const used = [...new Set(shown.map((r) => r.category))];
+  el.hidden = !used.length;
+  for (const code of used) {
+    const row = document.createElement("div");
+    const dot = document.createElement("span");
+    dot.className = "prick";
+    dot.style.background = colour(code);
+    row.append(dot, document.createTextNode(` ${label(code)}`));
+    el.appendChild(row);
+  }
+}
+
 function render() {
   const since = Date.now() - hours * 3600e3;
   const shown = [...reports.values()].filter((r) => Date.parse(r.occurred_at) >= since)
@@ -56,12 +89,13 @@ function render() {
   list.replaceChildren();
   for (const r of shown) {
     const text = `${when(r.occurred_at)} ${label(r.category)} – ${r.area}`;
-    const marker = L.circleMarker([r.lat, r.lon], { radius: 6, color: r.duplicate ? "#888" : "#d62828",
+    const marker = L.circleMarker([r.lat, r.lon], { radius: 6, color: r.duplicate ? "#888" : colour(r.category),
       dashArray: r.location_precision === "centroid" ? "3" : null });
     marker.bindTooltip(tip(text + (r.description ? `: ${r.description}` : ""))).addTo(reportLayer);
     list.appendChild(li(text, { "data-id": r.id, class: r.fresh ? "new" : "" }));
   }
   $("report-count").textContent = `(${shown.length})`;
+  renderLegend(shown);
 }
 
 function renderLagesbild(data) {
@@ -75,6 +109,7 @@ function renderLagesbild(data) {
       .bindTooltip(tip(text)).addTo(hotspotLayer);
     $("hotspots").appendChild(li(text));
   }
+  fitFocus();
   for (const a of lb ? lb.alerts : []) $("alerts").appendChild(li(`${a.area}, ${label(a.category)}: ${a.text}`));
   for (const d of data.decisions) $("decisions").appendChild(
     li(`${d.target}: ${d.measure} (${d.responsible.join(", ")}, t.o.m. ${d.until_week})`));
@@ -89,11 +124,26 @@ async function load() {
   render();
 }
 
+// Open on the week's focus places (the hotspots: the urban area), not the whole kommun;
+// the kommun's areas only while there are none. Once, so a TiB's own zooming stays.
+function fitFocus() {
+  if (focused) return;
+  const focus = hotspotLayer.getLayers().map((l) => l.getBounds());
+  if (focus.length) {
+    const all = focus.reduce((a, b) => a.extend(b), L.latLngBounds(focus[0].getSouthWest(),
+      focus[0].getNorthEast()));
+    map.fitBounds(all.pad(0.3), { maxZoom: 14 });
+    focused = true;
+  } else if (areaLayer.getLayers().length) {
+    map.fitBounds(L.featureGroup(areaLayer.getLayers()).getBounds());
+  }
+}
+
 async function loadAreas() {
   const geojson = await getJSON(`${API}/areas.geojson?kommun=${CONFIG.kommun}`);
   const layer = L.geoJSON(geojson, { style: { color: "#457b9d", weight: 1, fillOpacity: 0.03 } });
   layer.addTo(areaLayer);
-  map.fitBounds(layer.getBounds());
+  fitFocus();
 }
 
 function setStatus(text) {
@@ -111,6 +161,11 @@ function connect() {
     render();
     // A screen reader hears each pushed report (the list itself is redrawn, not announced).
     $("nyheter").textContent = `Ny rapport: ${label(r.category)} – ${r.area}, ${when(r.occurred_at)}`;
+    // the recommendation re-reads the recent reports: fetch it again, once the burst is over
+    if (CONFIG.tasking) {
+      clearTimeout(connect.again);
+      connect.again = setTimeout(() => recommend(), 3000);
+    }
   });
   source.addEventListener("refresh", () => load());
   // an order changed (issued, edited, acknowledged, checked in, …): its line at once
@@ -142,16 +197,19 @@ async function recommend(event) {
   try {
     const data = await getJSON(`${API}/recommendation?${params}`);
     if (!data.visits.length) list.appendChild(li(data.message_sv || "Inget förslag.", { class: "muted" }));
-    for (const v of data.visits) {
-      const item = li(`Patrull ${v.patrol}: ${v.reason} `);
+    data.visits.forEach((v, i) => {
+      const item = li(`${i + 1}. Patrull ${v.patrol}, ${clockOf(v.start)}–${clockOf(v.end)}: ${v.reason} `);
       const use = document.createElement("button");
       use.textContent = "Gör till uppdrag";
       use.addEventListener("click", () => fillOrder(v));
       item.appendChild(use);
       list.appendChild(item);
-      L.marker([v.lat, v.lon], { keyboard: false, alt: `Föreslagen patrullplats: ${v.place}` })
-        .bindTooltip(tip(v.reason)).addTo(visitLayer);
-    }
+      const icon = L.divIcon({ className: "", iconSize: [54, 26],
+        html: `<div class="pin">${i + 1} <small>${clockOf(v.start)}</small></div>` });
+      L.marker([v.lat, v.lon], { icon, keyboard: false, alt: `Föreslagen patrullplats ${i + 1}` })
+        .bindTooltip(tip(`${i + 1}. ${v.place}, ${clockOf(v.start)}–${clockOf(v.end)}: ${v.reason}`))
+        .addTo(visitLayer);
+    });
   } catch (err) { list.appendChild(li(err.message, { class: "muted" })); }
 }
 

@@ -91,8 +91,11 @@ function render() {
     li.textContent = "Inga uppdrag just nu.";
     ol.appendChild(li);
   }
-  list.forEach((o, i) => {
-    const n = i + 1;
+  // numbered by start time: a pin keeps its number whatever its status
+  const byStart = list.slice().sort((a, b) => a.order.start.localeCompare(b.order.start));
+  const number = new Map(byStart.map((o, i) => [o.order.order_id, i + 1]));
+  list.forEach((o) => {
+    const n = number.get(o.order.order_id);
     const li = document.createElement("li");
     li.dataset.order = o.order.order_id;
     const b = document.createElement("button");
