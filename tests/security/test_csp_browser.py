@@ -234,7 +234,7 @@ def test_a_hostile_description_is_shown_literally_in_the_tib_tooltip(
         "() => document.getElementById('live-status').textContent.includes('Live')"
     )
     page.wait_for_function("() => document.querySelectorAll('#reports li').length === 1")
-    marker = page.locator('path.leaflet-interactive[stroke="#d62828"]')
+    marker = page.locator("path.leaflet-interactive.rapport")  # a report, not a hotspot
     wait_for(lambda: marker.count() == 1, timeout=10)
     boxes: list[Any] = []  # the map fits the areas (animated): hover once it is still
 

@@ -89,7 +89,8 @@ function render() {
   list.replaceChildren();
   for (const r of shown) {
     const text = `${when(r.occurred_at)} ${label(r.category)} – ${r.area}`;
-    const marker = L.circleMarker([r.lat, r.lon], { radius: 6, color: r.duplicate ? "#888" : colour(r.category),
+    const marker = L.circleMarker([r.lat, r.lon], { radius: 6, className: "rapport",
+      color: r.duplicate ? "#888" : colour(r.category),
       dashArray: r.location_precision === "centroid" ? "3" : null });
     marker.bindTooltip(tip(text + (r.description ? `: ${r.description}` : ""))).addTo(reportLayer);
     list.appendChild(li(text, { "data-id": r.id, class: r.fresh ? "new" : "" }));
