@@ -41,8 +41,7 @@ from shared.contracts import (
 )
 from shared.report_submit import submit_lines
 from shared.retention import purge
-from shared.streams import entry_payload
-from shared.streams import publish as publish_on
+from shared.streams import entry_payload, send
 
 
 @dataclass
@@ -155,7 +154,7 @@ async def request_builds(redis_url: str, kommun: str, weeks: list[str]) -> str:
         since = _decode(last[0][0]) if last else "0-0"
         for week in weeks:
             request = WeekBuildRequestedV1(kommun=kommun, iso_week=week)
-            await publish_on(redis, WEEK_BUILD_STREAM, request)
+            await send(redis, WEEK_BUILD_STREAM, request)
     finally:
         await redis.aclose()
     return since
@@ -174,7 +173,7 @@ async def build_week(redis_url: str, kommun: str, week: str, timeout_s: float) -
     try:
         since = {s: await _last_id(redis, s) for s in (LAGESBILD_READY_STREAM, DEAD_LETTER_STREAM)}
         request = WeekBuildRequestedV1(kommun=kommun, iso_week=week, requested_by="operator")
-        entry_id = await publish_on(redis, WEEK_BUILD_STREAM, request)
+        entry_id = await send(redis, WEEK_BUILD_STREAM, request)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             reply: Any = await redis.xread(since, block=500, count=100)  # type: ignore[arg-type]
@@ -237,11 +236,11 @@ async def replay_rejected(engine: Engine, redis_url: str, rows: list[RejectedSub
     return sent
 
 
-async def publish(redis_url: str, stream: str, message: Any) -> None:
-    """Publish one message (the stream's contract) on a stream."""
+async def send_message(redis_url: str, stream: str, message: Any) -> None:
+    """Send one message (the stream's contract) on a stream."""
     redis = Redis.from_url(redis_url, socket_timeout=30)
     try:
-        await publish_on(redis, stream, message)
+        await send(redis, stream, message)
     finally:
         await redis.aclose()
 

@@ -59,7 +59,7 @@ def _plan_and_decision(
     plan = parse_plan(text)
     check_plan(plan, category_catalog(settings.extra_categories), live_kommuner(settings, engine))
     # As `lagesbild plan load` does: on the plan stream, for the aggregate and the archive.
-    asyncio.run(cli_ops.publish(url, PLAN_STREAM, plan_message(plan, text, now)))
+    asyncio.run(cli_ops.send_message(url, PLAN_STREAM, plan_message(plan, text, now)))
     start = weeks[max(0, len(weeks) - 3)]
     decision = DecisionV1(
         decision_id="demo-klottersanering-skaggetorp",
@@ -73,7 +73,7 @@ def _plan_and_decision(
         until_week=shift_week(weeks[-1], 4),
         decided_at=now,
     )
-    asyncio.run(cli_ops.publish(url, DECISION_STREAM, decision))
+    asyncio.run(cli_ops.send_message(url, DECISION_STREAM, decision))
     console.print(f"Plan: {plan.title}; beslut från {start}: {decision.measure} i Skäggetorp.")
 
 
@@ -86,7 +86,7 @@ def _region_plans(
             continue
         plan, text = region_plan(region)
         check_plan(plan, category_catalog(settings.extra_categories), kommuner)
-        asyncio.run(cli_ops.publish(url, PLAN_STREAM, plan_message(plan, text, now)))
+        asyncio.run(cli_ops.send_message(url, PLAN_STREAM, plan_message(plan, text, now)))
         console.print(f"Plan: {plan.title}.")
 
 
@@ -169,7 +169,7 @@ def run_demo(settings: Settings, weeks: int, console: Console) -> int:
         _region_plans(settings, url, kommuner, now, console)
         patrols = demo_patrols(week_list)
         for event in patrols:
-            asyncio.run(cli_ops.publish(url, TIB_ORDER_STREAM, event))
+            asyncio.run(cli_ops.send_message(url, TIB_ORDER_STREAM, event))
         console.print(f"Väktarpass: {len(patrols) // 3} besök vid {SKAGGETORP_C.place}.")
         asyncio.run(cli_ops.wait_until_idle(engine, url, timeout_s=120))
         since = asyncio.run(cli_ops.request_builds(url, DEMO_KOMMUN, week_list))

@@ -5,7 +5,7 @@ current (tests/contract/test_asyncapi.py runs the check and validates the docume
 the AsyncAPI parser). Every stream is a channel; every producer has a send operation and
 every consumer group a receive operation (with its group, handler, batch and polling);
 each message's payload schema is the pydantic contract's JSON schema. The wire format is
-the one `shared.streams.publish` writes: the event as UTF-8 JSON in the entry field
+the one `shared.streams.send` writes: the event as UTF-8 JSON in the entry field
 `payload` (see shared/contracts.py for the compatibility rule).
 """
 

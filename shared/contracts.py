@@ -5,7 +5,7 @@ Every stream name is a constant here, next to the message it carries.
 The compatibility rule (also in the README and docs/asyncapi.yaml):
 
 - On the wire every entry carries its event as UTF-8 JSON text in a field named `payload`
-  (`shared.streams.publish` writes it; `message_id` and `content-type` are optional extra
+  (`shared.streams.send` writes it; `message_id` and `content-type` are optional extra
   fields). An entry without `payload` is rejected with a reason saying so.
 - A *minor* change adds an optional field (with a default) to a version: it keeps the
   stream's name. Readers accept and ignore fields they do not know (`extra="ignore"`), so an

@@ -2,7 +2,7 @@
 decision is entered: `lagesbild decision add/close` (services/aggregate/plan_cli.py) and the
 archive server's decision page (services/maps/server.py).
 
-The event is written with `shared.streams.publish`, as every stream is, and scrubbed once
+The event is written with `shared.streams.send`, as every stream is, and scrubbed once
 more on the way out. `send_decision` is callable from sync code (a CLI command, a sync
 FastAPI endpoint): it runs its own event loop, so never call it from inside a running loop.
 """
@@ -15,14 +15,14 @@ from redis.asyncio import Redis
 
 from shared.contracts import DECISION_STREAM, DecisionV1
 from shared.decisions import scrub_decision
-from shared.streams import publish
+from shared.streams import send
 
 PUBLISH_TIMEOUT_S = 5.0
 
 
 async def xadd_decision(redis: Redis, decision: DecisionV1) -> str:
     """Write the event (scrubbed) on DECISION_STREAM; returns the entry id."""
-    entry_id = await publish(redis, DECISION_STREAM, scrub_decision(decision))
+    entry_id = await send(redis, DECISION_STREAM, scrub_decision(decision))
     return str(entry_id)
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from redis.asyncio import Redis
 
 from shared.contracts import PIPELINE_GROUPS, REPORTS_STREAM
-from shared.streams import ensure_groups, publish
+from shared.streams import ensure_groups, send
 
 SUBMIT_CHUNK = 500
 
@@ -27,7 +27,7 @@ async def submit_lines(
             line = line.strip()
             if not line:
                 continue
-            await publish(pipe, REPORTS_STREAM, line)
+            await send(pipe, REPORTS_STREAM, line)
             sent += 1
             if sent % SUBMIT_CHUNK == 0:
                 await pipe.execute()

@@ -149,7 +149,7 @@ fails when this section is out of date). Each service's subscribers and reclaime
   stream's row, give the service's `handlers()` a settle function under that name (a test
   checks that the table and every service's handlers agree), and regenerate this section.
 - **A new stream**: a contract class and a name constant above the table, a row in it, then
-  as above. Write it only with `shared.streams.publish` (it checks the contract).
+  as above. Write it only with `shared.streams.send` (it checks the contract).
 - **Groups** are named after their service. The pipeline's (ingest, aggregate, maps) are
   created by every service and producer at the start of the stream, so nothing written
   before one of them first ran is lost; the others' when their service first starts. A

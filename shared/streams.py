@@ -3,7 +3,7 @@
 The wire format (the same for every stream, every producer): an entry carries the event
 as plain UTF-8 JSON text in a field named `payload`, the same shape as the stream's
 contract; other fields are optional (`message_id`, `content-type`). Anyone with a Redis
-client can read and write it, no FastStream needed. `publish` writes exactly that.
+client can read and write it, no FastStream needed. `send` writes exactly that.
 Entries written before this format (FastStream's binary envelope in `__data__`) are still
 read. An entry with neither field is not guessed at: it is rejected (the reports stream)
 or dead-lettered (the others) with a reason saying the field must be called `payload`.
@@ -18,7 +18,7 @@ than the stream retention (LAGESBILD_STREAM_RETENTION_HOURS).
 
 Every service wires its consumers from the stream table (`shared.contracts.STREAM_TABLE`):
 `register` subscribes each of its handlers, `reclaimers` builds one Reclaimer per stream it
-reads; `publish` is the one way to write a stream (the contract is checked) and
+reads; `send` is the one way to write a stream (the contract is checked) and
 `dead_letter` the one way to put aside an entry nobody can use.
 """
 
@@ -135,7 +135,7 @@ async def envelope(message: BaseModel, message_id: str) -> dict[bytes, bytes]:
 
 
 async def raw_envelope(payload: bytes, message_id: str) -> dict[bytes, bytes]:
-    """The stream fields for a payload published as is (bytes, not checked here)."""
+    """The stream fields for a payload sent as is (bytes, not checked here)."""
     return {PAYLOAD_FIELD: payload, MESSAGE_ID_FIELD: message_id.encode()}
 
 
@@ -144,7 +144,7 @@ async def raw_envelope(payload: bytes, message_id: str) -> dict[bytes, bytes]:
 Target = Redis | Pipeline | RedisBroker
 
 
-async def publish(
+async def send(
     target: Target, stream: str, message: BaseModel | bytes, *, message_id: str | None = None
 ) -> str | None:
     """Write `message` on `stream` as `{payload: JSON}` (see the module): the one way every
@@ -178,7 +178,7 @@ async def publish(
 
 def _broker_redis(broker: RedisBroker) -> Redis:
     """The connected broker's own Redis client (FastStream 0.7 keeps it in its connection
-    state); publishing through it writes exactly what `publish` writes through a client."""
+    state); publishing through it writes exactly what `send` writes through a client."""
     return cast(Redis, broker.config.broker_config.connection.client)
 
 
@@ -198,7 +198,7 @@ async def dead_letter(
         deliveries=entry.deliveries,
         dead_lettered_at=datetime.now(UTC),
     )
-    await publish(target, DEAD_LETTER_STREAM, letter)
+    await send(target, DEAD_LETTER_STREAM, letter)
 
 
 async def valid_messages(

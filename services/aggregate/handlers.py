@@ -34,7 +34,7 @@ from shared.contracts import (
     WeekBuildRequestedV1,
 )
 from shared.plan import PlanError, parse_plan
-from shared.streams import Handler, RawEntry, dead_letter, invalid_reason, publish, valid_messages
+from shared.streams import Handler, RawEntry, dead_letter, invalid_reason, send, valid_messages
 from shared.weeks import weeks_between
 
 # The events after which a visit exists or changes (an outcome may follow the check-out).
@@ -139,9 +139,7 @@ class Aggregate:
                 store.latest_snapshot, self.builder.engine, kommun, week
             )
             if snapshot is not None:
-                await publish(
-                    self.redis, LAGESBILD_READY_STREAM, LagesbildReadyV1(snapshot=snapshot)
-                )
+                await send(self.redis, LAGESBILD_READY_STREAM, LagesbildReadyV1(snapshot=snapshot))
 
     async def build_and_announce(
         self,
@@ -161,7 +159,7 @@ class Aggregate:
             ready = LagesbildReadyV1(
                 snapshot=snapshot, public=public, request_id=request_id, new_revision=is_new
             )
-            await publish(self.redis, LAGESBILD_READY_STREAM, ready)
+            await send(self.redis, LAGESBILD_READY_STREAM, ready)
         return is_new
 
     async def settle_nollrapporter(self, entries: list[RawEntry]) -> None:

@@ -100,17 +100,17 @@ def _send_plan(settings: Settings, message: PlanV1) -> None:
     from redis.exceptions import RedisError
 
     from shared.redis_runtime import RedisUnavailableError, require_redis
-    from shared.streams import publish
+    from shared.streams import send
 
-    async def send(url: str) -> None:
+    async def send_plan(url: str) -> None:
         redis = Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
         try:
-            await publish(redis, PLAN_STREAM, message)
+            await send(redis, PLAN_STREAM, message)
         finally:
             await redis.aclose()
 
     try:
-        asyncio.run(send(require_redis(settings)))
+        asyncio.run(send_plan(require_redis(settings)))
     except (RedisUnavailableError, RedisError, OSError) as exc:
         raise _fail(str(exc), code=3) from exc
 

@@ -21,7 +21,7 @@ from shared.contracts import (
 )
 from shared.observability import ACCEPTED, DEAD_LETTERED, REJECTED
 from shared.scrub import scrub
-from shared.streams import AckingSettle, DeadLetter, Handler, RawEntry, publish
+from shared.streams import AckingSettle, DeadLetter, Handler, RawEntry, send
 
 log = logging.getLogger("lagesbild.ingest")
 
@@ -83,9 +83,9 @@ class Ingest:
         """Publish the batch's events, and XACK `ack` after them, in one round trip."""
         pipe = self.redis.pipeline(transaction=False)
         for event in outcome.accepted:
-            await publish(pipe, ACCEPTED_STREAM, event)
+            await send(pipe, ACCEPTED_STREAM, event)
         for rejected in outcome.rejected:
-            await publish(pipe, REJECTED_STREAM, rejected)
+            await send(pipe, REJECTED_STREAM, rejected)
         if ack:
             pipe.xack(REPORTS_STREAM, INGEST_GROUP, *ack)
         await pipe.execute()

@@ -25,8 +25,8 @@ from services.intake.submit import (
     QUEUED,
     STORED,
     Status,
-    publish_reports,
     receipts_for,
+    send_reports,
     statuses_of_receipts,
     validate_all,
 )
@@ -79,7 +79,7 @@ async def create_request(
         "description": description,
     }
     reports = validate_all(ctx, caller, [payload])
-    statuses = await publish_reports(ctx, caller, reports, "open311", remote_addr(request))
+    statuses = await send_reports(ctx, caller, reports, "open311", remote_addr(request))
     return [
         {
             "service_request_id": str(statuses[0].receipt_id),

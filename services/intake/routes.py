@@ -30,8 +30,8 @@ from services.intake.models import IntakeReceipt
 from services.intake.submit import (
     Status,
     nollrapport,
-    publish_nollrapport,
-    publish_reports,
+    send_nollrapport,
+    send_reports,
     statuses_of,
     validate_all,
 )
@@ -179,7 +179,7 @@ async def submit_reports(
     payloads = _parse_body(ctx, await request.body())
     await charge_reports(ctx, caller, len(payloads))  # a batch counts per report
     reports = validate_all(ctx, caller, payloads)
-    statuses = await publish_reports(ctx, caller, reports, "api", remote_addr(request))
+    statuses = await send_reports(ctx, caller, reports, "api", remote_addr(request))
     n = len(statuses)
     message = "Tack! Rapporten är mottagen." if n == 1 else f"Tack! {n} rapporter är mottagna."
     return SubmitResponse(message_sv=message, receipts=[_receipt(request, s) for s in statuses])
@@ -362,7 +362,7 @@ async def submit_nollrapport(
     Its message_id is `organisation/kommun/week/area-or-*`: sending it twice is harmless."""
     source = body.source.value if body.source else None
     message = nollrapport(ctx, caller, source, body.iso_week, body.area, datetime.now(UTC))
-    await publish_nollrapport(ctx, message)
+    await send_nollrapport(ctx, message)
     await audit.record_async(
         ctx.engine, caller.organisation, caller.role, "submit",
         f"nollrapport:{message.message_id}", remote_addr(request),

@@ -27,7 +27,7 @@ from shared.categories import Source
 from shared.contracts import NOLLRAPPORT_STREAM, REPORTS_STREAM, NollrapportV1
 from shared.db import insert_ignoring_conflicts
 from shared.scrub import scrub
-from shared.streams import publish
+from shared.streams import send
 from shared.validation import Rejection, ValidReport
 from shared.weeks import STOCKHOLM, buildable_weeks, iso_week_of, parse_week
 
@@ -112,7 +112,7 @@ def content_hash(valid: ValidReport) -> str:
     return hashlib.sha256(valid.report.model_dump_json().encode()).hexdigest()
 
 
-async def publish_reports(
+async def send_reports(
     ctx: IntakeContext, caller: Caller, reports: list[ValidReport], channel: str, remote: str
 ) -> list[Status]:
     """Publish what is new (or changed) and record receipts; the status of each report."""
@@ -138,7 +138,7 @@ async def _xadd_reports(ctx: IntakeContext, reports: list[ValidReport]) -> list[
     pipe = ctx.redis.pipeline(transaction=False)
     for v in reports:
         key = f"{v.report.organisation}/{v.report.report_id}"
-        await publish(pipe, REPORTS_STREAM, v.report, message_id=key)
+        await send(pipe, REPORTS_STREAM, v.report, message_id=key)
     return [e.decode() if isinstance(e, bytes) else str(e) for e in await pipe.execute()]
 
 
@@ -314,6 +314,6 @@ def _invalid(field: str, sv: str, en: str) -> IntakeError:
     return IntakeError.one(422, "invalid_field", sv, en, field)
 
 
-async def publish_nollrapport(ctx: IntakeContext, message: NollrapportV1) -> str:
+async def send_nollrapport(ctx: IntakeContext, message: NollrapportV1) -> str:
     await ctx.ensure_groups()
-    return str(await publish(ctx.redis, NOLLRAPPORT_STREAM, message))
+    return str(await send(ctx.redis, NOLLRAPPORT_STREAM, message))

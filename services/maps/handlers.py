@@ -22,7 +22,7 @@ from shared.contracts import (
 )
 from shared.observability import RENDER_SECONDS
 from shared.photos import PhotoStore
-from shared.streams import Handler, RawEntry, dead_letter, invalid_reason, publish
+from shared.streams import Handler, RawEntry, dead_letter, invalid_reason, send
 
 log = logging.getLogger("lagesbild.maps")
 
@@ -77,7 +77,7 @@ class Maps:
             summary_path=str(summary_path),
             published_at=datetime.now(UTC),
         )
-        await publish(self.broker, PUBLISHED_STREAM, event)
+        await send(self.broker, PUBLISHED_STREAM, event)
         log.info(
             "published %s %s revision %d: %s", snap.kommun, snap.iso_week, snap.revision, map_path
         )

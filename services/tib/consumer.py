@@ -59,7 +59,7 @@ class Hub:
     def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
         self._queues.pop(queue, None)
 
-    def publish(self, kommun: str, item: dict[str, Any]) -> None:
+    def broadcast(self, kommun: str, item: dict[str, Any]) -> None:
         for queue, wanted in list(self._queues.items()):
             if wanted == kommun:
                 with contextlib.suppress(asyncio.QueueFull):  # a stalled page misses some
@@ -89,7 +89,7 @@ class TibConsumer:
         rows = [store.report_row(r) for r in reports if r.occurred_at >= cutoff]
         new = await anyio.to_thread.run_sync(store.save_reports, self.engine, rows)
         for row in new:
-            self.hub.publish(row["kommun"], store.public(row))
+            self.hub.broadcast(row["kommun"], store.public(row))
 
     async def settle_ready(self, entries: list[RawEntry]) -> None:
         ready_events = await valid_messages(
@@ -97,14 +97,14 @@ class TibConsumer:
         )
         for ready in ready_events:
             await anyio.to_thread.run_sync(store.save_snapshot, self.engine, ready.snapshot)
-            self.hub.publish(ready.snapshot.kommun, {"type": "snapshot"})
+            self.hub.broadcast(ready.snapshot.kommun, {"type": "snapshot"})
 
     async def settle_decisions(self, entries: list[RawEntry]) -> None:
         for decision in await valid_messages(
             self.redis, DECISION_STREAM, TIB_GROUP, entries, DecisionV1
         ):
             await anyio.to_thread.run_sync(store.save_decision, self.engine, decision)
-            self.hub.publish(decision.kommun, {"type": "decision"})
+            self.hub.broadcast(decision.kommun, {"type": "decision"})
 
     # --- the live window ----------------------------------------------------------------
 

@@ -45,7 +45,7 @@ from shared.contracts import (
     PatrolOrderV1,
     ReportV1,
 )
-from shared.streams import ensure_groups, publish
+from shared.streams import ensure_groups, send
 
 router = APIRouter(prefix="/api/v1/tib/orders", tags=["TiB-uppdrag"])
 
@@ -197,11 +197,11 @@ async def _record(
             ) from None
         await anyio.to_thread.run_sync(store.append_event, ctx.engine, event)
         try:
-            await publish(ctx.redis, TIB_ORDER_STREAM, event)
+            await send(ctx.redis, TIB_ORDER_STREAM, event)
         except Exception:
             await anyio.to_thread.run_sync(store.remove_event, ctx.engine, event.message_id)
             raise
-    ctx.hub.publish(kommun, {"type": "order", "order": state.as_dict()})
+    ctx.hub.broadcast(kommun, {"type": "order", "order": state.as_dict()})
     return state.as_dict()
 
 
@@ -302,7 +302,7 @@ async def outcome(order_id: str, body: OutcomeIn, caller: GuardCompany, ctx: Ctx
         )
         await ensure_groups(ctx.redis, PIPELINE_GROUPS)
         key = f"{report.organisation}/{report.report_id}"
-        await publish(ctx.redis, REPORTS_STREAM, report, message_id=key)
+        await send(ctx.redis, REPORTS_STREAM, report, message_id=key)
         report_key = key
     return await _record(
         ctx, caller, kommun, order_id, "outcome", body.action_id,

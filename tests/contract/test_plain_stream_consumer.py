@@ -5,7 +5,7 @@ the stream's contract in it.
 The ingest, aggregate and maps run as real processes on a real redis-server and SQLite
 file; the path is driven like the demo: reports submitted (one broken), a decision, a plan,
 a week built and published. The intake's nollrapport and the TiB's patrol order are
-written with the producers' own helper (`shared.streams.publish`), as those services do.
+written with the producers' own helper (`shared.streams.send`), as those services do.
 An entry without a `payload` field on the reports stream is rejected to its sender, and one
 on an internal stream dead-lettered, each with a reason that names the field."""
 
@@ -30,7 +30,7 @@ from shared.contracts import (
     WEEK_BUILD_STREAM,
     NollrapportV1,
 )
-from shared.streams import MISSING_PAYLOAD_CODE, publish
+from shared.streams import MISSING_PAYLOAD_CODE, send
 from shared.weeks import iso_week_of, last_complete_week, shift_week, week_bounds
 from tests.conftest import cli_json, run_cli, service_logs, wait_for
 
@@ -62,7 +62,7 @@ def _reports(week: str) -> list[str]:
 async def _publish_as_intake_and_tib(url: str, week: str) -> None:
     client = AsyncRedis.from_url(url)
     try:
-        await publish(
+        await send(
             client,
             "lagesbild.nollrapporter.v1",
             NollrapportV1(
@@ -75,7 +75,7 @@ async def _publish_as_intake_and_tib(url: str, week: str) -> None:
             ),
         )
         event = demo_patrols([week])[0]
-        await publish(client, "lagesbild.tib.orders.v1", event)
+        await send(client, "lagesbild.tib.orders.v1", event)
     finally:
         await client.aclose()
 

@@ -54,8 +54,8 @@ from shared.redis_runtime import EmbeddedRedis
 from shared.streams import (
     ensure_groups,
     entry_payload,
-    publish,
     reclaimers,
+    send,
     trim_acknowledged,
 )
 from shared.weeks import iso_week_of, last_complete_week, shift_week, week_bounds
@@ -154,7 +154,7 @@ def test_an_order_waits_for_a_registered_guard_company_through_trimming(
                               assigned_to="Nattvakten AB")  # fmt: skip
         event = PatrolOrderEventV1(order_id=order.order_id, kommun="0580", kind="issued",
                                    at=datetime.now(UTC), by="TiB", order=order)  # fmt: skip
-        await publish(redis, TIB_ORDER_STREAM, event)
+        await send(redis, TIB_ORDER_STREAM, event)
         [[_stream, entries]] = await redis.xreadgroup(
             AGGREGATE_GROUP, "agg", {TIB_ORDER_STREAM: ">"}
         )
@@ -277,10 +277,10 @@ def test_the_decision_page_lists_what_the_streams_bring_without_the_aggregate(
         until_week=shift_week(iso_week_of(now), 3), decided_at=now,
     )  # fmt: skip
 
-    def send(*messages: tuple[str, Any]) -> None:
+    def send_all(*messages: tuple[str, Any]) -> None:
         async def write(redis: Any) -> None:
             for stream, message in messages:
-                await publish(redis, stream, message)
+                await send(redis, stream, message)
 
         with_redis(service_env["LAGESBILD_REDIS_URL"], write)
 
@@ -288,10 +288,10 @@ def test_the_decision_page_lists_what_the_streams_bring_without_the_aggregate(
         return str(client.get("/0580/beslut", headers=headers).text)
 
     plan = plan_message(parse_plan(text), text, now)
-    send((PLAN_STREAM, plan), (DECISION_STREAM, decision))
+    send_all((PLAN_STREAM, plan), (DECISION_STREAM, decision))
     wait_for(lambda: decision.measure in page() and "klottersanering" in page(), timeout=15)
     closing = decision.model_copy(update={"message_id": "close-1", "status": "closed"})
-    send((DECISION_STREAM, closing), (DECISION_STREAM, decision))  # a late 'open' too
+    send_all((DECISION_STREAM, closing), (DECISION_STREAM, decision))  # a late 'open' too
     wait_for(lambda: decision.measure not in page(), timeout=15)
     engine = make_engine(service_env["LAGESBILD_DATABASE_URL"])
     stored = decision_store.stored_decision(engine, decision.decision_id)

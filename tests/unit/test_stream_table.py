@@ -35,7 +35,7 @@ from shared.contracts import (
     consumers_of,
     groups_to_create,
 )
-from shared.streams import AckingSettle, check_handlers, publish, register
+from shared.streams import AckingSettle, check_handlers, register, send
 
 
 def handlers_of(service: str) -> dict[str, Any]:
@@ -105,11 +105,11 @@ async def test_publish_checks_the_contract_of_the_stream() -> None:
         submitted_at=datetime.now(UTC),
     )  # fmt: skip
     with pytest.raises(TypeError, match=r"lagesbild\.decisions\.v1 carries DecisionV1"):
-        await publish(redis, DECISION_STREAM, nollrapport)
+        await send(redis, DECISION_STREAM, nollrapport)
     with pytest.raises(ValueError, match="not in the stream table"):
-        await publish(redis, "lagesbild.unknown.v1", decision)
+        await send(redis, "lagesbild.unknown.v1", decision)
     with pytest.raises(TypeError, match="takes DecisionV1 messages only"):
-        await publish(redis, DECISION_STREAM, b"raw bytes")
+        await send(redis, DECISION_STREAM, b"raw bytes")
     await redis.aclose()
 
 
