@@ -38,8 +38,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,7 +51,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(Path(__file__).parent)]
+
+from processes import healthy, new_database, stop_all  # noqa: E402
 
 from services.aggregate.hotspot_grid import HotspotGrid  # noqa: E402
 from services.aggregate.models import (  # noqa: E402
@@ -78,7 +78,7 @@ from shared.redis_runtime import EmbeddedRedis  # noqa: E402
 from shared.streams import entry_payload  # noqa: E402
 from shared.weeks import last_complete_week, shift_week, week_bounds  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
-from tests.support.postgres import TempPostgres, start_temp_postgres  # noqa: E402
+from tests.support.postgres import start_temp_postgres  # noqa: E402
 
 POLICE_SAMPLE = ROOT.parent / "shared" / "data" / "polisen" / "events_snapshot_2026-08-22.json"
 MIN_WEEKLY, MAX_WEEKLY = 50, 5000
@@ -246,14 +246,6 @@ def _read(
     return [(i, f) for _stream, entries in reply or [] for i, f in entries]
 
 
-def healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
-            return bool(resp.status == 200)
-    except OSError:
-        return False
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -365,23 +357,10 @@ def run_round(
             "load": (round(load_before, 1), round(load_after, 1)),
         }
     finally:
-        for p in procs.values():
-            p.terminate()
-        for p in procs.values():
-            try:
-                p.wait(60)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs.values())
         client.close()
         server.stop()
         engine.dispose()
-
-
-def new_database(kind: str, workdir: Path, postgres: TempPostgres | None) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{workdir / 'lagesbild.db'}"
-    assert postgres is not None
-    return postgres.create_database(f"bench_{uuid.uuid4().hex[:10]}")
 
 
 def main() -> None:

@@ -18,8 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,12 +28,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(Path(__file__).parent)]
 
 from bench_ingest import payloads, publish_all  # noqa: E402
+from processes import healthy, new_database, stop_all  # noqa: E402
 
 from shared.contracts import INGEST_GROUP, REPORTS_STREAM  # noqa: E402
 from shared.db import init_db, make_engine  # noqa: E402
 from shared.redis_runtime import EmbeddedRedis  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
-from tests.support.postgres import TempPostgres, start_temp_postgres  # noqa: E402
+from tests.support.postgres import start_temp_postgres  # noqa: E402
 
 
 def counts(db_url: str) -> tuple[int, int]:
@@ -62,14 +61,6 @@ def wait_until(
         if time.monotonic() > deadline:
             raise TimeoutError("not done in time")
         time.sleep(0.02)
-
-
-def healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
-            return bool(resp.status == 200)
-    except OSError:
-        return False
 
 
 def run_one(workers: int, db_url: str, lines: list[bytes], workdir: Path) -> float:
@@ -111,19 +102,9 @@ def run_one(workers: int, db_url: str, lines: list[bytes], workdir: Path) -> flo
         assert stored == distinct == len(lines), f"stored {stored}, distinct {distinct}"
         return rate
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(30)
+        stop_all(procs, timeout=30)
         client.close()
         server.stop()
-
-
-def new_database(kind: str, workdir: Path, postgres: TempPostgres | None) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{workdir / 'lagesbild.db'}"
-    assert postgres is not None
-    return postgres.create_database(f"bench_{uuid.uuid4().hex[:10]}")
 
 
 def main() -> None:
