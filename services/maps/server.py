@@ -688,6 +688,34 @@ def _add_decision_routes(app: FastAPI, settings: MapsSettings, engine: Engine, g
         record_audit(engine, caller, "decision_add", f"beslut:{event.decision_id}", remote)
         return done(request, kommun, page.created_receipt(event))
 
+    def stored_or_404(
+        kommun: str, decision_id: str, values: page.FormValues
+    ) -> decisions.DecisionV1 | Response:
+        """The stored decision the form acts on, or the page with a 404 and why."""
+        current = decision_store.stored_decision(engine, decision_id)
+        if current is None or current.kommun != kommun:
+            problem = (
+                f"Det finns inget beslut {decision_id!r} i kommun {kommun} "
+                "(eller så har sidan inte fått det från beslutsströmmen än)."
+            )
+            return show(kommun, values, status=404, problem=problem)
+        return current
+
+    def send_recorded(
+        request: Request,
+        caller: Caller,
+        action: str,
+        kommun: str,
+        values: page.FormValues,
+        event: decisions.DecisionV1,
+    ) -> Response | None:
+        """Send the decision event and audit who did it; the error page if it was not sent."""
+        failed = send(kommun, values, event)
+        if failed is None:
+            remote = gate.address(request)
+            record_audit(engine, caller, action, f"beslut:{event.decision_id}", remote)
+        return failed
+
     @app.post("/{kommun}/beslut/{decision_id}/stang", response_model=None)
     def decision_close(
         request: Request, kommun: str, decision_id: str, note: FormText = ""
@@ -696,25 +724,17 @@ def _add_decision_routes(app: FastAPI, settings: MapsSettings, engine: Engine, g
         if isinstance(caller, Response):
             return caller
         values = page.prefilled(kommun, {}, [], datetime.now(UTC))
-        current = decision_store.stored_decision(engine, decision_id)
-        if current is None or current.kommun != kommun:
-            problem = (
-                f"Det finns inget beslut {decision_id!r} i kommun {kommun} "
-                "(eller så har sidan inte fått det från beslutsströmmen än)."
-            )
-            return show(kommun, values, status=404, problem=problem)
+        current = stored_or_404(kommun, decision_id, values)
+        if isinstance(current, Response):
+            return current
         if current.status == "closed":
             return show(kommun, values, status=409, problem="Beslutet är redan stängt.")
         try:
             closing = decisions.closing_event(current, note, datetime.now(UTC))
         except decisions.DecisionError as exc:
             return show(kommun, values, status=422, problem=f"Beslutet kan inte stängas: {exc}")
-        failed = send(kommun, values, closing)
-        if failed is not None:
-            return failed
-        remote = gate.address(request)
-        record_audit(engine, caller, "decision_close", f"beslut:{decision_id}", remote)
-        return done(request, kommun, page.closed_receipt(current))
+        failed = send_recorded(request, caller, "decision_close", kommun, values, closing)
+        return failed or done(request, kommun, page.closed_receipt(current))
 
     @app.post("/{kommun}/beslut/{decision_id}/aterrapport", response_model=None)
     def decision_report(
@@ -730,13 +750,9 @@ def _add_decision_routes(app: FastAPI, settings: MapsSettings, engine: Engine, g
         if isinstance(caller, Response):
             return caller
         values = page.prefilled(kommun, {}, [], datetime.now(UTC))
-        current = decision_store.stored_decision(engine, decision_id)
-        if current is None or current.kommun != kommun:
-            problem = (
-                f"Det finns inget beslut {decision_id!r} i kommun {kommun} "
-                "(eller så har sidan inte fått det från beslutsströmmen än)."
-            )
-            return show(kommun, values, status=404, problem=problem)
+        current = stored_or_404(kommun, decision_id, values)
+        if isinstance(current, Response):
+            return current
         try:
             event = decisions.report_event(current, text, by, progress, datetime.now(UTC))
         except decisions.DecisionError as exc:
@@ -745,11 +761,9 @@ def _add_decision_routes(app: FastAPI, settings: MapsSettings, engine: Engine, g
             return show(
                 kommun, values, status=status, problem=f"Återrapporten sparades inte: {message}."
             )
-        failed = send(kommun, values, event)
+        failed = send_recorded(request, caller, "decision_report", kommun, values, event)
         if failed is not None:
             return failed
-        remote = gate.address(request)
-        record_audit(engine, caller, "decision_report", f"beslut:{decision_id}", remote)
         stored = decision_store.stored_decision(engine, decision_id) or event
         return done(request, kommun, page.report_receipt(stored))
 
