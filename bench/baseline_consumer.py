@@ -15,6 +15,7 @@ import sqlite3
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import redis
 
@@ -45,7 +46,7 @@ def main(url: str, db_path: str) -> None:
         reply = client.xreadgroup(
             INGEST_GROUP, "baseline", {REPORTS_STREAM: ">"}, count=200, block=100
         )
-        for _stream, entries in reply or []:
+        for _stream, entries in cast(list[tuple[bytes, list[Any]]], reply or []):
             handle(client, db, kommuner, entries)
 
 

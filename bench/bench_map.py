@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import folium
+from branca.element import Figure
 from folium.plugins import MarkerCluster
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -91,7 +92,8 @@ def synthetic_week(areas: KommunAreas, n: int, seed: int = 1) -> WeekSnapshotV1:
     rng = random.Random(seed)
     start = datetime(2026, 11, 15, 23, 0, tzinfo=UTC)
     codes, sources = list(DEFAULT_CATEGORIES), list(Source)
-    incidents, counts = [], {}
+    incidents: list[IncidentPoint] = []
+    counts: dict[tuple[str, str], int] = {}
     for k in range(n):
         area = areas.areas[rng.randrange(len(areas.areas))]
         west, south, east, north = area.geometry.bounds
@@ -199,7 +201,9 @@ JQUERY_STANDIN = """<script>window.$ = function (markup) {
 def baseline_map(snapshot: WeekSnapshotV1, areas: KommunAreas, asset_prefix: str) -> str:
     """folium's plain way: one MarkerCluster of folium.Marker with a popup each."""
     m = folium.Map(location=list(areas.centre), zoom_start=13, tiles=None, maxZoom=18)
-    m.get_root().header.add_child(folium.Element(JQUERY_STANDIN), name="jquery_standin")
+    root = m.get_root()
+    assert isinstance(root, Figure)
+    root.header.add_child(folium.Element(JQUERY_STANDIN), name="jquery_standin")
     cluster = MarkerCluster(name="Rapporter").add_to(m)
     for i in snapshot.incidents:
         if i.location_precision == "centroid":

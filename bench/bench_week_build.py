@@ -130,7 +130,7 @@ def time_build(builder: WeekBuilder, runs: int = 5) -> float:
     times = []
     for _ in range(runs):
         with Session(builder.engine) as session:
-            session.exec(delete(WeekSnapshotRow))  # type: ignore[call-overload]
+            session.exec(delete(WeekSnapshotRow))
             session.commit()
         start = time.perf_counter()
         builder.build("0580", TARGET, datetime(2026, 11, 30, 6, tzinfo=UTC))

@@ -458,23 +458,48 @@ STATUS_LABELS = {  # the words of shared/counting.py: rapporter, troliga dubblet
 
 
 @app.command()
-def status(as_json: JsonFlag = False) -> None:
-    """Antal lagrade och avvisade rapporter och väntande poster i strömmarna."""
+def status(
+    as_json: JsonFlag = False,
+    from_db: Annotated[
+        bool,
+        typer.Option(
+            "--db",
+            help="Räkna i databasen nu i stället för att läsa tjänsternas egna siffror.",
+        ),
+    ] = False,
+) -> None:
+    """Antal lagrade och avvisade rapporter och väntande poster i strömmarna.
+
+    Siffrorna kommer från de körande tjänsterna (ingest och aggregate håller sina egna
+    siffror aktuella i Redis); har någon av dem inte rapporterat, eller med --db, räknas
+    de i databasen."""
     settings = _settings()
     url = _redis_url(settings)  # first: without Redis, say so at once
     from rich.table import Table
 
-    from services.cli_ops import status as read_status
+    current: Any = None
+    if not from_db:
+        from shared.service_status import reported_status
 
-    current = asyncio.run(read_status(_engine(settings), url))
+        current, silent = reported_status(url)
+        if current is None:
+            err.print(
+                f"[dim]Inga aktuella siffror från {' och '.join(silent)} (körs tjänsten?): "
+                "räknar i databasen.[/dim]"
+            )
+    if current is None:
+        from services.cli_ops import status as read_status
+
+        current = asyncio.run(read_status(_engine(settings), url))
     if as_json:
         print(json.dumps(current.as_dict(), ensure_ascii=False, indent=2))
         return
     table = Table("Mått", "Antal", title="Läge")
     for key, value in current.as_dict().items():
-        if key != "streams":
-            table.add_row(STATUS_LABELS.get(key, key), str(value))
+        if key in STATUS_LABELS:
+            table.add_row(STATUS_LABELS[key], str(value))
     console.print(table)
+    console.print(_status_source(current))
     streams = Table("Ström", "Poster", "Grupp", "Väntande", "Olästa", title="Strömmar")
     for state in current.streams:
         groups: dict[str, dict[str, Any]] = dict(state.groups)
@@ -490,6 +515,19 @@ def status(as_json: JsonFlag = False) -> None:
             )
     if current.streams:
         console.print(streams)
+
+
+def _status_source(current: Any) -> str:
+    """Where the numbers come from: the services' reports (when, and whether current) or
+    the database, counted now."""
+    if current.source != "services":
+        return "Källa: databasen, räknat nu."
+    parts = []
+    for service, report in current.reports.items():
+        at = report.at.astimezone().strftime("%H:%M:%S")
+        state = "aktuell" if report.current else "uppdateras"
+        parts.append(f"{service} {at} ({state})")
+    return "Källa: tjänsternas egna siffror: " + ", ".join(parts) + "."
 
 
 @week_app.command("build")

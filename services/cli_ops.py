@@ -1,8 +1,9 @@
 """What the operator commands do, apart from printing: status, wait, request builds, replay.
 
 A composition root like `services/cli.py` (see pyproject's import-linter contracts): it
-reads several services' tables for `lagesbild status` and calls the ingest's rejected store
-for `rejected replay`. No service imports it.
+counts in several services' tables for `lagesbild status --db` (each service's own
+definitions, `services/*/status.py`) and calls the ingest's rejected store for `rejected
+replay`. No service imports it.
 """
 
 from __future__ import annotations
@@ -10,29 +11,25 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
 from redis.asyncio import Redis
-from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
 
 from services.aggregate import retention as aggregate_retention
-from services.aggregate.models import WeekIncident, WeekSnapshotRow
+from services.aggregate import status as aggregate_status
 from services.ingest import retention as ingest_retention
-from services.ingest.models import RejectedSubmission, ReportConflict, StoredReport
+from services.ingest import status as ingest_status
+from services.ingest.models import RejectedSubmission
 from services.ingest.rejected import mark_replayed
 from services.intake import retention as intake_retention
 from services.tib import retention as tib_retention
 from shared.contracts import (
     DEAD_LETTER_STREAM,
     LAGESBILD_READY_STREAM,
-    PIPELINE_GROUPS,
     PUBLISHED_STREAM,
-    STREAM_TABLE,
     WEEK_BUILD_STREAM,
     DeadLetterV1,
     LagesbildPublishedV1,
@@ -41,60 +38,9 @@ from shared.contracts import (
 )
 from shared.report_submit import submit_lines
 from shared.retention import purge
+from shared.service_status import Status, open_reader, pipeline_totals, stream_states
+from shared.status_table import stream_rows
 from shared.streams import entry_payload, send
-
-
-@dataclass
-class StreamState:
-    stream: str
-    length: int
-    groups: dict[str, dict[str, int]] = field(default_factory=dict)  # group -> pending, lag
-    # the table's groups that do not exist yet (their service has never started)
-    missing_groups: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Status:
-    stored_reports: int
-    linked_duplicates: int
-    rejected_reports: int
-    conflicts: int
-    aggregated_reports: int
-    counted_reports: int  # händelser: the aggregate's reports that are not likely duplicates
-    week_snapshots: int
-    pending: int
-    unread: int
-    dead_letters: int
-    streams: list[StreamState]
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _count(session: Session, model: Any, *where: Any) -> int:
-    return int(session.exec(select(func.count()).select_from(model).where(*where)).one())
-
-
-async def stream_states(redis: Redis) -> list[StreamState]:
-    """Every stream of the stream table: its length, and each consumer group's pending and
-    unread entries: the table's groups (a missing one is listed as such) and those added
-    at run time (a guard company's on the orders stream)."""
-    states = []
-    for spec in STREAM_TABLE:
-        stream = spec.name
-        state = StreamState(stream, 0)
-        if await redis.exists(stream):
-            state.length = int(await redis.xlen(stream))
-            for g in await redis.xinfo_groups(stream):
-                name = _decode(g["name"])
-                lag = g.get("lag")
-                if lag is None:  # Redis < 7 has no lag: count what is after last-delivered
-                    after = f"({_decode(g['last-delivered-id'])}"
-                    lag = len(await redis.xrange(stream, min=after, count=100_000) or [])
-                state.groups[name] = {"pending": int(g["pending"]), "lag": int(lag)}
-        state.missing_groups = [c.group for c in spec.consumers if c.group not in state.groups]
-        states.append(state)
-    return states
 
 
 def _decode(value: object) -> str:
@@ -102,36 +48,19 @@ def _decode(value: object) -> str:
 
 
 async def status(engine: Engine, redis_url: str) -> Status:
-    redis = Redis.from_url(redis_url)
+    """The status counted here, in the database (each number as its service defines it:
+    services/ingest/status.py, services/aggregate/status.py), with the streams' state.
+    `lagesbild status` uses the services' reports instead when they have reported
+    (shared/service_status.py: status_from_reports)."""
+    rows = stream_rows()
+    reader = open_reader(redis_url)
     try:
-        streams = await stream_states(redis)
+        streams = stream_states(reader, rows)
     finally:
-        await redis.aclose()
-    with Session(engine) as s:
-        counts = {
-            "stored_reports": _count(s, StoredReport),
-            "linked_duplicates": _count(s, StoredReport, StoredReport.duplicate_of.is_not(None)),  # type: ignore[union-attr]
-            "rejected_reports": _count(s, RejectedSubmission),
-            "conflicts": _count(s, ReportConflict),
-            "aggregated_reports": _count(s, WeekIncident),
-            # the counting rule (shared/counting.py): every report but a likely duplicate
-            "counted_reports": _count(s, WeekIncident, col(WeekIncident.duplicate_of).is_(None)),
-            "week_snapshots": _count(s, WeekSnapshotRow),
-        }
-    dead_letters = sum(st.length for st in streams if st.stream == DEAD_LETTER_STREAM)
-    # The pipeline's groups only (ingest, aggregate, maps): a web service or a guard company
-    # that is not running must not make the pipeline look busy (each group is listed).
-    core = [
-        (st, g)
-        for st in streams
-        for name, g in st.groups.items()
-        if name in PIPELINE_GROUPS.get(st.stream, ())
-    ]
-    pending = sum(g["pending"] for _st, g in core)
-    unread = sum(g["lag"] for _st, g in core)
-    return Status(
-        **counts, pending=pending, unread=unread, dead_letters=dead_letters, streams=streams
-    )
+        reader.close()
+    counts = {**ingest_status.counts(engine), **aggregate_status.counts(engine)}
+    totals = pipeline_totals(rows, streams)
+    return Status.of(counts, totals, streams, "database")
 
 
 async def wait_until_idle(engine: Engine, redis_url: str, timeout_s: float = 300) -> Status:

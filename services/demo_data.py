@@ -229,6 +229,11 @@ def rising_to(peak: float, step: float, floor: float) -> WeeklyMean:
     return lambda weeks_before, monday: max(floor, peak - step * weeks_before)
 
 
+def only_in(weeks_before: int, mean: float) -> WeeklyMean:
+    """A planted rise: `mean` events in one week (counted back from the last), none else."""
+    return lambda wb, monday: mean if wb == weeks_before else 0.0
+
+
 def summer(high: float, low: float) -> WeeklyMean:
     return lambda weeks_before, monday: high if 5 <= monday.month <= 8 else low
 
@@ -247,6 +252,10 @@ class Pattern:
         return m(weeks_before, monday) if callable(m) else m
 
 
+# Background spread over the neighbourhood rather than at one spot (metres, one sigma): it
+# fills the areas' counts without making every centre a hotspot (the pack shows at most a
+# few, where reports really concentrate).
+SPREAD = 600.0
 CITY_PATROL = (ORDNINGSVAKT, POLIS, NATT_CITY)
 NIGHT_PATROL = (POLIS, SECURITAS, AVARN)
 PROPERTY_OWNERS = (STANGASTADEN, OSTGOTATRAFIKEN, SECURITAS)
@@ -264,29 +273,41 @@ PATTERNS = (
     Pattern("hot", 5, weekend_night, CITY_NIGHTLIFE, (ORDNINGSVAKT, POLIS)),
     # ...over a background the rest of the week, so the peak is a peak.
     Pattern("ordningsstorning", 6, any_time, CITY_CENTRE, (SECURITAS, POLIS)),
-    Pattern("ordningsstorning", 10, evening, CENTRES, (AVARN, POLIS, NATT_SKAGGETORP)),
+    Pattern("ordningsstorning", 10, evening, CENTRES, (AVARN, POLIS, NATT_SKAGGETORP), SPREAD),
     # Klotter keeps returning to the same spots: rising in Skäggetorp, steady in Ryd.
     Pattern("klotter", rising_to(25, 3, 4), any_night, SKAGGETORP_TAG_SPOTS, PROPERTY_OWNERS, 40),
     Pattern("klotter", 6, any_night, RYD_TAG_SPOTS, PROPERTY_OWNERS, 40),
     Pattern(
         "skadegorelse", 8, any_night, SKAGGETORP_TAG_SPOTS + RYD_TAG_SPOTS, PROPERTY_OWNERS, 40
     ),
-    Pattern("klotter", 10, daytime, CENTRES[2:], CARETAKERS),
+    Pattern("klotter", 10, daytime, CENTRES[2:], CARETAKERS, SPREAD),
     # School-day afternoons at the two centres where youths gather.
     Pattern("narkotika", 14, school_afternoon, YOUTH_CENTRES, YOUTH_WORKERS),
     Pattern("storande_samling", 11, school_afternoon, YOUTH_CENTRES, YOUTH_WORKERS),
     # Spread over the whole kommun, at night.
-    Pattern("inbrott", 15, any_night, CENTRES + COUNTRYSIDE, NIGHT_PATROL, 150),
-    Pattern("stold", 20, any_night, CENTRES + CITY_CENTRE + COUNTRYSIDE, NIGHT_PATROL, 150),
+    Pattern("inbrott", 15, any_night, CENTRES + COUNTRYSIDE, NIGHT_PATROL, SPREAD),
+    Pattern("stold", 20, any_night, CENTRES + CITY_CENTRE + COUNTRYSIDE, NIGHT_PATROL, SPREAD),
     Pattern("buskorning", summer(16, 2), evening, (BERGA_C, LAMBOHOV_C), YOUTH_WORKERS, 150),
-    Pattern("otrygg_plats", 10, evening, CENTRES, EVENING_WALKERS),
-    Pattern("nedskrapning", 15, daytime, CENTRES + CITY_NIGHTLIFE, CARETAKERS),
-    Pattern("skadegorelse", 4, any_time, COUNTRYSIDE, (POLIS, GATUKONTORET), 150),
-    Pattern("nedskrapning", 4, daytime, COUNTRYSIDE, (GATUKONTORET,), 150),
+    Pattern("otrygg_plats", 10, evening, CENTRES, EVENING_WALKERS, SPREAD),
+    Pattern("nedskrapning", 15, daytime, CENTRES + CITY_NIGHTLIFE, CARETAKERS, SPREAD),
+    Pattern("skadegorelse", 4, any_time, COUNTRYSIDE, (POLIS, GATUKONTORET), SPREAD),
+    Pattern("nedskrapning", 4, daytime, COUNTRYSIDE, (GATUKONTORET,), SPREAD),
     Pattern("brand", 3, any_night, (SKAGGETORP_C, RYD_C, BERGA_C), NIGHT_PATROL),
     Pattern("hot_vald_personal", 3, evening, (RESECENTRUM, SKAGGETORP_C), (OSTGOTATRAFIKEN, AVARN)),
-    Pattern("ovrigt", 3, daytime, CENTRES, CARETAKERS),
+    Pattern("ovrigt", 3, daytime, CENTRES, CARETAKERS, SPREAD),
 )
+
+# Honest rises for the meeting pack: in the last two weeks one area × category cell each
+# jumps far above its own history, so the week's test (negative binomial + BH,
+# services/aggregate/analysis.py) flags it: skadegörelse at Skäggetorps centrum the week
+# before last (the plan's medborgarlöfte for Skäggetorp), störande samlingar at Resecentrum
+# in the last week (the plan's "Polisnärvaro vid resecentrum"). Drawn from their own random
+# stream (`_planted`), so the rest of the demo stays as it was.
+PLANTED = (
+    Pattern("skadegorelse", only_in(1, 12), evening, (SKAGGETORP_C,), CARETAKERS, 60),
+    Pattern("storande_samling", only_in(0, 15), evening, (RESECENTRUM,),
+            (OSTGOTATRAFIKEN, AVARN, POLIS), 60),
+)  # fmt: skip
 
 
 # --- generation ------------------------------------------------------------------
@@ -328,6 +349,7 @@ def _week_reports(
     events += [_echo(rng, areas, e) for e in _sample_share(rng, events, DUPLICATE_SHARE)]
     for i, event in enumerate(_sample_share(rng, events, PERSONAL_DATA_SHARE)):
         event["description"] += ". " + PERSONAL_DATA[i % len(PERSONAL_DATA)]
+    events += _planted(areas, iso_week, weeks_before, monday)
     events.sort(key=lambda e: e["occurred_at"])
     return [
         ReportV1(
@@ -336,6 +358,17 @@ def _week_reports(
             **{k: v for k, v in event.items() if k != "place"},
         ).model_dump(mode="json")
         for n, event in enumerate(events, start=1)
+    ]
+
+
+def _planted(
+    areas: KommunAreas, iso_week: str, weeks_before: int, monday: datetime
+) -> list[dict[str, Any]]:
+    rng = random.Random(f"planted-{iso_week}")  # a str seed is stable across runs
+    return [
+        _event(rng, areas, pattern, monday)
+        for pattern in PLANTED
+        for _ in range(_count(rng, pattern.mean(weeks_before, monday.date())))
     ]
 
 

@@ -242,6 +242,9 @@ class PlanLinkV1(_Message):
     focus_area: str = Field(description="samverkansområde / fokusområde")
     responsible: list[str]
     reasons: list[str] = Field(description="why it matches: category, area, place, time")
+    categories: list[str] = Field(
+        default_factory=list, description="the activity's category codes (empty: any)"
+    )
 
 
 class PlanGapV1(_Message):
@@ -336,6 +339,57 @@ class PatrolPresenceV1(_Message):
     incidents_during: int = Field(description="of those, while a guard was checked in")
 
 
+class UpcomingPatrolV1(_Message):
+    """A patrol the TiB's recommendation proposes for the days until the next meeting."""
+
+    start: AwareDatetime = Field(description="on a quarter hour, Europe/Stockholm")
+    end: AwareDatetime
+    place: str = Field(description="a real place name where known, else the hotspot or area")
+    area: str | None = None
+    lat: float
+    lon: float
+    expected: float = Field(
+        description="expected incidents in the window (an expectation, labelled so)"
+    )
+    reason: str = Field(description="why, in one plain Swedish sentence")
+
+
+class PromiseStateV1(_Message):
+    """A medborgarlöfte of the plan, followed up for the week."""
+
+    promise_id: str
+    title: str = Field(description="what was promised")
+    places: list[str] = Field(description="place names (or area names) it is about")
+    categories: list[str]
+    count: int = Field(
+        description="counted incidents (shared/counting) at its places and categories this week"
+    )
+    previous: int | None = Field(
+        description="the same for the previous week; None when no comparable history"
+    )
+    trend: str = Field(description='"ökar", "minskar", "oförändrad", "ny" or "–"')
+    done: list[str] = Field(
+        default_factory=list,
+        description="what was done this period (report-backs, guards' presence), one line each",
+    )
+
+
+class PlanAreaStateV1(_Message):
+    """A samverkansområde (the plan's focus area) with this week's state."""
+
+    plan_area_id: str
+    name: str
+    areas: list[str]
+    categories: list[str]
+    count: int
+    previous: int | None
+    trend: str
+    hotspots: list[str] = Field(
+        default_factory=list, description="this week's hotspot names inside it"
+    )
+    open_decisions: int = 0
+
+
 class WeekSnapshotV1(_Message):
     """The frozen content of one week's lägesbild for one kommun."""
 
@@ -373,6 +427,15 @@ class WeekSnapshotV1(_Message):
     open_decisions: list[DecisionV1] = Field(default_factory=list)
     followups: list[FollowUpV1] = Field(default_factory=list)
     patrol_presence: list[PatrolPresenceV1] = Field(default_factory=list)
+    upcoming_patrols: list[UpcomingPatrolV1] = Field(
+        default_factory=list, description="the TiB's recommended patrols until the next meeting"
+    )
+    promises: list[PromiseStateV1] = Field(
+        default_factory=list, description="the plan's medborgarlöften, followed up"
+    )
+    plan_areas: list[PlanAreaStateV1] = Field(
+        default_factory=list, description="the plan's samverkansområden with this week's state"
+    )
 
 
 class LagesbildReadyV1(_Message):

@@ -417,5 +417,8 @@ def decision_from_record(row: Mapping[str, Any]) -> DecisionV1:
             status=row["status"],
             decided_at=row["decided_at"],
             note=row["note"],
+            owner=row.get("owner") or "",
+            progress=row.get("progress") or "planerad",
+            reports=json.loads(row.get("reports_json") or "[]"),
         )
     )

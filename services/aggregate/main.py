@@ -7,6 +7,7 @@ Run alone with `lagesbild aggregate` or
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from apscheduler.triggers.interval import IntervalTrigger
 from faststream import FastStream
@@ -14,6 +15,7 @@ from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 
 from services.aggregate import handlers, store
+from services.aggregate import status as aggregate_status
 from services.aggregate.builder import WeekBuilder
 from services.aggregate.config import AggregateSettings
 from services.aggregate.jobs import (
@@ -31,6 +33,7 @@ from shared.observability import observe_service
 from shared.retention import purge_job
 from shared.scheduling import make_scheduler
 from shared.service import consumer_name, run_alongside
+from shared.status_table import report_service_status
 from shared.streams import reclaimers, register
 
 log = logging.getLogger("lagesbild.aggregate")
@@ -92,6 +95,8 @@ def create_app(base: Settings | None = None) -> FastStream:
     app = FastStream(broker)
     migrate_on_startup(app, foundation)  # the schema, before the broker reads anything
     observe_service(app, "aggregate", broker=broker, redis=redis, engine=engine)
+    # Its numbers for `lagesbild status`, kept current in Redis (shared/service_status.py).
+    report_service_status(app, redis, AGGREGATE, partial(aggregate_status.counts, engine))
     run_alongside(
         app,
         service=AGGREGATE,

@@ -103,7 +103,7 @@ class PlanRow(SQLModel, table=True):
 
 class DecisionRow(SQLModel, table=True):
     """A decision of the weekly meeting (DecisionV1), stored once per decision_id; a later
-    'closed' event closes it."""
+    event adds its report-backs, owner and progress, a 'closed' one closes it."""
 
     __tablename__ = "decision"
     __table_args__ = (Index("ix_decision_weeks", "kommun", "from_week", "until_week"),)
@@ -122,6 +122,9 @@ class DecisionRow(SQLModel, table=True):
     decided_at: datetime
     closed_at: datetime | None = None
     note: str = ""
+    owner: str = ""
+    progress: str = "planerad"
+    reports_json: str = "[]"  # the report-backs (DecisionReportV1), oldest first
 
 
 class PatrolEventRow(SQLModel, table=True):

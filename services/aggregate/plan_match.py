@@ -108,6 +108,7 @@ def link_plans(
                 focus_area=focus,
                 responsible=list(item.responsible),
                 reasons=reasons,
+                categories=list(item.categories),
             )
             for plan in in_force
             for focus, activity_id, item in plan.linked()

@@ -14,7 +14,12 @@ from sqlmodel import Session, col, select
 from services.aggregate.followup import RECENT_WEEKS
 from services.aggregate.models import DecisionRow, PlanRow
 from shared.contracts import DecisionV1
-from shared.decisions import PlanActivity, activities_in_plan, decision_from_record
+from shared.decisions import (
+    PlanActivity,
+    activities_in_plan,
+    decision_from_record,
+    merged_decision,
+)
 from shared.plan import Plan
 from shared.weeks import shift_week
 
@@ -93,22 +98,37 @@ def _row(d: DecisionV1) -> DecisionRow:
         decided_at=d.decided_at,
         closed_at=d.decided_at if d.status == "closed" else None,
         note=d.note,
+        owner=d.owner,
+        progress=d.progress,
+        reports_json=json.dumps([r.model_dump(mode="json") for r in d.reports], ensure_ascii=False),
     )
 
 
 def add_decision(engine: Engine, event: DecisionV1) -> bool:
-    """Store a decision once per decision_id; a 'closed' event closes it for good (closed is
-    final: a redelivered 'open' never reopens it). Returns whether anything changed."""
+    """Store a decision once per decision_id; later events add report-backs, owner and
+    progress as every reader merges them (`shared.decisions.merged_decision`), and a
+    'closed' event closes it for good (a redelivered 'open' never reopens it). What was
+    decided (measure, target, weeks) stays as first stored. Returns whether anything changed."""
     with Session(engine) as session:
         row = session.get(DecisionRow, event.decision_id)
         if row is None:
             session.add(_row(event))
-        elif event.status == "closed" and row.status != "closed":
-            row.status, row.closed_at = "closed", event.decided_at
-            row.note = event.note or row.note
-            session.add(row)
         else:
-            return False
+            old = decision_from_row(row)
+            new = merged_decision(old, event)
+            if new.status == old.status and (new.owner, new.progress, new.reports) == (
+                old.owner,
+                old.progress,
+                old.reports,
+            ):
+                return False
+            if new.status == "closed" and row.status != "closed":
+                row.status, row.closed_at = "closed", event.decided_at
+                row.note = event.note or row.note
+            merged = _row(new)
+            row.owner, row.progress = merged.owner, merged.progress
+            row.reports_json = merged.reports_json
+            session.add(row)
         try:
             session.commit()
         except IntegrityError:  # another instance stored it first: theirs is the same event

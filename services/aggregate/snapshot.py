@@ -24,6 +24,7 @@ from services.aggregate.hotspots import cells_under, find_hotspots
 from services.aggregate.logic import Incident, area_cells, count_cells, incident_points
 from services.aggregate.patterns import coverage, organisation_of, time_profiles
 from services.aggregate.plan_match import Target, link_plans
+from services.aggregate.plan_state import plan_area_states, promise_states, upcoming_patrols
 from services.aggregate.presence import guard_hours, week_presence
 from shared.areas import KommunAreas
 from shared.contracts import (
@@ -35,7 +36,13 @@ from shared.contracts import (
     TimeProfileV1,
     WeekSnapshotV1,
 )
-from shared.counting import coverage_start, first_complete_week, is_counted, is_duplicate
+from shared.counting import (
+    comparison,
+    coverage_start,
+    first_complete_week,
+    is_counted,
+    is_duplicate,
+)
 from shared.geo import distance_m
 from shared.patrol_orders import Visit
 from shared.places import place_area
@@ -248,4 +255,31 @@ def build_snapshot(
         **_plan_parts(inputs, kommun, categories, hotspots, stats),
         patrol_presence=week_presence(inputs.visits, inputs.incidents, hotspots, inputs.iso_week),
     )
+    draft = draft.model_copy(update=_plan_state(draft, inputs, kommun))
     return draft.model_copy(update={"content_hash": content_hash(draft)})
+
+
+def _plan_state(draft: WeekSnapshotV1, inputs: WeekInputs, kommun: KommunAreas) -> dict[str, list]:
+    """The pack's "Kommande dagar", medborgarlöften and samverkansområden, over the built
+    week (`plan_state`); last week's counts only where the week may be compared with it."""
+    comparable = comparison(draft).previous
+    now, before = inputs.incidents, inputs.previous_incidents
+    centres = {}
+    for area in kommun.areas:
+        point = area.geometry.representative_point()  # inside the area, as the TiB's
+        centres[area.name] = (point.y, point.x)
+    return {
+        "upcoming_patrols": upcoming_patrols(draft, now, before, comparable, centres),
+        "promises": promise_states(
+            inputs.plans, inputs.iso_week, now, before, comparable, inputs.decisions, inputs.visits
+        ),
+        "plan_areas": plan_area_states(
+            inputs.plans,
+            draft,
+            now,
+            before,
+            comparable,
+            kommun.area_of,
+            lambda target: place_area(kommun, target) or target,
+        ),
+    }

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import partial
 
 from faststream import FastStream
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 
 from services.ingest import handlers
+from services.ingest import status as ingest_status
 from services.ingest.config import IngestSettings
 from services.ingest.jobs import scheduled_jobs
 from services.ingest.pipeline import IngestPipeline
@@ -24,6 +26,7 @@ from shared.contracts import INGEST, REPORTS_STREAM
 from shared.observability import observe_service
 from shared.scheduling import make_scheduler
 from shared.service import consumer_name, run_alongside
+from shared.status_table import report_service_status
 from shared.streams import reclaimers, register
 from shared.validation import Limits
 
@@ -66,6 +69,8 @@ def create_app(base: Settings | None = None) -> FastStream:
     migrate_on_startup(app, foundation)  # the schema, before the broker reads anything
     # /metrics, /healthz (LAGESBILD_METRICS_PORT) and the pending/lag gauges of its streams.
     observe_service(app, INGEST, broker=broker, redis=redis, engine=pipeline.engine)
+    # Its numbers for `lagesbild status`, kept current in Redis (shared/service_status.py).
+    report_service_status(app, redis, INGEST, partial(ingest_status.counts, pipeline.engine))
     reclaimer_list = reclaimers(
         redis,
         INGEST,

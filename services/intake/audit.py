@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import UTC, datetime
 
+from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -24,21 +25,37 @@ def record(
     detail: str = "",
 ) -> None:
     """One entry per object (a list: one transaction for a whole batch of reports)."""
-    at = datetime.now(UTC)
     with Session(engine) as s:
-        for one in [obj] if isinstance(obj, str) else obj:
-            s.add(
-                AuditEntry(
-                    at=at,
-                    organisation=organisation,
-                    role=role,
-                    action=action,
-                    object=one[:500],
-                    remote_addr=remote_addr,
-                    detail=detail[:2000],
-                )
-            )
+        add(s, organisation, role, action, obj, remote_addr, detail)
         s.commit()
+
+
+def add(
+    session: Session,
+    organisation: str,
+    role: str,
+    action: str,
+    obj: str | list[str],
+    remote_addr: str = "",
+    detail: str = "",
+) -> None:
+    """`record`'s entries, added to `session`: committed with the caller's own writes (the
+    intake's receipts), in the same transaction."""
+    at = datetime.now(UTC)
+    rows = [
+        {
+            "at": at,
+            "organisation": organisation,
+            "role": role,
+            "action": action,
+            "object": one[:500],
+            "remote_addr": remote_addr,
+            "detail": detail[:2000],
+        }
+        for one in ([obj] if isinstance(obj, str) else obj)
+    ]
+    if rows:  # one multi-row statement: a batch's entries cost one write, not one each
+        session.connection().execute(insert(AuditEntry), rows)
 
 
 async def record_async(

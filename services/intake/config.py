@@ -38,3 +38,8 @@ class IntakeSettings(Settings):
     category_usage_days: int = Field(
         90, description="the form puts the categories used most in this many days first"
     )
+    open311_public_read: bool = Field(
+        True,
+        description="Open311 GET requests without a key show the public view (category, "
+        "status, area; no text, no exact point); false = a key is needed",
+    )

@@ -10,9 +10,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.types import Scope
 
+from services.intake.open311_format import format_of, render_errors
 from shared.validation import Rejection
 
 
@@ -77,19 +79,19 @@ def photo_too_large(limit: int) -> IntakeError:
 
 def error_response(
     request: Request, status: int, errors: list[dict[str, Any]], headers: dict[str, str] | None
-) -> JSONResponse:
+) -> Response:
     if request.url.path.startswith("/open311"):
         # GeoReport v2 clients expect a list of {code, description}; keep our details too.
         # The spec's statuses: 400 for a missing or invalid parameter, 403 for a missing or
         # invalid api_key.
         status = {422: 400, 401: 403}.get(status, status)
-        body: Any = [
+        items = [
             {**e, "code": status, "description": e["message_sv"], "reason": e["code"]}
             for e in errors
         ]
-    else:
-        body = {"errors": errors}
-    return JSONResponse(body, status_code=status, headers=headers)
+        # As JSON, or as the spec's <errors> for an address ending in .xml.
+        return render_errors(format_of(request.url.path), status, items, headers)
+    return JSONResponse({"errors": errors}, status_code=status, headers=headers)
 
 
 def guard_response(scope: Scope, status: int, item: dict[str, Any]) -> Response:
@@ -99,17 +101,17 @@ def guard_response(scope: Scope, status: int, item: dict[str, Any]) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    async def intake_error(request: Request, exc: Exception) -> JSONResponse:
+    async def intake_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, IntakeError)
         headers = dict(exc.headers) if exc.headers else None
         return error_response(request, exc.status_code, exc.errors, headers)
 
-    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         errors = [_validation_item(e) for e in exc.errors()]
         return error_response(request, 422, errors, None)
 
-    async def redis_down(request: Request, exc: Exception) -> JSONResponse:
+    async def redis_down(request: Request, exc: Exception) -> Response:
         item = error_item(
             "unavailable",
             "Rapporterna kan inte tas emot just nu. Försök igen om en stund.",
@@ -117,7 +119,20 @@ def install(app: FastAPI) -> None:
         )
         return error_response(request, 503, [item], {"Retry-After": "30"})
 
-    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    async def database_busy(request: Request, exc: Exception) -> Response:
+        """SQLite's write lock held past its busy timeout, or the database away: a refusal
+        the client retries, never a 500. A report may already be on the stream; sent again
+        it is the same report (the ingest keeps one per organisation and report_id)."""
+        item = error_item(
+            "database_busy",
+            "Databasen är upptagen just nu. Skicka igen om en stund; samma rapport två gånger "
+            "blir en rapport.",
+            "The database is busy right now. Send again shortly; the same report twice is "
+            "one report.",
+        )
+        return error_response(request, 503, [item], {"Retry-After": "5"})
+
+    async def http_error(request: Request, exc: Exception) -> Response:
         """Unknown routes, wrong methods and the framework's other refusals: in the API's
         shape, never FastAPI's `{"detail": …}`."""
         assert isinstance(exc, HTTPException)
@@ -133,6 +148,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(RedisConnectionError, redis_down)
     app.add_exception_handler(RedisTimeoutError, redis_down)
+    app.add_exception_handler(OperationalError, database_busy)
 
 
 _HTTP_ERRORS = {

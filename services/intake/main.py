@@ -12,10 +12,8 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -42,6 +40,7 @@ API_CONTRACT = (
         "Open311Errors",
         security=({"api_key": []}, {"bearer": []}),
         optional_for=("GET",),
+        content_types=("application/json", "text/xml"),  # as the address's .json/.xml
     ),
 )
 
@@ -97,12 +96,8 @@ class BodySizeLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         error = self._error(scope)
-        body: Any = {"errors": error.errors}
-        if scope["path"].startswith("/open311"):
-            body = [{**e, "code": 413, "description": e["message_sv"]} for e in error.errors]
-        await JSONResponse(body, status_code=413, headers={"Connection": "close"})(
-            scope, receive, send
-        )
+        response = errors.error_response(Request(scope), 413, error.errors, {"Connection": "close"})
+        await response(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -1,216 +1,337 @@
-"""Open311 GeoReport v2 (JSON), so existing civic-reporting apps can submit and follow up.
+"""Open311 GeoReport v2 (wiki.open311.org/GeoReport_v2), in JSON and XML: discovery,
+services and their definitions, creating, listing and reading service requests.
 
-Services are the categories. A service request is a report received here; what is shown
-of it never names the organisation or the reporter, and its text is scrubbed. Personal
-fields a client may send (email, first_name, phone, …) are ignored, never stored.
-Status: `open` while queued; `closed` once stored in the lägesbild or rejected (see
-`status_notes`).
+The routes only translate: the rules are in `open311_model.py` (pure), the formats in
+`open311_format.py`, the queries in `open311_store.py`. A service request is a report
+received here; what is shown of it never names the organisation or the reporter, and its
+text is scrubbed. Personal fields a client may send (email, first_name, phone, …) and
+media_url are ignored, never stored. Status: `open` while queued; `closed` once stored in
+the lägesbild or rejected (`updated_datetime`: when). Without a key, GET shows the public
+view (`LAGESBILD_OPEN311_PUBLIC_READ`, on by default); see docs/open311.md.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import Response
+from sqlalchemy.engine import Engine
 
 from services.intake import audit
-from services.intake.auth import AnyCaller, authorize, deny, token_of
+from services.intake import open311_model as model
+from services.intake.auth import authorize, deny, token_of
 from services.intake.context import Ctx, IntakeContext, in_thread, remote_addr
 from services.intake.errors import IntakeError
-from services.intake.models import IntakeReceipt
-from services.intake.submit import (
-    QUEUED,
-    STORED,
-    Status,
-    receipts_for,
-    send_reports,
-    statuses_of_receipts,
-    validate_all,
-)
+from services.intake.open311_format import JSON_TYPE, XML_TYPE, Format, render
+from services.intake.open311_store import Query as Find
+from services.intake.open311_store import find, live_receipts
+from services.intake.submit import send_reports, validate_all
 from shared.access import OWN_STATUS, SUBMIT, VIEW_REPORTS, Caller
+from shared.areas import KommunAreas
+from shared.weeks import iso_week_of, week_bounds
 
 router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
-
-_NOTES = {QUEUED: "Mottagen, i kö.", STORED: "Registrerad i lägesbilden."}
-
-
-@router.get("/services.json", summary="Tjänster (kategorierna)")
-async def services(ctx: Ctx, jurisdiction_id: str | None = None) -> list[dict[str, Any]]:
-    """Every category as an Open311 service: service_code = category code."""
-    return [
-        {
-            "service_code": code,
-            "service_name": label,
-            "description": label,
-            "metadata": False,
-            "type": "realtime",
-            "keywords": "",
-            "group": "EST",
-        }
-        for code, label in ctx.categories.items()
-    ]
+STARTED = datetime.now(UTC)  # the discovery's changeset: categories and areas load at start
 
 
-@router.post("/requests.json", status_code=201, summary="Skapa en rapport")
+def _doc(schema: dict[str, Any], description: str, status: int = 200) -> dict[int | str, Any]:
+    xml = {"schema": {"type": "string", "description": "the same, as the spec's XML"}}
+    content = {JSON_TYPE: {"schema": schema}, XML_TYPE: xml}
+    return {status: {"description": description, "content": content}}
+
+
+def _obj(required: list[str], /, **properties: Any) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties}
+
+
+_STR, _NSTR = {"type": "string"}, {"type": ["string", "null"]}
+_NUM = {"type": "number"}
+SERVICE = _obj(
+    ["service_code", "service_name", "metadata", "type"],
+    service_code=_STR, service_name=_STR, description=_STR, metadata={"type": "boolean"},
+    type={"enum": ["realtime", "batch", "blackbox"]}, keywords=_STR, group=_STR,
+)  # fmt: skip
+ATTRIBUTE = _obj(
+    ["variable", "code", "datatype", "required", "order", "description"],
+    variable={"type": "boolean"}, code=_STR, datatype=_STR, required={"type": "boolean"},
+    datatype_description=_NSTR, order={"type": "integer"}, description=_STR,
+    values={"type": "array", "items": _obj(["key", "name"], key=_STR, name=_STR)},
+)  # fmt: skip
+DEFINITION = _obj(
+    ["service_code", "attributes"],
+    service_code=_STR, attributes={"type": "array", "items": ATTRIBUTE},
+)  # fmt: skip
+DISCOVERY = _obj(
+    ["changeset", "contact", "key_service", "endpoints"],
+    changeset=_STR, contact=_STR, key_service=_STR,
+    endpoints={"type": "array", "items": _obj(
+        ["specification", "url", "changeset", "type", "formats"],
+        specification=_STR, url=_STR, changeset=_STR, type={"enum": ["production", "test"]},
+        formats={"type": "array", "items": _STR},
+    )},
+)  # fmt: skip
+CREATED = {
+    "type": "array",
+    "items": _obj(
+        ["service_request_id"],
+        service_request_id=_STR, service_notice=_NSTR, account_id=_NSTR,
+    ),
+}  # fmt: skip
+SERVICE_REQUESTS = {
+    "type": "array",
+    "items": _obj(
+        ["service_request_id", "status", "service_code", "requested_datetime"],
+        service_request_id=_STR, status={"enum": ["open", "closed"]}, status_notes=_NSTR,
+        service_code=_STR, service_name=_STR, description=_NSTR,
+        requested_datetime=_STR, updated_datetime=_NSTR, address=_STR, address_id=_STR,
+        lat=_NUM, long=_NUM,
+    ),
+}  # fmt: skip
+FORMAT_DOC = "json or xml"
+
+
+def _kommun_param() -> Any:
+    return Query(None, description="kommunkoden, t.ex. 0580 (utan nyckel: krävs när flera "
+                 "kommuner är påslagna)")  # fmt: skip
+
+
+@router.get(
+    "/discovery.{response_format}",
+    summary="Service Discovery",
+    response_class=Response,
+    responses=_doc(DISCOVERY, "the endpoints and their formats"),
+)
+async def discovery(response_format: Format) -> Response:
+    return render(response_format, "discovery", model.discovery(STARTED))
+
+
+@router.get(
+    "/services.{response_format}",
+    summary="Tjänster (kategorierna)",
+    response_class=Response,
+    responses=_doc({"type": "array", "items": SERVICE}, "every category as a service"),
+)
+async def services(
+    ctx: Ctx, response_format: Format, jurisdiction_id: str | None = _kommun_param()
+) -> Response:
+    if jurisdiction_id:
+        model.jurisdiction(ctx.kommuner, jurisdiction_id, None)
+    return render(response_format, "services", model.service_list(ctx.categories))
+
+
+@router.get(
+    "/services/{service_code}.{response_format}",
+    summary="En tjänsts definition (attributen källa och tid)",
+    response_class=Response,
+    responses=_doc(DEFINITION, "the attributes of a service"),
+)
+async def service_definition(
+    ctx: Ctx,
+    service_code: str,
+    response_format: Format,
+    jurisdiction_id: str | None = _kommun_param(),
+) -> Response:
+    if service_code not in ctx.categories:
+        raise IntakeError.one(
+            404,
+            "unknown_category",
+            f"Tjänsten {service_code!r} finns inte; se services.{response_format}.",
+            f"No service {service_code!r}; see services.{response_format}.",
+            "service_code",
+        )
+    kommun = None
+    if jurisdiction_id or len(ctx.kommuner) == 1:
+        kommun = model.jurisdiction(ctx.kommuner, jurisdiction_id, None)
+    definition = model.service_definition(service_code, kommun)
+    return render(response_format, "service_definition", definition)
+
+
+@router.post(
+    "/requests.{response_format}",
+    status_code=201,
+    summary="Skapa en rapport",
+    response_class=Response,
+    responses=_doc(CREATED, "the new service request's id", 201),
+)
 async def create_request(
     request: Request,
     ctx: Ctx,
+    response_format: Format,
     service_code: str = Form(...),
-    lat: str = Form(...),
-    long: str = Form(...),
-    api_key: str | None = Form(None, description="the organisation's token"),
+    lat: str | None = Form(None),
+    long: str | None = Form(None),
+    address_string: str | None = Form(None, description="an area or known place, by name"),
+    address_id: str | None = Form(None, description="omrade:<namn> or plats:<namn>"),
+    api_key: str | None = Form(None, description="the organisation's key"),
+    jurisdiction_id: str | None = Form(None),
     description: str = Form(""),
     source: str | None = Form(None, alias="attribute[source]"),
     occurred_at: str | None = Form(None, alias="attribute[occurred_at]"),
-) -> list[dict[str, Any]]:
-    """Form-encoded. `attribute[source]` chooses among the token's sources (default: the
-    first); `attribute[occurred_at]` (ISO 8601 with offset) defaults to now."""
+) -> Response:
+    """Form-encoded (the spec). One location: `lat` and `long`, or `address_string` (an
+    area or known place of the key's kommun, by name), or `address_id`.
+    `attribute[source]` chooses among the key's sources (default: its first);
+    `attribute[occurred_at]` (ISO 8601 with offset) defaults to now."""
     caller = await authorize(ctx, request, api_key or token_of(request), SUBMIT)
+    kommun = model.jurisdiction(ctx.kommuner, jurisdiction_id, caller.kommun)
+    where = model.location(kommun, lat, long, address_string, address_id)
     payload = {
         "report_id": f"open311-{uuid.uuid4().hex}",
         "source": source or (caller.sources[0] if caller.sources else None),
         "category": service_code,
         "occurred_at": occurred_at or datetime.now(UTC).isoformat(),
-        "lat": lat,
-        "lon": long,
+        "lat": where.lat,
+        "lon": where.lon,
+        "location_precision": where.precision,
         "description": description,
     }
     reports = validate_all(ctx, caller, [payload])
     statuses = await send_reports(ctx, caller, reports, "open311", remote_addr(request))
-    return [
+    created = [
         {
             "service_request_id": str(statuses[0].receipt_id),
             "service_notice": "Tack! Rapporten är mottagen.",
             "account_id": None,
         }
     ]
+    return render(response_format, "service_requests", created, 201)
 
 
-async def _viewer(ctx: IntakeContext, request: Request, caller: Caller) -> str | None:
-    """The organisation whose requests the caller may see; None: the whole kommun."""
+async def _reader(
+    ctx: IntakeContext, request: Request, jurisdiction_id: str | None
+) -> tuple[Caller | None, str | None]:
+    """(caller, organisation whose requests it may see; None: the whole kommun). No key:
+    (None, None), the public view, unless LAGESBILD_OPEN311_PUBLIC_READ is off (403)."""
+    token = token_of(request)
+    if token is None:
+        if not ctx.settings.open311_public_read:
+            raise IntakeError.one(
+                403,
+                "missing_token",
+                "Nyckel (api_key) saknas: här visas rapporter bara för organisationer med nyckel.",
+                "No api_key: reports are shown only to organisations with a key.",
+                "api_key",
+            )
+        return None, None
+    caller = await authorize(ctx, request, token, None)
     if caller.can(VIEW_REPORTS):
-        return None
+        return caller, None
     if caller.can(OWN_STATUS):
-        return caller.organisation
+        return caller, caller.organisation
     await deny(ctx, request, caller, "open311:requests")
     raise IntakeError.one(
         403,
         "role_not_allowed",
-        f"Rollen {caller.role} får bara se sammanställda lägesbilder.",
-        f"The role {caller.role} may only see aggregated lägesbilder.",
+        f"Rollen {caller.role} får bara se sammanställda lägesbilder; utan nyckel visas den "
+        "offentliga vyn.",
+        f"The role {caller.role} may only see aggregated lägesbilder; without a key the "
+        "public view is shown.",
     )
 
 
-@router.get("/requests.json", summary="Rapporter (utan personuppgifter)")
+async def _show(
+    ctx: IntakeContext,
+    request: Request,
+    caller: Caller | None,
+    find_what: Find,
+    what: str,
+) -> list[dict[str, Any]]:
+    kommun = ctx.kommuner[find_what.kommun]
+    found = await in_thread(find, ctx.engine, find_what)
+    if caller is None:
+        points = model.area_points(kommun)
+        sizes = await in_thread(_public_group_sizes, ctx.engine, kommun, found)
+        return [
+            model.public_view(
+                r, ctx.categories, kommun, points, sizes[model.public_group(r, kommun)]
+            )
+            for r in found
+        ]
+    await audit.record_async(
+        ctx.engine, caller.organisation, caller.role, "view", what,
+        remote_addr(request), f"{len(found)} requests",
+    )  # fmt: skip
+    return [model.restricted_view(r, ctx.categories) for r in found]
+
+
+def _public_group_sizes(
+    engine: Engine, kommun: KommunAreas, found: list[model.Request]
+) -> Counter[tuple[str, str, str]]:
+    """How many requests (not rejected) each public group of `found` holds in all."""
+    if not found:
+        return Counter()
+    weeks = {iso_week_of(r.requested) for r in found}
+    start, end = week_bounds(min(weeks))[0], week_bounds(max(weeks))[1]
+    every = live_receipts(engine, kommun.kommun, start, end)
+    return Counter(model.public_group(r, kommun) for r in every)
+
+
+@router.get(
+    "/requests.{response_format}",
+    summary="Rapporter (utan nyckel: den offentliga vyn)",
+    response_class=Response,
+    responses=_doc(SERVICE_REQUESTS, "the service requests asked for"),
+)
 async def list_requests(
     request: Request,
-    caller: AnyCaller,
     ctx: Ctx,
-    service_request_id: str | None = Query(None, description="comma-separated ids"),
-    service_code: str | None = None,
-    status: str | None = Query(None, description="open or closed"),
-    start_date: datetime | None = None,
-    end_date: datetime | None = None,
-) -> list[dict[str, Any]]:
-    organisation = await _viewer(ctx, request, caller)
-    ids = _ids(service_request_id)
-    rows = await in_thread(
-        lambda: receipts_for(ctx.engine, caller.kommun, organisation, ids, service_code)
-    )
-    rows = [r for r in rows if _within(r.submitted_at, start_date, end_date)]
-    await audit.record_async(
-        ctx.engine, caller.organisation, caller.role, "view", "open311:requests",
-        remote_addr(request), f"{len(rows)} requests",
-    )  # fmt: skip
-    shown = await _represent(ctx, rows)
-    return [r for r in shown if status is None or r["status"] == status]
+    response_format: Format,
+    service_request_id: str | None = Query(None, description="ids, comma-separated; "
+                                           "overrides every other filter"),
+    service_code: str | None = Query(None, description="comma-separated"),
+    status: str | None = Query(None, description="open, closed (comma-separated)"),
+    start_date: str | None = Query(None, description="w3 date/time, e.g. 2026-11-01T00:00:00Z"),
+    end_date: str | None = Query(None, description="w3 date/time; at most 90 days after "
+                                 "start_date; neither: the last 90 days"),
+    jurisdiction_id: str | None = _kommun_param(),
+) -> Response:  # fmt: skip
+    caller, organisation = await _reader(ctx, request, jurisdiction_id)
+    kommun = model.jurisdiction(ctx.kommuner, jurisdiction_id, caller.kommun if caller else None)
+    ids = model.request_ids(service_request_id)
+    if ids is not None:
+        query = Find(kommun.kommun, organisation, ids)
+    else:
+        start, end = model.window(
+            model.moment("start_date", start_date),
+            model.moment("end_date", end_date),
+            datetime.now(UTC),
+        )
+        query = Find(
+            kommun.kommun, organisation, None, model.comma_list(service_code), start, end,
+            model.statuses(status),
+        )  # fmt: skip
+    shown = await _show(ctx, request, caller, query, "open311:requests")
+    return render(response_format, "service_requests", shown)
 
 
-@router.get("/requests/{request_id}.json", summary="En rapport (utan personuppgifter)")
+@router.get(
+    "/requests/{service_request_id}.{response_format}",
+    summary="En rapport (utan nyckel: den offentliga vyn)",
+    response_class=Response,
+    responses=_doc(SERVICE_REQUESTS, "the service request (a list of one)"),
+)
 async def get_request(
-    request_id: str,
     request: Request,
-    caller: AnyCaller,
     ctx: Ctx,
-) -> Any:
-    organisation = await _viewer(ctx, request, caller)
-    ids = _ids(request_id) or [-1]
-    rows = await in_thread(lambda: receipts_for(ctx.engine, caller.kommun, organisation, ids))
-    await audit.record_async(
-        ctx.engine, caller.organisation, caller.role, "view", f"open311:request:{request_id}",
-        remote_addr(request),
-    )  # fmt: skip
-    if not rows:
+    service_request_id: str,
+    response_format: Format,
+    jurisdiction_id: str | None = _kommun_param(),
+) -> Response:
+    caller, organisation = await _reader(ctx, request, jurisdiction_id)
+    kommun = model.jurisdiction(ctx.kommuner, jurisdiction_id, caller.kommun if caller else None)
+    ids = model.request_ids(service_request_id) or [-1]
+    query = Find(kommun.kommun, organisation, ids[:1])
+    shown = await _show(ctx, request, caller, query, f"open311:request:{service_request_id}")
+    if not shown:
         raise IntakeError.one(
             404,
             "not_found",
-            f"Ingen rapport {request_id!r} här.",
-            f"No service request {request_id!r} here.",
+            f"Ingen rapport {service_request_id!r} här.",
+            f"No service request {service_request_id!r} here.",
             "service_request_id",
         )
-    return await _represent(ctx, rows)
-
-
-# A service_request_id is the receipt's row id: ASCII digits only (not "١٢٣" or full-width
-# digits, which Python's int() would also read), within the database's integer range.
-_DIGITS = re.compile(r"[0-9]+", re.ASCII)
-MAX_ID = 2**31 - 1
-
-
-def _ids(text: str | None) -> list[int] | None:
-    """The ids asked for (comma-separated); 400 for one that is not a number at all. An
-    id past the integer range cannot exist, so it is left out (alone: 404)."""
-    if not text:
-        return None
-    parts = [part.strip() for part in text.split(",") if part.strip()]
-    bad = [part for part in parts if not _DIGITS.fullmatch(part)]
-    if bad:
-        raise IntakeError.one(
-            400,
-            "invalid_field",
-            f"Ogiltigt service_request_id {bad[0]!r}: ange ett nummer med siffrorna 0–9.",
-            f"Invalid service_request_id {bad[0]!r}: give a number written with digits 0-9.",
-            "service_request_id",
-        )
-    numbers = [part.lstrip("0") or "0" for part in parts]
-    # Length first: int() of thousands of digits is refused (and slow) in Python.
-    return [int(n) for n in numbers if len(n) <= len(str(MAX_ID)) and int(n) <= MAX_ID]
-
-
-def _within(moment: datetime, start: datetime | None, end: datetime | None) -> bool:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (start is None or moment >= _aware(start)) and (end is None or moment < _aware(end))
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-async def _represent(ctx: IntakeContext, rows: list[IntakeReceipt]) -> list[dict[str, Any]]:
-    statuses = await in_thread(statuses_of_receipts, ctx.engine, rows)
-    return [_service_request(ctx, r, statuses.get(r.id or -1)) for r in rows]
-
-
-def _service_request(
-    ctx: IntakeContext, row: IntakeReceipt, status: Status | None
-) -> dict[str, Any]:
-    """What anyone allowed may see of a report: no organisation, no reporter, scrubbed text."""
-    state = status.status if status else QUEUED
-    reason = (status.reason if status else None) or {}
-    notes = _NOTES.get(state) or f"Avvisad: {reason.get('message_sv', '')}"
-    return {
-        "service_request_id": str(row.id),
-        "status": "open" if state == QUEUED else "closed",
-        "status_notes": notes,
-        "service_code": row.category,
-        "service_name": ctx.categories.get(row.category, row.category),
-        "description": row.description_scrubbed,
-        "requested_datetime": _aware(row.submitted_at).isoformat(),
-        "updated_datetime": None,
-        "lat": row.lat,
-        "long": row.lon,
-    }
+    return render(response_format, "service_requests", shown)

@@ -10,6 +10,7 @@ import html
 import json
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,18 +56,55 @@ def alert_tooltip_html(lines: list[str]) -> str:
 
 
 # --- change against last week -------------------------------------------------------
+#
+# A diverging scale centred on zero that colours only clear changes: an area is shaded up
+# or down only when its change is at least `MIN_CLEAR_CHANGE` *and* the exact conditional
+# test of two Poisson counts (given n = this week + last week, this week ~ Bin(n, 1/2) when
+# the rate is unchanged) rejects "no change" at `CLEAR_CHANGE_ALPHA`, two-sided. Everything
+# else is the neutral class "Ingen tydlig förändring", so a uniform small change (every
+# area +1) or ordinary week-to-week noise leaves the map neutral. docs/maps.md states it.
+
+MIN_CLEAR_CHANGE = 3
+CLEAR_CHANGE_ALPHA = 0.05
+NEUTRAL_LABEL = "Ingen tydlig förändring"
+CHANGE_RULE_NOTE = (
+    "Färg bara där ändringen är minst 3 och större än slumpen förklarar "
+    "(exakt test, 5 %); övriga områden är grå."
+)
+NO_CLEAR_CHANGE = "Inget område har ändrats tydligt mot förra veckan."
 
 
-def change_classes(max_abs: int) -> tuple[int, list[dict[str, str]]]:
-    """Step size and legend of the diverging scale: three classes down, 0, three up."""
-    step = max(1, math.ceil(max_abs / 3))
+def change_p_value(current: int, previous: int) -> float:
+    """Two-sided p-value of "same rate both weeks" for two Poisson counts: the exact
+    conditional binomial test (this week's count of the n = current + previous händelser,
+    probability 1/2 under no change)."""
+    n = current + previous
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(current, previous) + 1))
+    return min(1.0, 2 * tail / 2**n)
+
+
+def is_clear_change(current: int, previous: int | None) -> bool:
+    """A change the map colours: at least `MIN_CLEAR_CHANGE` and significant."""
+    if previous is None or abs(current - previous) < MIN_CLEAR_CHANGE:
+        return False
+    return change_p_value(current, previous) < CLEAR_CHANGE_ALPHA
+
+
+def change_classes(max_clear: int) -> tuple[int, list[dict[str, str]]]:
+    """Step size and legend of the diverging scale: three classes of clear decreases, the
+    neutral class, three of clear increases. `max_clear`: the largest clear |change| of
+    the week; the classes start at `MIN_CLEAR_CHANGE`."""
+    span = max(1, max_clear - MIN_CLEAR_CHANGE + 1)
+    step = max(1, math.ceil(span / 3))
     items = []
     for k in (3, 2, 1):
-        lo, hi = (k - 1) * step + 1, k * step
+        lo, hi = MIN_CLEAR_CHANGE + (k - 1) * step, MIN_CLEAR_CHANGE + k * step - 1
         items.append({"colour": CHANGE_COLOURS[3 - k], "label": _range_label(-hi, -lo, k == 3)})
-    items.append({"colour": CHANGE_COLOURS[3], "label": "0"})
+    items.append({"colour": CHANGE_COLOURS[3], "label": NEUTRAL_LABEL})
     for k in (1, 2, 3):
-        lo, hi = (k - 1) * step + 1, k * step
+        lo, hi = MIN_CLEAR_CHANGE + (k - 1) * step, MIN_CLEAR_CHANGE + k * step - 1
         items.append({"colour": CHANGE_COLOURS[3 + k], "label": _range_label(lo, hi, k == 3)})
     return step, items
 
@@ -80,27 +118,40 @@ def _range_label(lo: int, hi: int, open_end: bool) -> str:
     return sign(lo) if lo == hi else f"{sign(lo)} … {sign(hi)}"
 
 
-def change_colour(change: int, step: int) -> str:
-    if change == 0:
+def change_colour(current: int, previous: int | None, step: int) -> str:
+    """An area's colour on the change layer: neutral unless the change is clear."""
+    if previous is None or not is_clear_change(current, previous):
         return CHANGE_COLOURS[3]
-    k = min(3, math.ceil(abs(change) / step))
+    change = current - previous
+    k = min(3, 1 + (abs(change) - MIN_CLEAR_CHANGE) // step)
     return CHANGE_COLOURS[3 + k] if change > 0 else CHANGE_COLOURS[3 - k]
 
 
-def add_change_layer(m: folium.Map, features: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """Areas shaded by change (hidden at first); each feature's properties hold
-    'change' and 'tooltip'. Returns the legend items."""
-    max_abs = max((abs(f["properties"]["change"]) for f in features), default=0)
-    step, items = change_classes(max_abs)
+def change_scale(
+    pairs: Sequence[tuple[int, int | None]],
+) -> tuple[int, list[dict[str, str]], list[str]]:
+    """The week's change scale over (this week, last week) per area: its step, its legend
+    items (the whole scale, also when no area changed clearly) and each area's colour."""
+    clear = [abs(c - p) for c, p in pairs if p is not None and is_clear_change(c, p)]
+    step, items = change_classes(max(clear, default=MIN_CLEAR_CHANGE))
+    return step, items, [change_colour(c, p, step) for c, p in pairs]
+
+
+def add_change_layer(
+    m: folium.Map, features: list[dict[str, Any]]
+) -> tuple[folium.FeatureGroup, list[dict[str, str]], bool]:
+    """Areas shaded by clear change (hidden at first); each feature's properties hold
+    'total', 'previous' and 'tooltip'. Returns the layer, its legend items and whether any
+    area changed clearly."""
+    pairs: list[tuple[int, int | None]] = []
+    for f in features:
+        total, previous = f["properties"]["total"], f["properties"].get("previous")
+        ok = isinstance(total, int) and isinstance(previous, int)
+        pairs.append((total, previous) if ok else (0, None))
+    _, items, colours = change_scale(pairs)
     shaded = [
-        {
-            **f,
-            "properties": {
-                "tooltip": f["properties"]["tooltip"],
-                "fill": change_colour(f["properties"]["change"], step),
-            },
-        }
-        for f in features
+        {**f, "properties": {"tooltip": f["properties"]["tooltip"], "fill": colour}}
+        for f, colour in zip(features, colours, strict=True)
     ]
     layer = folium.FeatureGroup(name=CHANGE_LAYER, show=False)
     layer.add_to(m)
@@ -115,33 +166,26 @@ def add_change_layer(m: folium.Map, features: list[dict[str, Any]]) -> list[dict
         highlight_function=lambda f: {"weight": 3, "color": "#222222"},
         tooltip=folium.GeoJsonTooltip(["tooltip"], labels=False, sticky=True) if shaded else None,
     ).add_to(layer)
-    _LegendFollowsLayer(layer, ".lb-change-legend").add_to(m)
-    return items
+    return layer, items, any(colour != CHANGE_COLOURS[3] for colour in colours)
 
 
-class _LegendFollowsLayer(MacroElement):
-    """Show a legend section only while its layer is on (keeps a phone's map clear)."""
+class LegendFollowsLayer(MacroElement):
+    """Show the legend blocks marked `data-lb-layer="{key}"` only while `layer` is on
+    (map_helpers.js listens to Leaflet's overlayadd/overlayremove)."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        (function () {
-            var map = {{ this._parent.get_name() }}, layer = {{ this.layer.get_name() }};
-            function sync() {
-                var el = document.querySelector({{ this.selector|tojson }});
-                if (el) { el.style.display = map.hasLayer(layer) ? "" : "none"; }
-            }
-            map.on("overlayadd overlayremove", sync);
-            map.whenReady(function () { setTimeout(sync, 0); });
-        })();
+        lagesbild.legendFor({{ this._parent.get_name() }}, {{ this.layer.get_name() }},
+                            {{ this.key|tojson }});
         {% endmacro %}
         """
     )
 
-    def __init__(self, layer: folium.FeatureGroup, selector: str) -> None:
+    def __init__(self, layer: folium.map.Layer, key: str) -> None:
         super().__init__()
         self._name = "LegendFollowsLayer"
-        self.layer, self.selector = layer, selector
+        self.layer, self.key = layer, key
 
 
 # --- hotspots -------------------------------------------------------------------------
@@ -194,11 +238,11 @@ def hotspot_popup_html(
 
 def add_hotspot_layer(
     m: folium.Map, snapshot: WeekSnapshotV1, summary: dict[str, Any] | None = None
-) -> None:
+) -> folium.FeatureGroup | None:
     """Statistical hotspots as outlined shapes; a click opens their popup (its numbers from
     the week's summary when given)."""
     if not snapshot.hotspots:
-        return
+        return None
     rows = {h["index"]: h for h in summary["hotspots"]} if summary else {}
     features = [
         {
@@ -211,7 +255,8 @@ def add_hotspot_layer(
         }
         for i, h in enumerate(snapshot.hotspots)
     ]
-    layer = folium.FeatureGroup(name=f"Hotspots ({len(features)})", show=True).add_to(m)
+    layer = folium.FeatureGroup(name=f"Hotspots ({len(features)})", show=True)
+    layer.add_to(m)
     shapes: folium.GeoJson = folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
         style_function=lambda f: {
@@ -228,6 +273,7 @@ def add_hotspot_layer(
     )
     shapes.add_to(layer)
     _RegisterHotspots(shapes, [h.name for h in snapshot.hotspots]).add_to(m)
+    return layer
 
 
 class _RegisterHotspots(MacroElement):
@@ -255,7 +301,7 @@ class _RegisterHotspots(MacroElement):
         )
 
 
-def add_presence_layer(m: folium.Map, snapshot: WeekSnapshotV1) -> None:
+def add_presence_layer(m: folium.Map, snapshot: WeekSnapshotV1) -> folium.FeatureGroup | None:
     """Where the guards were: a circle per place with coordinates, sized by hours (restricted
     map only — the public must not learn the patrol pattern)."""
     placed = [
@@ -264,8 +310,9 @@ def add_presence_layer(m: folium.Map, snapshot: WeekSnapshotV1) -> None:
         if p.lat is not None and p.lon is not None
     ]
     if not placed:
-        return
-    layer = folium.FeatureGroup(name=f"Väktarnas närvaro ({len(placed)})", show=True).add_to(m)
+        return None
+    layer = folium.FeatureGroup(name=f"Väktarnas närvaro ({len(placed)})", show=True)
+    layer.add_to(m)
     for p, location in placed:
         hours = decimal_sv(p.hours)
         text = (
@@ -283,3 +330,4 @@ def add_presence_layer(m: folium.Map, snapshot: WeekSnapshotV1) -> None:
             class_name="lb-presence",
             tooltip=text,
         ).add_to(layer)
+    return layer

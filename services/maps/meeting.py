@@ -13,10 +13,15 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from shapely.geometry import shape
 
 from services.maps.summary import public_summary, week_summary
+from services.maps.svg_map import place_map
+from shared.areas import KommunAreas
 from shared.contracts import PLACE_REACH_M, WeekSnapshotV1
 from shared.counting import HANDELSE, RAPPORT
 from shared.formats import count_or_text, decimal_sv, signed_sv
@@ -116,6 +121,9 @@ def decision_rows(source: Source) -> list[dict[str, Any]]:
             "responsible": ", ".join(d["responsible"]),
             "weeks": f"{d['from_week']} – {d['until_week']}",
             "status": "öppet" if d["status"] == "open" else "avslutat",
+            "owner": d.get("owner") or ", ".join(d["responsible"]),
+            "progress": d.get("progress") or "planerad",
+            "latest_report": d.get("latest_report"),
             "note": d["note"],
             "followup": d["followup"],
             "guard_hours": _hours(d["guard_hours"]),
@@ -196,10 +204,112 @@ def _heat(share: float) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
+# --- veckans fokus ------------------------------------------------------------------------------
+
+TOP_CATEGORIES = 3  # categories named in a focus place's "Vad"
+
+
+def _focus_svg(f: dict[str, Any], areas: KommunAreas | None) -> Markup:
+    polygon = f["polygon"]
+    place = shape({"type": "Polygon", "coordinates": polygon}) if polygon else None
+    points = [(lat, lon) for lat, lon in f["points"]]
+    what = "hotspotens yta" if polygon else f"området {f['areas'][0]}"
+    n = len(points)
+    description = (
+        f"Karta över {f['name']}: {what} markerad, "
+        f"{HANDELSE.of(n)} som punkter, områdena runt omkring och en skalstock i meter."
+    )
+    return place_map(
+        svg_id=f"fokus-{f['rank']}-karta",
+        title=f"Karta: {f['name']}",
+        description=description,
+        place=place,
+        points=points,
+        areas=areas,
+        area_name=None if polygon else f["areas"][0],
+    )
+
+
+def _decide_link(target: str, activity_id: str | None = None) -> str:
+    query = {"target": target} | ({"activity": activity_id} if activity_id else {})
+    return "../beslut?" + urlencode(query)
+
+
+def focus_rows(source: Source, areas: KommunAreas | None = None) -> list[dict[str, Any]]:
+    """Veckans fokus, restricted: each place with its map picture and what the meeting needs."""
+    rows = []
+    for f in summary_of(source).get("focus", []):
+        cats = f["categories"]
+        shown = ", ".join(
+            f"{c['label']} {count_or_text(c['count'])}" for c in cats[:TOP_CATEGORIES]
+        )
+        activity = f["activity"]
+        rows.append(
+            {
+                **f,
+                "svg": _focus_svg(f, areas),
+                "what": shown + (" m.fl." if len(cats) > TOP_CATEGORIES else ""),
+                "count_text": HANDELSE.of(f["count"]),
+                "when_text": (
+                    f"{f['when']} ({f['when_inside']} av {f['count']})" if f["when"] else "–"
+                ),
+                "presence_text": [
+                    f"{p['place']}: {_hours(p['hours'])}, {count_or_text(p['visits'])} besök, "
+                    f"{count_or_text(p['incidents_during'])} händelser under närvaro"
+                    for p in f["presence"]
+                ],
+                "decide": _decide_link(f["target"], activity["activity_id"] if activity else None),
+            }
+        )
+    return rows
+
+
+def public_focus_rows(source: Source) -> list[dict[str, Any]]:
+    return [
+        {"area": f["area"], "categories": ", ".join(f["categories"][:TOP_CATEGORIES])}
+        for f in summary_of(source, public=True).get("focus", [])
+    ]
+
+
+def upcoming_rows(source: Source) -> list[dict[str, Any]]:
+    return [
+        {**u, "expected_text": decimal_sv(u["expected"])}
+        for u in summary_of(source).get("upcoming", [])
+    ]
+
+
+def promise_rows(source: Source) -> list[dict[str, Any]]:
+    return [
+        {
+            **p,
+            "places_text": ", ".join(p["places"]),
+            "categories_text": ", ".join(p["categories"]),
+            "count_text": count_or_text(p["count"]),
+            "previous_text": count_or_text(p["previous"]),
+        }
+        for p in summary_of(source).get("promises", [])
+    ]
+
+
+def plan_area_rows(source: Source) -> list[dict[str, Any]]:
+    return [
+        {
+            **a,
+            "areas_text": ", ".join(a["areas"]),
+            "count_text": count_or_text(a["count"]),
+            "previous_text": count_or_text(a["previous"]),
+            "hotspots_text": ", ".join(a["hotspots"]) or "–",
+        }
+        for a in summary_of(source).get("plan_areas", [])
+    ]
+
+
 # --- the page ------------------------------------------------------------------------------------
 
 
-def meeting_context(source: Source, *, public: bool = False) -> dict[str, Any]:
+def meeting_context(
+    source: Source, *, public: bool = False, areas: KommunAreas | None = None
+) -> dict[str, Any]:
     summary = summary_of(source, public=public)
     public = bool(summary["public"])
     comparison = summary["comparison"]
@@ -240,10 +350,18 @@ def meeting_context(source: Source, *, public: bool = False) -> dict[str, Any]:
         "strips": [] if public else time_strips(summary),
         "coverage": coverage_rows(summary),
         "alerts": sum(1 for c in summary["cells"] if c["alert"]),
+        "focus": [] if public else focus_rows(summary, areas),
+        "public_focus": public_focus_rows(summary) if public else [],
+        "upcoming": [] if public else upcoming_rows(summary),
+        "promises": [] if public else promise_rows(summary),
+        "plan_areas": [] if public else plan_area_rows(summary),
     }
 
 
-def render_meeting_pack(source: Source, *, public: bool = False) -> str:
-    """The pack as one HTML page, from the week's summary (or a snapshot, summarised)."""
-    context = meeting_context(source, public=public)
+def render_meeting_pack(
+    source: Source, *, public: bool = False, areas: KommunAreas | None = None
+) -> str:
+    """The pack as one HTML page, from the week's summary (or a snapshot, summarised);
+    `areas` draws the kommun's areas around each focus place's map picture."""
+    context = meeting_context(source, public=public, areas=areas)
     return _templates.get_template("motesunderlag.html.j2").render(**context)

@@ -132,7 +132,7 @@ def restricted_files(
             summary=summary,
             public=public_summary(snapshot),  # its shown totals set both maps' colour classes
         ),
-        "motesunderlag.html": render_meeting_pack(summary),
+        "motesunderlag.html": render_meeting_pack(summary, areas=kommun_areas),
         "export.geojson": export_geojson(snapshot, kommun_areas),
         "export.csv": export_incidents_csv(snapshot),
         "export-omraden.csv": export_counts_csv(snapshot),

@@ -32,6 +32,11 @@ from shapely.ops import unary_union
 from services.maps import verbatim
 from services.maps.layers import (
     CHANGE_LAYER,
+    CHANGE_RULE_NOTE,
+    HOTSPOT_COLOUR,
+    NO_CLEAR_CHANGE,
+    PRESENCE_COLOUR,
+    LegendFollowsLayer,
     add_change_layer,
     add_hotspot_layer,
     add_presence_layer,
@@ -42,7 +47,9 @@ from services.maps.palette import (
     AREA_OPACITY_NO_TILES,
     AREA_OPACITY_TILES,
     AREA_OUTLINE,
+    DUPLICATE_COLOUR,
     HIDDEN_COLOUR,
+    REST_OPACITY,
     SCALE_COLOURS,
     ZERO_COLOUR,
     category_colour,
@@ -160,6 +167,28 @@ def _is_centroid(incident: IncidentPoint) -> bool:
 # --- map building blocks --------------------------------------------------------
 
 
+LAYERS_EXPANDED_FROM_PX = 1400  # the layer list is open on screens at least this wide
+LABEL_PANE = "lb-labels"  # area labels: above the markers (600), below tooltips (650)
+LABEL_PANE_Z = 640
+
+
+class _MetricScale(MacroElement):
+    """Leaflet's scale bar in metres and kilometres only (folium's shows miles too)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        L.control.scale({metric: true, imperial: false, position: "bottomright"})
+            .addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "MetricScale"
+
+
 class _HtmlControl(MacroElement):
     """A Leaflet control holding ready-made (already escaped) HTML."""
 
@@ -197,19 +226,14 @@ class _HtmlControl(MacroElement):
 
 
 class _CompactLayerControl(MacroElement):
-    """On phone-sized screens, fold the layer list into Leaflet's layers button."""
+    """Below `LAYERS_EXPANDED_FROM_PX` of width the layer list folds into Leaflet's layers
+    button, on load and whenever the window is resized (map_helpers.js)."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        (function () {
-            var control = {{ this.control.get_name() }};
-            control._layersLink.title = "Kartlager";
-            if (window.matchMedia && window.matchMedia("(max-width: 600px)").matches) {
-                control.collapse();
-                {{ this._parent.get_name() }}.on("click", function () { control.collapse(); });
-            }
-        })();
+        lagesbild.layerControl({{ this._parent.get_name() }}, {{ this.control.get_name() }},
+                               {{ this.min_width }});
         {% endmacro %}
         """
     )
@@ -218,6 +242,7 @@ class _CompactLayerControl(MacroElement):
         super().__init__()
         self._name = "CompactLayerControl"
         self.control = control
+        self.min_width = LAYERS_EXPANDED_FROM_PX
 
 
 def _base_map(kommun_areas: KommunAreas, tiles: str | None, title: str) -> folium.Map:
@@ -228,13 +253,16 @@ def _base_map(kommun_areas: KommunAreas, tiles: str | None, title: str) -> foliu
         zoom_start=12,
         tiles=tiles,
         zoom_control="bottomright",
-        control_scale=True,
+        control_scale=False,  # its scale shows miles too: _MetricScale instead
         maxZoom=MAX_ZOOM,  # folium drops max_zoom with tiles=None; markercluster needs it
         minZoom=MIN_ZOOM,  # a kommun map; also spares markercluster 8 grid levels
     )
     # Only Leaflet itself: no jQuery, Bootstrap, Font Awesome or awesome-markers.
     m.default_js = [js for js in m.default_js if js[0] == "leaflet"]
     m.default_css = [css for css in m.default_css if css[0] == "leaflet_css"]
+    _MetricScale().add_to(m)
+    # Area labels in a pane above the markers, letting clicks through to them.
+    folium.map.CustomPane(LABEL_PANE, z_index=LABEL_PANE_Z, pointer_events=False).add_to(m)
     root = m.get_root()
     assert isinstance(root, Figure)
     root.title = html.escape(title)
@@ -363,8 +391,10 @@ def _area_features(
         props = {
             "tooltip": text,
             "total": row["total"],
+            "previous": row["previous"],
             "change": row["change"] or 0,
             "alert": bool(alerts.get(name)),
+            "rest": name == OTHER_AREA,
         }
         features.append({"type": "Feature", "geometry": shaped, "properties": props})
     return features
@@ -378,8 +408,9 @@ def _add_areas(
     opaque: bool,
     top: int,
     alerts: dict[str, list[str]] | None = None,
-) -> None:
-    """The areas coloured by their händelser. `top`: `class_top`, the same for both maps.
+) -> list[str]:
+    """The areas coloured by their händelser; returns their legend blocks (and the change
+    layer's, restricted map). `top`: `class_top`, the same for both maps.
     '<3' is the lowest class (the shade cannot tell 1 from 2), '≥3' a colour of its own (a
     class would narrow it down)."""
     public = bool(summary["public"])
@@ -390,16 +421,18 @@ def _add_areas(
         f["properties"]["fill"] = area_fill(f["properties"]["total"], colormap)
     # Only what the page draws goes into it: the public page must not carry raw counts.
     drawn = [
-        {**f, "properties": {k: f["properties"][k] for k in ("tooltip", "fill", "alert")}}
+        {**f, "properties": {k: f["properties"][k] for k in ("tooltip", "fill", "alert", "rest")}}
         for f in features
     ]
     opacity = AREA_OPACITY_NO_TILES if opaque else AREA_OPACITY_TILES
-    folium.GeoJson(
+    areas: folium.GeoJson = folium.GeoJson(
         {"type": "FeatureCollection", "features": drawn},
         name=f"{HANDELSE.plural.capitalize()} per område",
         style_function=lambda f: {
             "fillColor": f["properties"]["fill"],
-            "fillOpacity": opacity,
+            # "Övriga kommunen" (outside the named areas) is large and thinly spread: only a
+            # tint of its class, so that it does not paint the whole kommun.
+            "fillOpacity": REST_OPACITY if f["properties"]["rest"] else opacity,
             # Unusual rises get a red outline as well as "⚠" in the label and the table;
             # every other outline is dark enough against every class (palette.py).
             "color": "#c00000" if f["properties"]["alert"] else AREA_OUTLINE,
@@ -408,15 +441,47 @@ def _add_areas(
         highlight_function=lambda f: {"weight": 3, "color": "#222222"},
         # A kommun without named areas has nothing to hover (folium refuses a tooltip then).
         tooltip=folium.GeoJsonTooltip(["tooltip"], labels=False, sticky=True) if drawn else None,
-    ).add_to(m)
+    )
+    areas.add_to(m)
     caption = f"Antal {HANDELSE.plural} {summary['week_label']}"
-    legend = _templates.get_template("legend.html.j2").render(caption=caption, items=legend_items)
-    if not public and summary["comparison"]["previous_week_compared"]:
-        change_items = add_change_layer(m, features)
-        legend += _templates.get_template("legend.html.j2").render(
-            caption=CHANGE_LAYER, items=change_items, css_class="lb-change-legend"
+    blocks = [_legend(caption, legend_items, layer_key="omraden")]
+    LegendFollowsLayer(areas, "omraden").add_to(m)
+    if public:
+        return blocks
+    if summary["comparison"]["previous_week_compared"]:
+        layer, change_items, any_clear = add_change_layer(m, features)
+        note = CHANGE_RULE_NOTE if any_clear else f"{NO_CLEAR_CHANGE} {CHANGE_RULE_NOTE}"
+        change_legend = _legend(
+            CHANGE_LAYER, change_items, css_class="lb-change-legend", layer_key="forandring",
+            note=note,
+        )  # fmt: skip
+        blocks.append(change_legend)
+        LegendFollowsLayer(layer, "forandring").add_to(m)
+    else:  # no comparable week before: no change layer, and the legend says why
+        reason = summary["comparison"]["reason"] or "jämförelse saknas"
+        blocks.append(
+            _legend("Förändring", [], css_class="lb-change-missing", note=f"Visas inte: {reason}.")
         )
-    legend += _templates.get_template("legend_note.html.j2").render(public=public)
+    return blocks
+
+
+def _legend(
+    caption: str,
+    items: list[dict[str, str]],
+    *,
+    css_class: str = "",
+    layer_key: str = "",
+    note: str = "",
+) -> str:
+    """One legend block; with `layer_key` it is shown only while that layer is on."""
+    return _templates.get_template("legend.html.j2").render(
+        caption=caption, items=items, css_class=css_class, layer_key=layer_key, note=note
+    )
+
+
+def _add_legend(m: folium.Map, blocks: list[str], *, public: bool) -> None:
+    """The legend control (bottom left, folded on a phone): the blocks and the note."""
+    legend = "".join(blocks) + _templates.get_template("legend_note.html.j2").render(public=public)
     _HtmlControl(legend, "bottomleft", "lb-legend-control", fold="Teckenförklaring").add_to(m)
 
 
@@ -438,24 +503,43 @@ def _label_counts(
     return out
 
 
+def _label_ranks(summary: dict[str, Any], kommun_areas: KommunAreas) -> dict[str, int]:
+    """Which label wins where two overlap (map_helpers.js hides the other): the area with
+    more händelser first ('≥3' counts as 3, '<3' as 0), then the larger area."""
+
+    def weight(name: str) -> int:
+        total = _area_row(summary, name)["total"]
+        return total if isinstance(total, int) else (MIN_PUBLIC_COUNT if total == HIDDEN else 0)
+
+    size = {a.name: a.geometry.area for a in kommun_areas.areas}
+    order = sorted(size, key=lambda name: (-weight(name), -size[name], name))
+    return {name: rank for rank, name in enumerate(order)}
+
+
 def _add_area_labels(
-    m: folium.Map, kommun_areas: KommunAreas, counts: dict[str, str] | None = None
+    m: folium.Map,
+    kommun_areas: KommunAreas,
+    counts: dict[str, str] | None = None,
+    ranks: dict[str, int] | None = None,
 ) -> None:
+    """Each named area's label (name and count) in a pane above the markers; where labels
+    overlap at a zoom, the page shows the higher-ranked one (`_label_ranks`)."""
     layer = folium.FeatureGroup(name="Områdesnamn och antal", show=True).add_to(m)
-    counts = counts or {}
+    counts, ranks = counts or {}, ranks or {}
     for area in kommun_areas.areas:
         point = area.geometry.representative_point()
         line = counts.get(area.name, "")
         count_html = f'<span class="lb-area-n">{html.escape(line)}</span>' if line else ""
         icon = folium.DivIcon(
-            html=f'<div><span class="lb-area-name">{html.escape(area.name)}</span>'
+            html=f'<div data-rank="{ranks.get(area.name, 0)}">'
+            f'<span class="lb-area-name">{html.escape(area.name)}</span>'
             f"{count_html}</div>",
             class_name="lb-area-label",
             icon_size=(0, 0),
         )
-        folium.Marker([point.y, point.x], icon=icon, interactive=False, keyboard=False).add_to(
-            layer
-        )
+        folium.Marker(
+            [point.y, point.x], icon=icon, interactive=False, keyboard=False, pane=LABEL_PANE
+        ).add_to(layer)
 
 
 def _add_boundary(m: folium.Map, kommun_areas: KommunAreas) -> None:
@@ -532,8 +616,7 @@ def _symbol_html(code: str, label: str) -> str:
     )
 
 
-DUPLICATE_CODE = "dubblett"
-DUPLICATE_COLOUR = "#595959"  # neutral grey: white text on it 7:1; apart from every category
+DUPLICATE_CODE = "dubblett"  # DUPLICATE_COLOUR (palette.py): grey, apart from every category
 DUPLICATE_SYMBOL = "TD"
 
 
@@ -669,11 +752,22 @@ def render_week_map(
     m = _base_map(kommun_areas, tiles, title)
     alerts = area_alerts(snapshot)
     top = class_top(public, kommun_areas)
-    _add_areas(m, summary, kommun_areas, opaque=tiles is None, top=top, alerts=alerts)
-    _add_area_labels(m, kommun_areas, _label_counts(summary, kommun_areas, alerts))
+    legend = _add_areas(m, summary, kommun_areas, opaque=tiles is None, top=top, alerts=alerts)
+    ranks = _label_ranks(summary, kommun_areas)
+    _add_area_labels(m, kommun_areas, _label_counts(summary, kommun_areas, alerts), ranks)
     _add_boundary(m, kommun_areas)
-    add_hotspot_layer(m, snapshot, summary)
-    add_presence_layer(m, snapshot)
+    hotspots = add_hotspot_layer(m, snapshot, summary)
+    if hotspots is not None:
+        item = {"colour": HOTSPOT_COLOUR, "label": "Statistisk hotspot", "swatch": "lb-sw-hotspot"}
+        legend.append(_legend("Hotspots", [item], layer_key="hotspots"))
+        LegendFollowsLayer(hotspots, "hotspots").add_to(m)
+    presence = add_presence_layer(m, snapshot)
+    if presence is not None:
+        label = "Väktarnas närvaro (större = fler timmar)"
+        item = {"colour": PRESENCE_COLOUR, "label": label, "swatch": "lb-sw-presence"}
+        legend.append(_legend("Väktare", [item], layer_key="narvaro"))
+        LegendFollowsLayer(presence, "narvaro").add_to(m)
+    _add_legend(m, legend, public=False)
     # Points: the händelser with a position in the category layers (the counting rule),
     # the likely duplicates apart in a layer of their own, off at first.
     exact = [i for i in snapshot.incidents if has_point(i) and is_counted(i)]
@@ -701,8 +795,10 @@ def render_public_map(
     title = f"Lägesbild {snapshot.kommun_name} {snapshot.iso_week} (offentlig)"
     m = _base_map(kommun_areas, tiles, title)
     top = class_top(summary, kommun_areas)
-    _add_areas(m, summary, kommun_areas, opaque=tiles is None, top=top)
-    _add_area_labels(m, kommun_areas, _label_counts(summary, kommun_areas, {}))
+    legend = _add_areas(m, summary, kommun_areas, opaque=tiles is None, top=top)
+    _add_legend(m, legend, public=True)
+    ranks = _label_ranks(summary, kommun_areas)
+    _add_area_labels(m, kommun_areas, _label_counts(summary, kommun_areas, {}), ranks)
     _add_boundary(m, kommun_areas)
     _add_title(m, summary)
     tables = _public_tables_html(summary, kommun_areas, asset_prefix)

@@ -23,10 +23,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from services.maps.disclosure import PublicCounts, public_counts
+from services.maps.focus import FocusPlace as FocusCandidate
+from services.maps.focus import best_activity, focus_places
 from services.maps.suppress import HIDDEN, MIN_PUBLIC_COUNT, SUPPRESSED
 from shared.categories import DEFAULT_CATEGORIES
 from shared.contracts import (
     CellStatsV1,
+    DecisionV1,
     HotspotV1,
     PlanLinkV1,
     WeekSnapshotV1,
@@ -38,17 +41,28 @@ from shared.counting import (
     area_order,
     comparison,
     glossary,
+    mean_label,
     mean_total,
     week_numbers,
 )
-from shared.formats import decimal_sv, iso_local, number_sv, signed_sv, time_sv, week_label_sv
+from shared.formats import (
+    WEEKDAYS_SV,
+    date_sv,
+    decimal_sv,
+    iso_local,
+    local,
+    number_sv,
+    signed_sv,
+    time_sv,
+    week_label_sv,
+)
 from shared.weeks import parse_week
 
 SCHEMA_PATH = (
     Path(__file__).resolve().parents[2] / "docs" / "schemas" / "sammanfattning.schema.json"
 )
 SCHEMA_ID = "https://lagesbild.se/schemas/sammanfattning.schema.json"
-SUMMARY_VERSION = 2
+SUMMARY_VERSION = 3
 TOP_RISES = 3
 TOP_HOTSPOTS = 3
 
@@ -168,6 +182,11 @@ class Decision(_Model):
     note: str
     followup: str
     guard_hours: float | None
+    owner: str = Field(default="", description="who answers for it (else the responsible)")
+    progress: str = Field(default="planerad", description="planerad, pågår, genomförd, avbruten")
+    latest_report: str | None = Field(
+        default=None, description='the latest report-back, "3 dec, Securitas: text"'
+    )
 
 
 class Presence(_Model):
@@ -217,6 +236,95 @@ class TimeProfile(_Model):
     peak: str
 
 
+class FocusActivity(_Model):
+    activity_id: str
+    activity: str
+    focus_area: str
+    responsible: list[str]
+    categories: list[str] = Field(description="category labels of the activity")
+    reason: str = Field(description="why it matches, in one line")
+
+
+class FocusDecision(_Model):
+    decision_id: str
+    measure: str
+    target: str
+    owner: str
+    progress: str = Field(description="planerad, pågår, genomförd or avbruten")
+    until_week: str
+    latest_report: str | None = Field(description='"3 dec, Securitas: text"; null: none yet')
+
+
+class FocusPlace(_Model):
+    """One of "Veckans fokus" (services/maps/focus.py; docs/analysis.md)."""
+
+    rank: int
+    kind: Literal["hotspot", "rise"]
+    name: str
+    target: str = Field(description="what the decision page is prefilled with")
+    areas: list[str]
+    categories: list[HotspotCategory]
+    dominant: str = Field(description="the category code with most händelser")
+    dominant_label: str
+    count: int
+    previous: int | None = Field(description="null: the week before is not comparable")
+    mean: float | None = Field(description="the place's mean per week, when history covers it")
+    mean_label: str | None
+    trend: str
+    comparison: str = Field(description="the honest comparison in words")
+    when: str = Field(description='weekday × hour span in words, "fre–lör 22–02"')
+    when_inside: int = Field(description="händelser inside that span")
+    significance: float = Field(description="-log10 p against the place's own expectation")
+    severity: float
+    trend_factor: float
+    priority: float
+    why: str = Field(description="why it is in focus, in one line")
+    polygon: list[list[list[float]]] | None = Field(
+        description="GeoJSON Polygon (hotspot); null: the area of a rise"
+    )
+    points: list[tuple[float, float]] = Field(description="(lat, lon) of its händelser")
+    activity: FocusActivity | None = Field(
+        description="the one plan activity whose categories include the dominant category"
+    )
+    other_activities: list[FocusActivity]
+    decisions: list[FocusDecision]
+    presence: list[Presence]
+
+
+class UpcomingPatrol(_Model):
+    day: str = Field(description='"tis 24 nov"')
+    window: str = Field(description='"22:00–02:00", Stockholm time')
+    start: str
+    end: str
+    place: str
+    area: str | None
+    expected: float = Field(description="expected händelser in the window (an expectation)")
+    reason: str
+
+
+class PromiseRow(_Model):
+    promise_id: str
+    title: str
+    places: list[str]
+    categories: list[str] = Field(description="category labels")
+    count: int
+    previous: int | None
+    trend: str
+    done: list[str]
+
+
+class PlanAreaRow(_Model):
+    plan_area_id: str
+    name: str
+    areas: list[str]
+    categories: list[str] = Field(description="category labels")
+    count: int
+    previous: int | None
+    trend: str
+    hotspots: list[str]
+    open_decisions: int
+
+
 class WeekSummary(_Model):
     """The restricted summary of a week (`sammanfattning.json` of the meeting's tree)."""
 
@@ -254,6 +362,12 @@ class WeekSummary(_Model):
     coverage: list[CoverageRow]
     time_profiles: list[TimeProfile]
     sentences: list[str] = Field(description="the pack's 'Vad har hänt'")
+    focus: list[FocusPlace] = Field(default_factory=list, description="Veckans fokus")
+    upcoming: list[UpcomingPatrol] = Field(
+        default_factory=list, description="Kommande dagar: the TiB's recommended patrols"
+    )
+    promises: list[PromiseRow] = Field(default_factory=list, description="medborgarlöften")
+    plan_areas: list[PlanAreaRow] = Field(default_factory=list, description="samverkansområden")
 
 
 # --- public --------------------------------------------------------------------------------
@@ -327,6 +441,14 @@ class PublicCoverageRow(_Model):
     status: str
 
 
+class PublicFocus(_Model):
+    """A focus place in area-level words only: the area and, where the public table shows
+    it with 3 or more, the category."""
+
+    area: str
+    categories: list[str] = Field(description="category labels")
+
+
 class PublicWeekSummary(_Model):
     """The public summary of a week (`offentlig/…/sammanfattning.json`)."""
 
@@ -354,6 +476,7 @@ class PublicWeekSummary(_Model):
     alerts: list[Alert]
     coverage: list[PublicCoverageRow]
     sentences: list[str]
+    focus: list[PublicFocus] = Field(default_factory=list, description="Veckans fokus, per område")
 
 
 AnySummary = Annotated[WeekSummary | PublicWeekSummary, Field(discriminator="public")]
@@ -520,9 +643,186 @@ def _decisions(snapshot: WeekSnapshotV1) -> list[Decision]:
                 note=d.note,
                 followup=followup.statement if followup else "Ingen uppföljning än.",
                 guard_hours=followup.guard_hours if followup else None,
+                owner=d.owner or ", ".join(d.responsible),
+                progress=d.progress,
+                latest_report=_latest_report(d),
             )
         )
     return rows
+
+
+# --- veckans fokus, kommande dagar, medborgarlöften, samverkansområden ----------------------
+
+
+def _focus_activity(snapshot: WeekSnapshotV1, link: PlanLinkV1) -> FocusActivity:
+    return FocusActivity(
+        activity_id=link.activity_id,
+        activity=link.activity,
+        focus_area=link.focus_area,
+        responsible=list(link.responsible),
+        categories=[label_of(snapshot, c) for c in link.categories],
+        reason="; ".join(link.reasons),
+    )
+
+
+def _latest_report(d: DecisionV1) -> str | None:
+    if not d.reports:
+        return None
+    r = max(d.reports, key=lambda r: r.reported_at)
+    by = f", {r.by}" if r.by else ""
+    return f"{date_sv(local(r.reported_at).date())}{by}: {r.text}"
+
+
+def _focus_decision(d: DecisionV1) -> FocusDecision:
+    return FocusDecision(
+        decision_id=d.decision_id,
+        measure=d.measure,
+        target=d.target,
+        owner=d.owner or ", ".join(d.responsible),
+        progress=d.progress,
+        until_week=d.until_week,
+        latest_report=_latest_report(d),
+    )
+
+
+def _focus_mean(place: FocusCandidate, cmp: Comparison) -> tuple[float | None, str | None]:
+    """The place's mean, only where history covers the weeks it is taken over: a rise's
+    short mean over `cmp.short_weeks`; a hotspot's over 8 weeks, so only with 8 weeks."""
+    if place.baseline_mean is None or not cmp.short_weeks:
+        return None, None
+    if place.kind == "hotspot" and cmp.short_weeks < 8:
+        return None, None
+    return place.baseline_mean, mean_label(cmp.short_weeks)
+
+
+def _focus_comparison(
+    place: FocusCandidate, mean: float | None, label: str | None, cmp: Comparison
+) -> str:
+    parts = []
+    if place.previous is not None:
+        parts.append(f"förra veckan {number_sv(place.previous)}")
+    if mean is not None and label is not None:
+        parts.append(f"{label}: {decimal_sv(mean)}")
+    if not parts:
+        return cmp.reason or "jämförelse saknas"
+    return ", ".join(parts)
+
+
+def _focus_why(place: FocusCandidate, dominant_label: str) -> str:
+    p = 10**-place.significance
+    sure = "p < 0,001" if p < 0.001 else f"p = {decimal_sv(p, 3)}"
+    what = "ovanlig ökning" if place.kind == "rise" else "tätare än platsens förväntan"
+    rise = " och en ovanlig ökning" if place.kind == "hotspot" and place.rise else ""
+    trend = "" if place.trend == "–" else f", {place.trend}"
+    return f"{what.capitalize()}{rise} ({sure}); mest {dominant_label.lower()}{trend}."
+
+
+def _focus(snapshot: WeekSnapshotV1, cmp: Comparison) -> list[FocusPlace]:
+    rows = []
+    for rank, place in enumerate(focus_places(snapshot), start=1):
+        best, others = best_activity(place.links, place.dominant)
+        dominant_label = label_of(snapshot, place.dominant)
+        mean, mean_text = _focus_mean(place, cmp)
+        rows.append(
+            FocusPlace(
+                rank=rank,
+                kind="hotspot" if place.kind == "hotspot" else "rise",
+                name=place.name,
+                target=place.target,
+                areas=list(place.areas),
+                categories=[
+                    HotspotCategory(category=c, label=label_of(snapshot, c), count=n)
+                    for c, n in place.categories
+                ],
+                dominant=place.dominant,
+                dominant_label=dominant_label,
+                count=place.count,
+                previous=place.previous,
+                mean=mean,
+                mean_label=mean_text,
+                trend=place.trend,
+                comparison=_focus_comparison(place, mean, mean_text, cmp),
+                when=place.when.text,
+                when_inside=place.when.inside,
+                significance=place.significance,
+                severity=place.severity,
+                trend_factor=place.trend_factor,
+                priority=place.priority,
+                why=_focus_why(place, dominant_label),
+                polygon=place.polygon,
+                points=[(round(lat, 6), round(lon, 6)) for lat, lon in place.points],
+                activity=None if best is None else _focus_activity(snapshot, best),
+                other_activities=[_focus_activity(snapshot, link) for link in others],
+                decisions=[_focus_decision(d) for d in place.decisions],
+                presence=[_presence(p) for p in place.presence],
+            )
+        )
+    return rows
+
+
+def _upcoming(snapshot: WeekSnapshotV1) -> list[UpcomingPatrol]:
+    rows = []
+    for u in sorted(snapshot.upcoming_patrols, key=lambda u: (u.start, u.place)):
+        start, end = local(u.start), local(u.end)
+        rows.append(
+            UpcomingPatrol(
+                day=f"{WEEKDAYS_SV[start.weekday()]} {date_sv(start.date())}",
+                window=f"{start:%H:%M}–{end:%H:%M}",
+                start=iso_local(u.start),
+                end=iso_local(u.end),
+                place=u.place,
+                area=u.area,
+                expected=round(u.expected, 2),
+                reason=u.reason,
+            )
+        )
+    return rows
+
+
+def _promises(snapshot: WeekSnapshotV1, compared: bool) -> list[PromiseRow]:
+    return [
+        PromiseRow(
+            promise_id=p.promise_id,
+            title=p.title,
+            places=list(p.places),
+            categories=[label_of(snapshot, c) for c in p.categories],
+            count=p.count,
+            previous=p.previous if compared else None,
+            trend=p.trend if compared else "–",
+            done=list(p.done),
+        )
+        for p in snapshot.promises
+    ]
+
+
+def _plan_areas(snapshot: WeekSnapshotV1, compared: bool) -> list[PlanAreaRow]:
+    return [
+        PlanAreaRow(
+            plan_area_id=a.plan_area_id,
+            name=a.name,
+            areas=list(a.areas),
+            categories=[label_of(snapshot, c) for c in a.categories],
+            count=a.count,
+            previous=a.previous if compared else None,
+            trend=a.trend if compared else "–",
+            hotspots=list(a.hotspots),
+            open_decisions=a.open_decisions,
+        )
+        for a in snapshot.plan_areas
+    ]
+
+
+def _presence(p: Any) -> Presence:
+    return Presence(
+        place=p.place,
+        area=p.area,
+        hotspot=p.hotspot,
+        hours=p.hours,
+        visits=p.visits,
+        incidents=p.incidents,
+        incidents_during=p.incidents_during,
+        incident_reports=p.incident_reports,
+    )
 
 
 def _comparison_info(snapshot: WeekSnapshotV1, cmp: Comparison) -> ComparisonInfo:
@@ -620,19 +920,7 @@ def week_summary_model(snapshot: WeekSnapshotV1) -> WeekSummary:
         ],
         decisions=_decisions(snapshot),
         followups=[FollowUp.model_validate(f.model_dump()) for f in snapshot.followups],
-        presence=[
-            Presence(
-                place=p.place,
-                area=p.area,
-                hotspot=p.hotspot,
-                hours=p.hours,
-                visits=p.visits,
-                incidents=p.incidents,
-                incidents_during=p.incidents_during,
-                incident_reports=p.incident_reports,
-            )
-            for p in snapshot.patrol_presence
-        ],
+        presence=[_presence(p) for p in snapshot.patrol_presence],
         coverage=[
             CoverageRow(
                 area=c.area,
@@ -648,6 +936,10 @@ def week_summary_model(snapshot: WeekSnapshotV1) -> WeekSummary:
             if p.category is None
         ],
         sentences=[],
+        focus=_focus(snapshot, cmp),
+        upcoming=_upcoming(snapshot),
+        promises=_promises(snapshot, cmp.previous),
+        plan_areas=_plan_areas(snapshot, cmp.previous),
     )
     return summary.model_copy(update={"sentences": sentences(summary)})
 
@@ -763,10 +1055,26 @@ def public_summary_model(snapshot: WeekSnapshotV1) -> PublicWeekSummary:
         alerts=[Alert(area=s.area, category=s.category) for s in snapshot.stats if s.alert],
         coverage=[PublicCoverageRow(area=c.area, status=c.status) for c in snapshot.coverage],
         sentences=[],
+        focus=_public_focus(snapshot, cells),
     )
     return summary.model_copy(
         update={"sentences": sentences(summary, mean=_public_mean(snapshot, shown, cmp))}
     )
+
+
+def _public_focus(snapshot: WeekSnapshotV1, cells: list[PublicCellRow]) -> list[PublicFocus]:
+    """The focus places in area-level words: each area once, with the place's categories
+    only where the public table shows that cell with 3 or more (or "≥3")."""
+    shown = {(c.area, c.category) for c in cells if c.count != SUPPRESSED}
+    out: dict[str, list[str]] = {}
+    for place in focus_places(snapshot):
+        for area in place.areas:
+            labels = out.setdefault(area, [])
+            for code, _ in place.categories:
+                label = label_of(snapshot, code)
+                if (area, code) in shown and label not in labels:
+                    labels.append(label)
+    return [PublicFocus(area=a, categories=labels) for a, labels in out.items()]
 
 
 def _public_mean(snapshot: WeekSnapshotV1, shown: PublicCounts, cmp: Comparison) -> float | None:
@@ -867,7 +1175,7 @@ def _hotspot_sentence(summary: WeekSummary | PublicWeekSummary) -> list[str]:
     if not top:
         return []
     parts = [f"{h.name} ({HANDELSE.of(h.count)}, {h.trend})" for h in top]
-    return ["Största hotspots: " + ", ".join(parts) + "."]
+    return ["Tydligaste hotspots (säkrast först): " + ", ".join(parts) + "."]
 
 
 def _presence_sentence(summary: WeekSummary) -> list[str]:

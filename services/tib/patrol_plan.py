@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from services.tib import store
-from services.tib.allocation import DEFAULT_CONSTRAINTS, Constraints, Visit
-from services.tib.planning import candidates, recommend
 from shared.areas import KommunAreas
 from shared.contracts import WeekSnapshotV1
+from shared.patrols.allocation import DEFAULT_CONSTRAINTS, Constraints, Visit
+from shared.patrols.planning import candidates, recommend
 
 HISTORY_WEEKS = 4
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from services.tib import store
-from services.tib.allocation import Constraints
+from services.tib.alarms import alarms
 from services.tib.context import (
     LIVE,
     Ctx,
@@ -31,6 +31,7 @@ from shared import patrol_orders as orders
 from shared.contracts import WeekSnapshotV1
 from shared.counting import week_numbers
 from shared.formats import week_label_sv
+from shared.patrols.allocation import Constraints
 from shared.weeks import STOCKHOLM, iso_week_of, week_bounds
 
 router = APIRouter(prefix="/api/v1/tib", tags=["TiB"])
@@ -47,11 +48,8 @@ def overlay(snap: WeekSnapshotV1 | None) -> dict[str, Any] | None:
         )
         for h in snap.hotspots
     ]
-    alerts = [
-        {"area": s.area, "category": s.category, "count": s.count, "text": s.text}
-        for s in snap.stats
-        if s.alert
-    ]
+    # each alarm as a sentence (services/tib/alarms.py); the page shows it as text
+    alerts = alarms(snap.stats, snap.categories, snap.iso_week)
     numbers = week_numbers(snap)  # the counting rule: händelser, as on every page
     return {
         "iso_week": snap.iso_week,

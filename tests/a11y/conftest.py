@@ -6,11 +6,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
+from redis import Redis
 
 from services.intake.config import IntakeSettings
 from services.intake.main import create_app
@@ -19,6 +21,7 @@ from shared.db import init_db, make_engine
 from shared.redis_runtime import EmbeddedRedis
 from tests.a11y.support import CHROMIUM, CHROMIUM_ARGS, need_chromium
 from tests.browser.test_decision_page import archive  # noqa: F401 (fixture)
+from tests.browser.test_guard_page import GUARD, Answer, call
 from tests.browser.test_tib_page import tib_server  # noqa: F401 (fixture)
 from tests.conftest import free_port, wait_for
 
@@ -63,3 +66,63 @@ def intake(tmp_path: Path, redis_server: EmbeddedRedis) -> Iterator[Intake]:
     yield Intake(f"http://127.0.0.1:{port}", token, settings)
     server.should_exit = True
     thread.join(10)
+
+
+@dataclass
+class Guards:
+    """The TiB service (the `tib_server` fixture) with a guard company that takes its
+    orders: the TiB issues and cancels through its API, the guard logs in on `/uppdrag`."""
+
+    base: str
+    tib_token: str
+    guard_token: str
+
+    def issue(self, place: str, hours_from_now: int = 1, **changes: Any) -> str:
+        start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        start += timedelta(hours=hours_from_now)
+        body = {
+            "place": place,
+            "lat": 58.427,
+            "lon": 15.589,
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=4)).isoformat(),
+            "task": "Rond runt centrum och parkeringen",
+            "reason": "Fler rapporter om skadegörelse sena kvällar",
+            "assigned_to": GUARD,
+        } | changes
+        answer = call(f"{self.base}/api/v1/tib/orders", body, self.tib_token)
+        assert answer.status_code == 201, answer.text
+        order_id: str = answer.json()["order"]["order_id"]
+        return order_id
+
+    def cancel(self, order_id: str) -> Answer:
+        return call(f"{self.base}/api/v1/tib/orders/{order_id}/cancel", {"note": ""},
+                    self.tib_token)  # fmt: skip
+
+    def guard(self, order_id: str, step: str) -> Answer:
+        return call(f"{self.base}/api/v1/tib/orders/{order_id}/{step}", {}, self.guard_token)
+
+    def guard_orders(self) -> list[dict[str, Any]]:
+        """The orders the guard company sees (its own and those to every company)."""
+        answer = call(f"{self.base}/api/v1/tib/orders", token=self.guard_token)
+        assert answer.status_code == 200, answer.text
+        orders: list[dict[str, Any]] = answer.json()
+        return orders
+
+    def state(self, order_id: str) -> dict[str, Any]:
+        answer = call(f"{self.base}/api/v1/tib/orders", token=self.tib_token)
+        assert answer.status_code == 200, answer.text
+        state: dict[str, Any] = next(o for o in answer.json() if o["order"]["order_id"] == order_id)
+        return state
+
+
+@pytest.fixture
+def guards(tmp_path: Path, tib_server: tuple[str, str, Redis]) -> Guards:  # noqa: F811
+    """A guard company in the TiB's database (the same file as `tib_server`'s)."""
+    base, tib_token, _ = tib_server
+    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'lagesbild.db'}")
+    guard_token = create_organisation(
+        engine, GUARD, "0580", "reporter", ["vaktare"], guard_company=True
+    )[1]
+    engine.dispose()
+    return Guards(base, tib_token, guard_token)

@@ -1,14 +1,15 @@
 """The accessibility suite's shared parts: axe-core in real Chromium, the list of what was
 tested (written to the statement's results file), and the helpers every page's test uses.
 
-Hook for a page built later (the guards' `/uppdrag`): open the page in an `axe_context`
-and call `assert_accessible(page, "Väktarnas uppdrag", "tomt", size, recorder)` for each
-state at each of `SIZES`; add the (page, state) pairs to `EXPECTED_RUNS` so the
-statement lists them, run the suite once with `LAGESBILD_A11Y_UPDATE=1` and commit
-`shared/data/a11y/resultat.json`.
+A new page or state: open it in an `axe_context` and call
+`assert_accessible(page, name, path, state, size, recorder)` at each of `SIZES`; add the
+(page, path, state) triple to `EXPECTED_RUNS` so the statement lists it, run the suite
+once with `LAGESBILD_A11Y_UPDATE=1` and commit `shared/data/a11y/resultat.json`.
 
-axe runs in a browser context with `bypass_csp=True` (an injected script is inline, which
-the pages' CSP refuses); every behaviour test keeps the CSP on.
+axe-core is the version pinned in `tests/a11y/package.json` (the one the issue's audit
+used; `npm ci` beside this file installs it), injected with `page.add_script_tag(path=…)`.
+axe runs in a browser context with `bypass_csp=True` (the injected script is not allowed
+by the pages' CSP): for the audit only; every behaviour test keeps the CSP on.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -31,6 +33,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 SIZES = {"390×844": (390, 844), "1366×768": (1366, 768)}
 REFLOW = (320, 640)
+HERE = Path(__file__).parent
+AXE_SCRIPT = HERE / "node_modules" / "axe-core" / "axe.min.js"
 UPDATE_ENV = "LAGESBILD_A11Y_UPDATE"  # "1": write the results file from this run
 
 # What automated rules cannot judge, and what we know is not fully accessible.
@@ -69,7 +73,9 @@ KNOWN_EXCEPTIONS = [
 MANUAL_CHECKS = [
     "Tangentbord utan mus: en rapport skickas med platsen vald genom sökning när positionen "
     "nekas; en händelses detaljer läses från veckokartan och dess popup stängs med Esc; ett "
-    "TiB-uppdrag utfärdas, ändras och ställs in; ett beslut registreras "
+    "TiB-uppdrag utfärdas, ändras och ställs in; en väktare kvitterar ett uppdrag, checkar in "
+    "och ut och rapporterar utfallet på sidan Uppdrag, där varje ändring läses upp; ett beslut "
+    "registreras; fokus syns hela tiden och stannar på samma uppdrag när listorna ritas om "
     "(tests/a11y/test_keyboard.py).",
     "Omflödning i 320 pixlars bredd: inget innehåll eller reglage döljs och sidan rullar inte i "
     "sidled (tests/a11y/test_reflow.py).",
@@ -90,6 +96,11 @@ EXPECTED_RUNS: list[tuple[str, str, str]] = [
     ("TiB", "/tib", "uppdrag utfärdat"),
     ("TiB", "/tib", "uppdrag ändras"),
     ("TiB", "/tib", "uppdrag med fel"),
+    ("Väktarnas uppdrag", "/uppdrag", "inloggning"),
+    ("Väktarnas uppdrag", "/uppdrag", "uppdragslista"),
+    ("Väktarnas uppdrag", "/uppdrag", "uppdrag öppet"),
+    ("Väktarnas uppdrag", "/uppdrag", "utan nät, åtgärd i kö"),
+    ("Väktarnas uppdrag", "/uppdrag", "åtgärd avvisad"),
     ("Arkivet", "/logga-in", "inloggning"),
     ("Arkivet", "/index.html", "veckolista"),
     ("Veckokartan", "/{kommun}/{vecka}/karta.html", "stängd"),
@@ -115,10 +126,23 @@ def need_chromium() -> Any:
     return pytest.importorskip("playwright.sync_api")
 
 
-def axe_source() -> str:
-    """axe-core's browser bundle, from the axe-playwright-python wheel (a dev dependency)."""
-    module = pytest.importorskip("axe_playwright_python")
-    return (Path(module.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
+def axe_pinned() -> str:
+    """The axe-core version tests/a11y/package.json pins."""
+    package = json.loads((HERE / "package.json").read_text(encoding="utf-8"))
+    version: str = package["dependencies"]["axe-core"]
+    return version
+
+
+def axe_script() -> Path:
+    """axe-core's browser bundle, the version pinned in tests/a11y/package.json (the one
+    the issue's audit used), installed with `npm ci` beside this file when absent."""
+    if not AXE_SCRIPT.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail("npm is needed to install axe-core for the accessibility tests")
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True,
+                       capture_output=True, timeout=600)  # fmt: skip
+    return AXE_SCRIPT
 
 
 def axe_context(browser: Any, size: tuple[int, int], **options: Any) -> Any:
@@ -134,7 +158,7 @@ def axe_context(browser: Any, size: tuple[int, int], **options: Any) -> Any:
 def run_axe(page: Any) -> dict[str, Any]:
     """axe-core over the whole page with the WCAG 2.0/2.1 A and AA rules."""
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.add_script_tag(content=axe_source())
+        page.add_script_tag(path=axe_script())
     result: dict[str, Any] = page.evaluate(
         """async (tags) => {
             const r = await axe.run(document, {runOnly: {type: "tag", values: tags},
@@ -197,6 +221,11 @@ def check_results(recorder: Recorder, size: str) -> None:
     assert listed == fresh, (
         f"{RESULTS_PATH} does not list this run's pages at {size}: run the suite with "
         f"{UPDATE_ENV}=1 and commit the file"
+    )
+    assert recorder.axe_version == axe_pinned(), "the page ran another axe-core than pinned"
+    assert committed["axe_version"] == recorder.axe_version, (
+        f"{RESULTS_PATH} was written with axe-core {committed['axe_version']}, this run used "
+        f"{recorder.axe_version}: run the suite with {UPDATE_ENV}=1 and commit the file"
     )
     assert committed["violations"] == 0
     assert all(r["violations"] == 0 for r in committed["runs"])

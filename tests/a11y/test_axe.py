@@ -12,7 +12,7 @@ from redis import Redis
 
 from shared.contracts import ACCEPTED_STREAM, LAGESBILD_READY_STREAM, LagesbildReadyV1
 from shared.weeks import STOCKHOLM
-from tests.a11y.conftest import Intake
+from tests.a11y.conftest import Guards, Intake
 from tests.a11y.support import (
     SIZES,
     Recorder,
@@ -21,6 +21,7 @@ from tests.a11y.support import (
     check_results,
 )
 from tests.browser.test_decision_page import Archive
+from tests.browser.test_guard_page import OFFLINE_SHOWN, queued
 from tests.browser.test_tib_page import xadd
 from tests.integration.test_tib_service import accepted
 from tests.unit.test_tib_planning import SNAP
@@ -97,6 +98,40 @@ def _tib(page: Any, tib: tuple[str, str, Redis], size: str, rec: Recorder) -> No
     page.click("#order-submit")
     page.wait_for_selector("#order-errors:not([hidden])")
     assert_accessible(page, name, "/tib", "uppdrag med fel", size, rec)
+
+
+def _guard_page(page: Any, guards: Guards, size: str, rec: Recorder) -> None:
+    """/uppdrag: logged out, the list, an order opened, an action queued without network,
+    and an action the TiB refused meanwhile (the order was cancelled)."""
+    name, path, base = "Väktarnas uppdrag", "/uppdrag", guards.base
+    first = guards.issue("Skäggetorps torg")
+    guards.issue("Ryds centrum", hours_from_now=3)
+    page.context.clear_cookies()  # logged out (the TiB's session of the steps above)
+    page.goto(f"{base}/uppdrag")
+    page.wait_for_selector("#nyckel")
+    assert_accessible(page, name, path, "inloggning", size, rec)
+    page.fill("#nyckel", guards.guard_token)
+    page.click("#logga-in")
+    page.wait_for_url(f"{base}/uppdrag")
+    shown = len(guards.guard_orders())  # these two and the TiB page's order to everyone
+    page.wait_for_function(
+        f"() => document.querySelectorAll('#lista li[data-order]').length === {shown}"
+    )
+    assert_accessible(page, name, path, "uppdragslista", size, rec)
+    page.locator("#lista li[data-order] button", has_text="Skäggetorps torg").click()
+    page.wait_for_function("() => !document.getElementById('detalj').hidden")
+    assert_accessible(page, name, path, "uppdrag öppet", size, rec)
+    page.context.set_offline(True)
+    page.wait_for_function(OFFLINE_SHOWN)
+    page.click("#kvittera")
+    page.wait_for_function(queued(1))
+    assert_accessible(page, name, path, "utan nät, åtgärd i kö", size, rec)
+    assert guards.cancel(first).status_code == 200  # the TiB cancels it meanwhile
+    page.context.set_offline(False)
+    page.wait_for_selector("#meddelande:not([hidden])")
+    page.wait_for_function("() => document.getElementById('ko').hidden")
+    assert "gick inte" in page.inner_text("#meddelande")
+    assert_accessible(page, name, path, "åtgärd avvisad", size, rec)
 
 
 def _open_map(page: Any, url: str) -> None:
@@ -185,6 +220,7 @@ def test_every_page_and_state_has_no_axe_violations(
     browser: Any,
     intake: Intake,
     tib_server: tuple[str, str, Redis],
+    guards: Guards,
     archive: Archive,
 ) -> None:
     _, _, redis = tib_server
@@ -197,6 +233,7 @@ def test_every_page_and_state_has_no_axe_violations(
     try:
         _report_form(page, intake, size, rec)
         _tib(page, tib_server, size, rec)
+        _guard_page(page, guards, size, rec)
         _archive(page, archive, size, rec)
     finally:
         context.close()

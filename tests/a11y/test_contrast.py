@@ -71,7 +71,7 @@ def test_scales_step_darker_class_by_class() -> None:
     _, public = _public_scale(10, hidden=True)
     assert public[0]["label"] == "<3" and public[-1]["label"] == "≥3 (dolt)"
     _, change = change_classes(6)
-    assert [i["label"] for i in change][3] == "0"
+    assert [i["label"] for i in change][3] == "Ingen tydlig förändring"  # centred on zero
 
 
 @pytest.mark.parametrize("code", list(DEFAULT_CATEGORIES))

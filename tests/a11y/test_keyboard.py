@@ -1,11 +1,14 @@
 """Keyboard only, in real Chromium with the pages' CSP on: a report is submitted while the
 phone's location is denied; an incident's details are read from the week map (and a
-hotspot's); a TiB order is issued, changed and cancelled; a meeting decision is recorded.
-After navigation to the page, every step is a key press."""
+hotspot's); a TiB order is issued, changed and cancelled; a guard acknowledges an order,
+checks in and out and reports the outcome on /uppdrag; a meeting decision is recorded.
+After navigation to the page, every step is a key press. Live redraws of the order lists
+keep focus on the same order's control."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +20,8 @@ from services.maps.publish import publish_week
 from shared.areas import load_area_file
 from shared.contracts import LAGESBILD_READY_STREAM, REPORTS_STREAM, LagesbildReadyV1
 from shared.streams import entry_payload
-from tests.a11y.conftest import Intake
-from tests.a11y.keys import active_id, focused, tab_to
+from tests.a11y.conftest import Guards, Intake
+from tests.a11y.keys import active_id, focus_lost, focus_shown, focused, tab_to, watch_focus
 from tests.browser.test_decision_page import Archive
 from tests.browser.test_tib_page import xadd
 from tests.integration.test_decision_web import decision_snapshot, stream_decisions
@@ -257,4 +260,160 @@ def test_a_decision_is_recorded_by_keyboard(
     assert (event.measure, event.target, event.categories) == (
         "Extra nattvandring fredag och lördag", "Norr", ["skadegorelse"],
     )  # fmt: skip
+    assert errors == []
+
+
+def _wait_status(guards: Guards, order_id: str, status: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while (state := guards.state(order_id))["status"] != status:
+        assert time.monotonic() < deadline, f"{order_id} stayed {state['status']}, not {status}"
+        time.sleep(0.1)
+    return state
+
+
+def _press(page: Any, key: str) -> None:
+    """A key press after which focus is still somewhere (never fallen to the page)."""
+    page.keyboard.press(key)
+    assert not focused(page, "e === document.body"), f"focus fell to the page after {key}"
+
+
+def test_a_guard_works_an_order_by_keyboard_on_uppdrag(
+    keyboard_page: tuple[Any, list[str]], guards: Guards
+) -> None:
+    page, errors = keyboard_page
+    place = "Skäggetorps torg"
+    order_id = guards.issue(place)
+    page.goto(f"{guards.base}/uppdrag")  # logged out: the login form
+    tab_to(page, "e.id === 'nyckel'")
+    page.keyboard.type(guards.guard_token)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{guards.base}/uppdrag")
+    page.wait_for_function("() => document.querySelectorAll('#lista li[data-order]').length === 1")
+    watch_focus(page)
+
+    # The order in the list; Enter opens it and focus moves to it.
+    tab_to(page, "e.tagName === 'BUTTON' && e.closest('#lista li[data-order]')")
+    assert focus_shown(page)
+    _press(page, "Enter")
+    page.wait_for_function("() => !document.getElementById('detalj').hidden")
+    assert active_id(page) == "detalj"
+    assert page.get_attribute("#detalj", "aria-labelledby") == "detalj-plats"
+    assert page.inner_text("#detalj-plats") == place
+    assert page.get_attribute("#besked", "role") == "status"
+
+    # Acknowledge (Enter), check in (Space), check out (Enter): each is announced in the
+    # live region, and focus moves on to the next step (the used button is disabled).
+    tab_to(page, "e.id === 'kvittera'")
+    assert focus_shown(page)
+    for key, step, status, label, next_id in (
+        ("Enter", "Kvitterat", "acknowledged", "kvitterad", "checka-in"),
+        ("Space", "Incheckad", "checked_in", "på plats", "checka-ut"),
+        ("Enter", "Utcheckad", "checked_out", "avslutad", "utfall-text"),
+    ):
+        _press(page, key)
+        assert page.inner_text("#besked") == f"{step}: {place}."
+        page.wait_for_function(
+            f"() => document.getElementById('detalj-status').textContent === '{label}'"
+        )
+        page.wait_for_function("() => document.getElementById('ko').hidden")  # sent
+        assert _wait_status(guards, order_id, status)
+        assert active_id(page) == next_id and focus_shown(page), next_id
+
+    # The outcome, with a report: typed, the checkbox by Space, sent with Enter.
+    page.keyboard.type("Lugnt, en uppbruten dörr vid entrén")
+    _press(page, "Tab")
+    assert active_id(page) == "utfall-rapport" and focus_shown(page)
+    _press(page, "Space")
+    assert page.is_checked("#utfall-rapport") and page.is_visible("#utfall-kategori")
+    _press(page, "Tab")
+    assert active_id(page) == "utfall-kategori"
+    _press(page, "Tab")
+    assert active_id(page) == "utfall-beskrivning"
+    page.keyboard.type("Dörren vid entrén är uppbruten")
+    tab_to(page, "e.id === 'skicka-utfall'")
+    assert focus_shown(page)
+    _press(page, "Enter")
+    assert page.inner_text("#besked") == f"Utfall rapporterat: {place}."
+    page.wait_for_function("() => document.getElementById('ko').hidden")
+    deadline = time.monotonic() + 10
+    while not (state := guards.state(order_id))["incident_reports"]:
+        assert time.monotonic() < deadline, "the outcome's report never arrived"
+        time.sleep(0.1)
+    assert state["status"] == "checked_out" and len(state["incident_reports"]) == 1
+    assert active_id(page) == "skicka-utfall"
+
+    # Back to the list (Shift+Tab to the back button): focus returns to the same order.
+    tab_to(page, "e.id === 'tillbaka'", key="Shift+Tab")
+    _press(page, "Enter")
+    assert focused(page, f"e.closest('li[data-order]')?.dataset.order === '{order_id}'")
+    assert focus_shown(page)
+    assert focus_lost(page) == []
+    assert errors == []
+
+
+def test_redrawn_order_lists_keep_focus_on_the_same_order(
+    keyboard_page: tuple[Any, list[str]], guards: Guards
+) -> None:
+    """The cause of the TiB keyboard test's flakiness: the live `event: order` redraws the
+    TiB's order list while a keyboard user is on one of its buttons. Focus stays on the same
+    order's control (or, when that control has gone, another of the same order's); the
+    guards' list on /uppdrag, redrawn when the network comes back, does the same."""
+    page, errors = keyboard_page
+    first = guards.issue("Skäggetorps torg")
+    guards.issue("Ryds centrum", hours_from_now=3)
+    page.goto(f"{guards.base}/tib")
+    tab_to(page, "e.id === 'nyckel'")
+    page.keyboard.type(guards.tib_token)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{guards.base}/tib")
+    page.wait_for_function(
+        "() => document.getElementById('live-status').textContent.includes('Live')"
+    )
+    page.wait_for_function("() => document.querySelectorAll('#orders li[data-order]').length === 2")
+    watch_focus(page)
+    edit = "Ändra uppdraget: Skäggetorps torg"
+    tab_to(page, f"e.getAttribute('aria-label') === '{edit}'")
+    line = f"#orders li[data-order='{first}']"
+    before = page.evaluate(f'() => document.querySelector("{line}").textContent')
+
+    assert guards.guard(first, "acknowledge").status_code == 200  # pushed: the list redraws
+    page.wait_for_function(
+        f"() => document.querySelector(\"{line}\").textContent.includes('kvitterad')"
+    )
+    assert "kvitterad" not in before
+    assert focused(page, f"e.getAttribute('aria-label') === '{edit}'") and focus_shown(page)
+    assert guards.guard(first, "check-in").status_code == 200  # "Ändra" goes: "Ställ in"
+    page.wait_for_function(
+        f"() => document.querySelector(\"{line}\").textContent.includes('på plats')"
+    )
+    assert focused(page, "e.getAttribute('aria-label') === 'Ställ in uppdraget: Skäggetorps torg'")
+    _press(page, "Tab")  # the keyboard goes on from there: the next order's first button
+    assert focused(page, "e.getAttribute('aria-label') === 'Ändra uppdraget: Ryds centrum'")
+    assert focus_lost(page) == []
+
+    # The guards' page: the list is redrawn when the network goes and comes back.
+    page.context.clear_cookies()
+    page.goto(f"{guards.base}/uppdrag")
+    tab_to(page, "e.id === 'nyckel'")
+    page.keyboard.type(guards.guard_token)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{guards.base}/uppdrag")
+    page.wait_for_function("() => document.querySelectorAll('#lista li[data-order]').length === 2")
+    watch_focus(page)
+    tab_to(page, "e.tagName === 'BUTTON' && e.textContent.includes('Ryds centrum')")
+    page.evaluate("() => { window.__drawn = document.querySelector('#lista li[data-order]'); }")
+    page.context.set_offline(True)
+    page.wait_for_function(
+        "() => document.getElementById('natet').textContent.includes('Inget nät')"
+    )
+    page.context.set_offline(False)
+    page.wait_for_function(
+        "() => document.getElementById('natet').textContent.includes('Ansluten')"
+    )
+    assert page.evaluate(  # the list was redrawn ...
+        "() => !window.__drawn.isConnected"
+    )
+    assert focused(page, "e.tagName === 'BUTTON' && e.textContent.includes('Ryds centrum')")
+    assert focus_shown(page)  # ... and focus is on the same order
+    assert focus_lost(page) == []
     assert errors == []

@@ -27,7 +27,7 @@ def test_from_the_pack_to_a_decision_and_its_report_back(
 ) -> None:
     page = local_page.page
     log_in(page, archive)
-    page.get_by_role("link", name="Registrera eller stäng beslut").click()
+    page.get_by_role("link", name="Registrera, återrapportera eller stäng beslut").click()
     page.wait_for_selector("#beslutsformular")
     page.fill("#measure", "Belysning i gångtunneln")
     page.fill("#target", "norr")

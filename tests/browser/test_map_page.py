@@ -107,7 +107,7 @@ def _overlay_checkbox(page: Any, label_start: str) -> Any:
 
 
 def test_offline_map_layers_and_popup(browser: Any, tmp_path: Path) -> None:
-    offline = OfflinePage(browser)
+    offline = OfflinePage(browser, width=1600, height=900)  # layer list open from 1400 px
     page = offline.open(_write_map(tmp_path, tiles=None))
 
     assert page.locator(".folium-map.leaflet-container").count() == 1

@@ -1,16 +1,31 @@
 """The published week in real headless Chromium, network blocked: hotspot popups, the
-change layer, the meeting pack (table, alerts, coverage, time patterns, print) and the
-public version (no free text, no names, no count below 3)."""
+change layer, the meeting pack (Veckans fokus with its map pictures, the appendix's table,
+alerts, coverage, time patterns, print), from a focus place to a decision and its
+report-back on the archive server, and the public version (no free text, no names, no
+count below 3)."""
+
+# ruff: noqa: F811 (the archive fixtures are imported from test_decision_page)
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
+from services.maps.pdf import pdf_page_count
 from services.maps.publish import PUBLIC_DIR, publish_week
+from tests.browser.test_decision_page import (  # noqa: F401 (archive, local_page: fixtures)
+    PACK,
+    Archive,
+    LocalPage,
+    archive,
+    local_page,
+    log_in,
+)
 from tests.browser.test_map_page import OfflinePage
+from tests.integration.test_decision_web import stream_decisions
 from tests.support.snapshots import (
     ACTIVITY,
     DESCRIPTIONS,
@@ -71,7 +86,7 @@ def _overlay(page: Any, text: str) -> Any:
 
 
 def test_hotspot_popup_change_layer_and_alerts(browser: Any, published: Path) -> None:
-    offline = OfflinePage(browser)
+    offline = OfflinePage(browser, width=1600, height=900)  # layer list open from 1400 px
     page = _open_map(offline, published / WEEK / "karta.html")
     overlays = page.locator(".leaflet-control-layers-overlays").inner_text()
     for name in ("Hotspots (2)", "Förändring mot förra veckan", "Klotter (7)", "Täthet"):
@@ -129,6 +144,12 @@ def test_meeting_pack_shows_table_alerts_coverage_and_charts(
     page = offline.page
     page.goto((published / WEEK / "motesunderlag.html").as_uri(), wait_until="load")
     assert "Vecka 47 kom 10 händelser" in page.locator("#vad-har-hant").inner_text()
+    focus = page.locator("#fokus article.focus")
+    assert focus.count() == 2 and HOT_CENTRUM in focus.first.inner_text()
+    picture = focus.first.locator("svg.placemap")
+    assert picture.get_attribute("role") == "img" and picture.bounding_box()["width"] > 200
+    label_ids = (picture.get_attribute("aria-labelledby") or "").split()
+    assert label_ids and all(page.locator(f"#{i}").count() == 1 for i in label_ids)
     rows = page.locator("table.cells tbody tr")
     assert rows.count() == 4
     alert_rows = page.locator("table.cells tr.alert")
@@ -152,7 +173,9 @@ def test_meeting_pack_shows_table_alerts_coverage_and_charts(
     assert nav.is_visible()
     page.emulate_media(media="print")
     assert not nav.is_visible()  # no links or controls on paper
-    assert page.locator("#beslut").evaluate("e => getComputedStyle(e).breakBefore") == "page"
+    assert page.locator("#bilaga").evaluate("e => getComputedStyle(e).breakBefore") == "page"
+    assert "Bilaga" in page.locator("#bilaga h2").inner_text()
+    assert page.locator("#fokus svg.placemap").first.is_visible()  # the maps print too
     pdf = page.pdf(format="A4")
     assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
     assert offline.errors == [] and offline.blocked == []
@@ -193,3 +216,46 @@ def test_public_pages_have_no_text_names_or_small_counts(
         assert secret not in html_text
     assert offline.errors == [] and offline.blocked == []
     page.close()
+
+
+@pytest.mark.redis
+def test_from_veckans_fokus_to_a_report_back_and_the_printout(
+    archive: Archive, local_page: LocalPage, tmp_path: Path
+) -> None:
+    """The pack served by the archive: the first focus place's link opens the decision page
+    prefilled with the place; a decision is recorded and reported back on; the pack prints."""
+    page = local_page.page
+    log_in(page, archive)
+    first = page.locator("#fokus article.focus").first
+    assert HOT_CENTRUM in first.locator("h3").inner_text()
+    link = first.get_by_role("link", name=f"Registrera beslut för {HOT_CENTRUM}")
+    link.click()
+    page.wait_for_selector("#beslutsformular")
+    assert urlsplit(page.url).path == "/0580/beslut"
+    assert page.input_value("#target") == HOT_CENTRUM  # prefilled from the focus place
+    page.fill("#measure", "Nattvandring vid busstorget")
+    page.fill("#owner", "Nattvandrarna")
+    page.fill("#responsible", "Nattvandrarna")
+    page.fill("#from_week", "v48")
+    page.fill("#until_week", "v50")
+    page.click("#registrera")
+    page.locator("#kvitto").wait_for()
+    event = stream_decisions(archive.redis_url)[-1]
+    assert event.target == HOT_CENTRUM
+    row = page.locator(f'tr.decision[data-id="{event.decision_id}"]')
+    row.get_by_text("Återrapportera").click()
+    row.get_by_label("Vad har gjorts?").fill("Två kvällar genomförda")
+    row.get_by_label("Av vem").fill("Nattvandrarna")
+    row.get_by_label("Status").select_option("pågår")
+    row.get_by_role("button", name="Skicka återrapport: Nattvandring vid busstorget").click()
+    page.locator("#kvitto").wait_for()
+    assert "Återrapporten är registrerad" in page.inner_text("#kvitto")
+    assert [r.text for r in stream_decisions(archive.redis_url)[-1].reports] == [
+        "Två kvällar genomförda"
+    ]
+
+    page.goto(f"{archive.url}{PACK}")
+    page.emulate_media(media="print")
+    pdf = page.pdf(format="A4")
+    assert pdf.startswith(b"%PDF") and pdf_page_count(pdf) >= 2  # main part, then "Bilaga"
+    assert local_page.blocked == [] and local_page.errors == []

@@ -27,6 +27,7 @@ from shared.contracts import NOLLRAPPORT_STREAM, REPORTS_STREAM
 from shared.db import init_db, make_engine
 from shared.streams import entry_payload
 from tests.conftest import free_port, wait_for
+from tests.support.redis_entries import stream_entries
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.slow]
 
@@ -42,7 +43,7 @@ class Site:
     def entries(self, stream: str = REPORTS_STREAM) -> list[dict[str, Any]]:
         redis = Redis.from_url(str(self.settings.redis_url))
         try:
-            return [json.loads(entry_payload(f)) for _, f in redis.xrange(stream)]
+            return [json.loads(entry_payload(f)) for _, f in stream_entries(redis, stream)]
         finally:
             redis.close()
 

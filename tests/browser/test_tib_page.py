@@ -106,7 +106,24 @@ def test_a_report_appears_on_the_open_page_within_a_second_or_two(
     newest = page.locator("#reports li").first
     assert "Ordningsstörning – Skäggetorp" in newest.inner_text()
     assert "new" in (newest.get_attribute("class") or "")
+    # only the new report's marker was added: one per listed report, drawn and on the layer
+    assert page.locator("path.leaflet-interactive.rapport").count() == 2
+    assert page.locator("#reports").get_attribute("data-markers") == "2"
     assert page.locator("path.leaflet-interactive").count() >= 2 + 2  # reports and hotspots
+    # the same report pushed again replaces its line and marker, never doubles them
+    xadd(redis, ACCEPTED_STREAM, accepted("r-live", hours_ago=0.1, area="Skäggetorp"))
+    page.wait_for_timeout(600)
+    assert page.locator("#reports li").count() == 2
+    assert page.locator("path.leaflet-interactive.rapport").count() == 2
+    # a narrower window takes the earlier report's line and marker away, and back again
+    ids = [li.get_attribute("data-id") for li in page.locator("#reports li").all()]
+    page.click("button[data-hours='24']")
+    assert page.locator("#reports li").count() == 1
+    assert page.locator("path.leaflet-interactive.rapport").count() == 1
+    assert page.locator("#report-count").inner_text() == "(1)"
+    page.click("button[data-hours='72']")
+    assert [li.get_attribute("data-id") for li in page.locator("#reports li").all()] == ids
+    assert page.locator("path.leaflet-interactive.rapport").count() == 2
     assert "Vaktbolaget" not in page.content()
     assert page.locator("#visits li").count() >= 1  # the next shift's recommendation
     assert errors == [] and blocked == []

@@ -63,19 +63,25 @@ def _build_all(builder: WeekBuilder) -> dict[str, str]:
 
 
 # --- SQLite: the backup API (what `.backup` in the sqlite3 shell does) -----------------
+def _sqlite_file(db_url: str) -> Path:
+    database = make_url(db_url).database
+    assert database, f"not a SQLite file: {db_url}"
+    return Path(database)
+
+
 def _sqlite_dump(db_url: str, dump: Path) -> None:
-    with sqlite3.connect(make_url(db_url).database) as src, sqlite3.connect(dump) as dst:
+    with sqlite3.connect(_sqlite_file(db_url)) as src, sqlite3.connect(dump) as dst:
         src.backup(dst)
 
 
 def _sqlite_wipe(db_url: str) -> None:
-    path = Path(make_url(db_url).database or "")
+    path = _sqlite_file(db_url)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def _sqlite_restore(db_url: str, dump: Path) -> None:
-    with sqlite3.connect(dump) as src, sqlite3.connect(make_url(db_url).database) as dst:
+    with sqlite3.connect(dump) as src, sqlite3.connect(_sqlite_file(db_url)) as dst:
         src.backup(dst)
 
 
@@ -131,7 +137,7 @@ def test_dump_wipe_restore_and_the_rebuilt_weeks_are_the_same(db_url: str, tmp_p
     assert _build_all(restored) == before  # unchanged: no new revision either
     # And from the restored reports alone, without the frozen snapshots:
     with Session(restored.engine) as session:
-        session.exec(delete(WeekSnapshotRow))  # type: ignore[call-overload]
+        session.exec(delete(WeekSnapshotRow))
         session.commit()
     assert _build_all(restored) == before
     restored.engine.dispose()

@@ -31,6 +31,7 @@ from shared.plan import parse_plan
 from shared.redis_runtime import EmbeddedRedis
 from shared.streams import entry_payload
 from tests.conftest import cli_json, run_cli, wait_for
+from tests.support.redis_entries import stream_entries
 from tests.support.snapshots import HOT_CENTRUM, HOT_NORR, make_areas, rich_snapshot
 
 pytestmark = pytest.mark.redis
@@ -97,7 +98,7 @@ def stream_decisions(redis_url: str) -> list[DecisionV1]:
     try:
         return [
             DecisionV1.model_validate_json(entry_payload(fields))
-            for _, fields in redis.xrange(DECISION_STREAM)
+            for _, fields in stream_entries(redis, DECISION_STREAM)
         ]
     finally:
         redis.close()
@@ -322,7 +323,7 @@ def test_without_redis_nothing_is_recorded_and_the_form_says_so(
     redis_server.stop()
     answer = web.client.post(PAGE, data=GOOD, headers=web.as_("meeting"))
     assert answer.status_code == 503
-    assert "Beslutet kunde inte skickas" in answer.text and GOOD["measure"] in answer.text
+    assert "Beslutet kunde inte skickas" in answer.text and str(GOOD["measure"]) in answer.text
     assert web.audit("decision_add") == []
 
 
@@ -415,7 +416,7 @@ def test_the_restricted_pack_links_to_the_page_and_the_public_one_does_not(web: 
     assert 'href="../beslut?target=Norr%2C+v%C3%A4stra+delen"' in pack
     assert f'href="../beslut?target=Centrum%2C+norra+delen&amp;activity={ACTIVITY_ID}"' in pack
     assert f'href="../beslut?target=Centrum&amp;activity={ACTIVITY_ID}"' in pack  # the rise
-    assert 'href="../beslut">Registrera eller stäng beslut' in pack
+    assert 'href="../beslut">Registrera, återrapportera eller stäng beslut' in pack
     public = web.client.get(f"/{PUBLIC_DIR}/0580/2026-W47/motesunderlag.html").text
     assert "beslut?" not in public and "Registrera" not in public
 

@@ -82,7 +82,7 @@ def test_a_week_rebuilt_from_the_stored_reports_is_identical(builder: WeekBuilde
     )
     original, _ = builder.build("0580", WEEK, MONDAY + timedelta(days=8))
     with Session(builder.engine) as session:
-        session.exec(delete(WeekSnapshotRow))  # type: ignore[call-overload]
+        session.exec(delete(WeekSnapshotRow))
         session.commit()
     rebuilt, _ = builder.build("0580", WEEK, MONDAY + timedelta(days=30))
     assert rebuilt.content_hash == original.content_hash

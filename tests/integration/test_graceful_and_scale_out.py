@@ -4,6 +4,7 @@ share the work and store each report exactly once."""
 
 from __future__ import annotations
 
+import functools
 import signal
 import threading
 import time
@@ -42,6 +43,10 @@ def _assert_all_stored_once(env: dict[str, str], valid: int, invalid: int, log: 
     assert (rejected, conflicts) == (invalid, 0)
 
 
+def _started_more_than(log: Path, n: int) -> bool:
+    return log.read_text().count("waiting for messages") > n
+
+
 def test_sigterm_mid_flow_exits_0_in_time_and_loses_nothing(
     service_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -53,7 +58,7 @@ def test_sigterm_mid_flow_exits_0_in_time_and_loses_nothing(
     stops = 0
     while producer.is_alive() or stops < 2:
         proc = _start_ingest(env, log)
-        wait_for(lambda n=stops: log.read_text().count("waiting for messages") > n, 60, 0.05)
+        wait_for(functools.partial(_started_more_than, log, stops), 60, 0.05)
         time.sleep(0.5)  # consuming, and (while the producer runs) mid-flow
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from services.ingest.config import IngestSettings
@@ -40,6 +42,7 @@ from shared.db import init_db, make_engine
 from shared.redis_runtime import EmbeddedRedis
 from shared.streams import RawEntry, entry_payload
 from tests.conftest import wait_for
+from tests.support.redis_entries import stream_entries
 
 pytestmark = pytest.mark.redis
 
@@ -70,7 +73,7 @@ class Intake:
         return create_organisation(self.engine, name, kommun, role, list(sources))[1]
 
     def entries(self, stream: str = REPORTS_STREAM) -> list[dict[str, Any]]:
-        return [json.loads(entry_payload(f)) for _, f in self.redis.xrange(stream)]
+        return [json.loads(entry_payload(f)) for _, f in stream_entries(self.redis, stream)]
 
     def post(self, token: str | None, body: Any, path: str = "/api/v1/reports") -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -85,7 +88,10 @@ class Intake:
         waits until the intake has them in its own projection (its outcome consumers)."""
         own_catalog = self.settings.model_copy(update={"extra_categories": {}})
         pipeline = build_pipeline(service_settings(IngestSettings, own_catalog))
-        raw = [RawEntry(i.decode(), entry_payload(f)) for i, f in self.redis.xrange(REPORTS_STREAM)]
+        raw = [
+            RawEntry(i.decode(), entry_payload(f))
+            for i, f in stream_entries(self.redis, REPORTS_STREAM)
+        ]
 
         async def settle() -> None:
             redis = AsyncRedis.from_url(self.settings.resolved_redis_url)
@@ -333,6 +339,31 @@ def test_too_many_requests_per_token_are_429_with_retry_after(
     assert intake.get(other, "/api/v1/me").status_code == 200  # per token
 
 
+def test_a_database_locked_too_long_is_503_and_the_report_is_not_lost(intake: Intake) -> None:
+    """SQLite's write lock held past the busy timeout: 503 with Retry-After in the API's
+    shape, never a 500; sending again once the lock is free gives one report."""
+    url = intake.settings.resolved_database_url
+    if not url.startswith("sqlite"):
+        pytest.skip("SQLite's single write lock")
+    token = intake.org("Securitas")
+    holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process in the middle of a long write
+    try:
+        r = intake.post(token, report("locked-1"))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert r.status_code == 503, r.text
+    assert r.json()["errors"][0]["code"] == "database_busy"
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
+    again = intake.post(token, report("locked-1"))
+    assert again.status_code == 202, again.text
+    intake.ingest()  # the first send may have reached the stream before the lock refused it
+    with Session(intake.engine) as s:
+        stored = s.exec(select(StoredReport.report_id)).all()
+    assert stored == ["locked-1"]
+
+
 # --- the authorisation matrix ------------------------------------------------------
 
 ROLES = ("reporter", "tib", "meeting", "public", "admin")
@@ -502,7 +533,7 @@ def test_the_api_is_documented(intake: Intake) -> None:
     assert schema["oneOf"][1]["type"] == "array"
     assert "organisation" not in schema["oneOf"][0]["required"]
     assert {"202", "401", "403", "413", "422", "429"} <= set(post["responses"])
-    assert "/open311/v2/requests.json" in spec["paths"]
+    assert "/open311/v2/requests.{response_format}" in spec["paths"]  # .json and .xml
 
 
 # --- the command line: org, import -------------------------------------------------

@@ -115,9 +115,7 @@ def test_police_import_stores_events_of_enabled_kommuner_and_enables_those_it_me
     status = _settled(env)
     with Session(engine) as s:
         by_kommun = dict(
-            s.exec(
-                select(StoredReport.kommun, func.count()).group_by(StoredReport.kommun)  # type: ignore[arg-type]
-            ).all()
+            s.exec(select(StoredReport.kommun, func.count()).group_by(StoredReport.kommun)).all()
         )
         registered = s.exec(text("SELECT count(*) FROM enabled_kommun")).one()[0]  # type: ignore[call-overload]
     # Every converted event is stored once (the first run's are not sent again as new rows).

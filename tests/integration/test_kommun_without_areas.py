@@ -61,7 +61,7 @@ def test_a_kommun_without_areas_gets_grid_hotspots_and_a_published_week(
         for _ in range(12)
     ]
     minx, miny, maxx, maxy = mjolby.boundary.bounds
-    spread = []
+    spread: list[tuple[float, float]] = []
     while len(spread) < 40:  # background over the whole kommun
         lat, lon = rng.uniform(miny, maxy), rng.uniform(minx, maxx)
         if mjolby.contains(lat, lon):

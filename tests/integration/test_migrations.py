@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from alembic import op
 from alembic.autogenerate import compare_metadata
@@ -32,7 +34,7 @@ def test_a_migration_that_fails_half_way_leaves_nothing_behind(
     engine = make_engine(db_url)
     real_create_table = op.create_table
 
-    def create_table(name: str, *columns: object, **kw: object) -> object:
+    def create_table(name: str, *columns: Any, **kw: Any) -> object:
         if name == "patrol_event":  # the newest migration's table: everything before ran
             raise RuntimeError("killed half-way")
         return real_create_table(name, *columns, **kw)

@@ -13,7 +13,7 @@ from services.aggregate import plan_store, store
 from services.aggregate.builder import WeekBuilder
 from shared.areas import load_kommuner
 from shared.categories import DEFAULT_CATEGORIES
-from shared.contracts import AcceptedReportV1, DecisionV1
+from shared.contracts import AcceptedReportV1, DecisionReportV1, DecisionV1, new_message_id
 from shared.db import init_db, make_engine
 from shared.plan import parse_plan
 
@@ -128,6 +128,29 @@ def test_open_decisions_carry_over_and_each_is_followed_up(builder: WeekBuilder)
     assert is_new and [d.decision_id for d in closed.open_decisions] == ["overdue"]
     next_week, _ = builder.build("0580", "2026-W48", FRIDAY_22 + timedelta(days=10))
     assert [d.decision_id for d in next_week.open_decisions] == ["overdue"]
+
+
+def test_report_backs_owner_and_progress_reach_the_week(builder: WeekBuilder) -> None:
+    """The aggregate keeps what readers merge: report-backs (by id, none lost when an event
+    carries only the newest), the owner and the status; redelivery changes nothing."""
+    first = _decision("d1", "2026-W46", "2026-W50", owner="Fastighetsägaren")
+    assert plan_store.add_decision(builder.engine, first)
+    early = DecisionReportV1(
+        reported_at=FRIDAY_22, text="Belysningen lagad", by="Kommunen", progress="pågår"
+    )
+    late = DecisionReportV1(reported_at=FRIDAY_22 + timedelta(days=1), text="Klotter sanerat")
+    for reports in ([early], [late]):  # each event carries only its own report
+        event = first.model_copy(update={"message_id": new_message_id(), "reports": reports})
+        assert plan_store.add_decision(builder.engine, event)
+    assert not plan_store.add_decision(builder.engine, event)  # redelivered
+    stored = plan_store.stored_decision(builder.engine, "d1")
+    assert stored is not None
+    assert [r.text for r in stored.reports] == ["Belysningen lagad", "Klotter sanerat"]
+    assert (stored.owner, stored.progress) == ("Fastighetsägaren", "pågår")
+    snapshot, _ = builder.build("0580", WEEK, FRIDAY_22 + timedelta(days=3))
+    [open_decision] = snapshot.open_decisions
+    assert [r.by for r in open_decision.reports] == ["Kommunen", ""]
+    assert open_decision.owner == "Fastighetsägaren"
 
 
 def test_a_plan_loaded_again_makes_a_new_version_only_when_it_changed(

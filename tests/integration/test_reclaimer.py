@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 
 from shared.redis_runtime import EmbeddedRedis
 from shared.streams import RawEntry, Reclaimer, ensure_groups, trim_acknowledged
+from tests.support.redis_entries import stream_entries_async
 
 pytestmark = pytest.mark.redis
 STREAM, GROUP = "test.reports", "ingest"
@@ -103,6 +104,6 @@ async def test_trimming_never_removes_an_unacknowledged_entry(redis_server: Embe
     await redis.xreadgroup("other", "c", {STREAM: ">"}, count=8)
     await redis.xack(STREAM, "other", *ids[:8])  # other group: 8 acked, 2 unread
     assert await trim_acknowledged(redis, STREAM) == 6
-    remaining = [e[0] for e in await redis.xrange(STREAM)]
+    remaining = [e[0] for e in await stream_entries_async(redis, STREAM)]
     assert remaining == ids[6:]
     await redis.aclose()

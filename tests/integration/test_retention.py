@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import pytest
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
 from services.aggregate import patrol_store, store
@@ -69,13 +71,13 @@ def _event(n: int, at: datetime) -> AcceptedReportV1:
     )
 
 
-def _count(engine, model) -> int:  # type: ignore[no-untyped-def]
+def _count(engine: Engine, model: Any) -> int:
     with Session(engine) as s:
         return int(s.exec(select(func.count()).select_from(model)).one())
 
 
 @pytest.fixture
-def engine(db_url: str):  # type: ignore[no-untyped-def]
+def engine(db_url: str) -> Engine:
     engine = make_engine(db_url)
     init_db(engine)
     with Session(engine) as s:
@@ -117,7 +119,7 @@ def engine(db_url: str):  # type: ignore[no-untyped-def]
     return engine
 
 
-def test_a_dry_run_counts_and_changes_nothing(engine) -> None:  # type: ignore[no-untyped-def]
+def test_a_dry_run_counts_and_changes_nothing(engine: Engine) -> None:
     counts = purge(engine, now=NOW, retention_days=400, dry_run=True, run_by="test")
     assert counts == {
         "reports": 1,
@@ -132,7 +134,7 @@ def test_a_dry_run_counts_and_changes_nothing(engine) -> None:  # type: ignore[n
     assert (_count(engine, StoredReport), _count(engine, WeekIncident)) == (2, 2)
 
 
-def test_the_purge_removes_only_what_is_older_than_the_period(engine) -> None:  # type: ignore[no-untyped-def]
+def test_the_purge_removes_only_what_is_older_than_the_period(engine: Engine) -> None:
     purge(engine, now=NOW, retention_days=400, dry_run=False, run_by="test")
     with Session(engine) as s:
         assert [r.report_id for r in s.exec(select(StoredReport))] == ["r2"]
@@ -149,7 +151,7 @@ def test_the_purge_removes_only_what_is_older_than_the_period(engine) -> None:  
     assert len(recent.incidents) == 1 and not recent.incidents_purged
 
 
-def test_every_run_leaves_an_audit_entry(engine) -> None:  # type: ignore[no-untyped-def]
+def test_every_run_leaves_an_audit_entry(engine: Engine) -> None:
     purge(engine, now=NOW, retention_days=400, dry_run=True, run_by="operatör")
     purge(engine, now=NOW, retention_days=400, dry_run=False, run_by="schema")
     with Session(engine) as s:
@@ -160,7 +162,7 @@ def test_every_run_leaves_an_audit_entry(engine) -> None:  # type: ignore[no-unt
     assert set(second.values()) == {0}  # nothing left to purge
 
 
-def test_each_service_purges_only_its_own_tables(engine) -> None:  # type: ignore[no-untyped-def]
+def test_each_service_purges_only_its_own_tables(engine: Engine) -> None:
     counts = purge_ingest(engine, now=NOW, retention_days=400, dry_run=False, run_by="ingest")
     assert counts == {"reports": 1, "rejected_submissions": 1, "conflicts": 0}
     # The aggregate's and the TiB's rows are still there until their own purges run.
@@ -172,11 +174,15 @@ def test_each_service_purges_only_its_own_tables(engine) -> None:  # type: ignor
     }
 
 
-def test_the_ingest_schedules_the_daily_purge_of_its_own_tables(engine) -> None:  # type: ignore[no-untyped-def]
+def test_the_ingest_schedules_the_daily_purge_of_its_own_tables(engine: Engine) -> None:
     settings = IngestSettings(retention_days=400, purge_cron="30 3 * * *")
     [(job_id, (when, job))] = scheduled_jobs(settings, engine).items()
     assert (job_id, when) == ("purge-ingest", "30 3 * * *")
-    counts = asyncio.run(job())
+
+    async def run_job() -> dict[str, int]:
+        return cast(dict[str, int], await job())
+
+    counts = asyncio.run(run_job())
     assert counts["reports"] == 1 and set(counts) == {
         "reports",
         "rejected_submissions",

@@ -11,6 +11,7 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 from faststream.redis import RedisBroker
@@ -27,6 +28,7 @@ from shared.contracts import LAGESBILD_READY_STREAM, AcceptedReportV1, Lagesbild
 from shared.db import init_db, make_engine
 from shared.redis_runtime import EmbeddedRedis
 from shared.streams import entry_payload
+from tests.support.redis_entries import stream_entries_async
 from tests.support.snapshots import make_areas, small_snapshot
 
 pytestmark = pytest.mark.redis
@@ -54,8 +56,8 @@ def _event(n: int) -> AcceptedReportV1:
 
 
 async def _ready_messages(redis: Redis) -> list[LagesbildReadyV1]:
-    entries = await redis.xrange(LAGESBILD_READY_STREAM)
-    return [LagesbildReadyV1.model_validate_json(entry_payload(f)) for _, f in entries]
+    found = await stream_entries_async(redis, LAGESBILD_READY_STREAM)
+    return [LagesbildReadyV1.model_validate_json(entry_payload(f)) for _, f in found]
 
 
 def test_a_revision_is_due_one_interval_after_the_last() -> None:
@@ -86,7 +88,9 @@ async def test_late_reports_make_one_revision_per_interval_and_public_waits(
             store.add_incidents(engine, [_event(n)], builder.grid_cell_of)
             await aggregate.rebuild_frozen_weeks([_event(n)])
         assert store.latest_snapshot(engine, "0580", WEEK).revision == 1  # type: ignore[union-attr]
-        due = await redis.zrange(REVISIONS_DUE, 0, -1, withscores=True)
+        due = cast(
+            list[tuple[bytes, float]], await redis.zrange(REVISIONS_DUE, 0, -1, withscores=True)
+        )
         assert [m for m, _ in due] == [b"0580|" + WEEK.encode()]
         first_due = due[0][1]
         assert await aggregate.build_due_revisions() == []  # not yet

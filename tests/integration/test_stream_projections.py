@@ -17,10 +17,13 @@ import pytest
 from fastapi.testclient import TestClient
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
+from sqlalchemy import bindparam
+from sqlalchemy import text as sa_text
 from sqlmodel import Session
+from sqlmodel.sql.sqltypes import UTCDateTime
 from typer.testing import CliRunner
 
-from services.aggregate.models import DecisionRow, PlanRow
+from services.aggregate.models import PlanRow
 from services.aggregate.plan_cli import plan_message
 from services.cli_ops import status
 from services.ingest.models import RejectedSubmission, StoredReport
@@ -404,9 +407,15 @@ def test_an_upgraded_installation_keeps_its_statuses_decisions_and_activities(
         s.add(RejectedSubmission(entry_id="2-0", code="unknown_category", field_name="category",
                                  message_sv="Okänd kategori.", message_en="Unknown category.",
                                  payload="{}", rejected_at=now))  # fmt: skip
-        s.add(DecisionRow(decision_id="0580-old1", message_id="m1", kommun="0580",
-                          measure="Klottersanering", target="Ryd", responsible_json='["Kommunen"]',
-                          from_week="2026-W40", until_week="2026-W52", decided_at=now))  # fmt: skip
+        # the decision table as it was at 0006k (owner, progress and report-backs came later)
+        s.connection().execute(
+            sa_text(
+                "INSERT INTO decision (decision_id, message_id, kommun, measure, target,"
+                " categories_json, responsible_json, from_week, until_week, status,"
+                " decided_at, note) VALUES ('0580-old1', 'm1', '0580', 'Klottersanering',"
+                " 'Ryd', '[]', '[\"Kommunen\"]', '2026-W40', '2026-W52', 'open', :now, '')"
+            ).bindparams(bindparam("now", now, type_=UTCDateTime()))
+        )
         for version, body in ((1, text.replace("Broken Windows", "Gammal")), (2, text)):
             s.add(PlanRow(kommun="0580", plan_id="linkoping-samverkan", version=version,
                           title="Plan", toml_text=body, content_hash=str(version),

@@ -72,6 +72,7 @@ from shared.weeks import (
     last_complete_week,
 )
 from tests.conftest import free_port, run_cli, wait_for
+from tests.support.redis_entries import stream_entries
 
 pytestmark = pytest.mark.redis
 
@@ -151,7 +152,7 @@ class Intake:
     def entries(self) -> list[dict[str, Any]]:
         redis = Redis.from_url(self.redis_url)
         try:
-            return [json.loads(entry_payload(f)) for _, f in redis.xrange(REPORTS_STREAM)]
+            return [json.loads(entry_payload(f)) for _, f in stream_entries(redis, REPORTS_STREAM)]
         finally:
             redis.close()
 
@@ -511,7 +512,9 @@ async def test_a_build_request_for_an_absurd_week_is_dead_lettered_not_built(
     try:
 
         def letters() -> list[dict[str, Any]]:
-            return [json.loads(entry_payload(f)) for _, f in sync.xrange(DEAD_LETTER_STREAM)]
+            return [
+                json.loads(entry_payload(f)) for _, f in stream_entries(sync, DEAD_LETTER_STREAM)
+            ]
 
         def built() -> list[str]:
             with Session(engine) as s:
@@ -548,7 +551,7 @@ class Importer:
     def entries(self) -> list[dict[str, Any]]:
         redis = Redis.from_url(self.redis_url)
         try:
-            return [json.loads(entry_payload(f)) for _, f in redis.xrange(REPORTS_STREAM)]
+            return [json.loads(entry_payload(f)) for _, f in stream_entries(redis, REPORTS_STREAM)]
         finally:
             redis.close()
 

@@ -175,11 +175,15 @@ def _published(env: dict[str, str], tmp_path: Path, week: str) -> Path:
 class Reader:
     """One Chromium page that records dialogs, page errors and CSP violations."""
 
+    def _dismiss(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
     def __init__(self, chromium: Any) -> None:
         self.page = chromium.new_page(viewport={"width": 1366, "height": 768})
         self.dialogs: list[str] = []
         self.errors: list[str] = []
-        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        self.page.on("dialog", self._dismiss)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on(
             "console",

@@ -132,17 +132,41 @@ def _status(w: World, role: str, kommun: str) -> Call:
     return Call("GET", "/api/v1/reports/r-1/status", params, headers=w.bearer(role))
 
 
-def _open311_one(w: World, role: str, kommun: str) -> Call:
+def _open311_key(w: World, role: str) -> dict[str, str]:
+    """The restricted view needs a valid key: "none" sends one that is not (403)."""
+    return w.bearer(role) if role != "none" else {"Authorization": "Bearer ogiltig-nyckel"}
+
+
+def _open311_receipt(w: World, role: str, kommun: str) -> int:
     own = (role if (role, OWN) in w.receipts else "reporter", OWN)
-    receipt = w.receipts[own] if kommun == OWN else w.receipts[("reporter", OTHER)]
-    return Call("GET", f"/open311/v2/requests/{receipt}.json", headers=w.bearer(role))
+    return w.receipts[own] if kommun == OWN else w.receipts[("reporter", OTHER)]
+
+
+def _open311_one(w: World, role: str, kommun: str) -> Call:
+    receipt = _open311_receipt(w, role, kommun)
+    return Call("GET", f"/open311/v2/requests/{receipt}.xml", headers=_open311_key(w, role))
+
+
+def _open311_list(w: World, role: str, kommun: str) -> Call:
+    return Call("GET", "/open311/v2/requests.json", headers=_open311_key(w, role))
+
+
+def _open311_public(one: bool) -> Probe:
+    """Without a key: the public view of the kommun named by jurisdiction_id."""
+
+    def probe(w: World, role: str, kommun: str) -> Call:
+        receipt = _open311_receipt(w, "reporter", OWN)
+        path = f"/open311/v2/requests/{receipt}.xml" if one else "/open311/v2/requests.json"
+        return Call("GET", path, {"jurisdiction_id": OWN})
+
+    return probe
 
 
 def _open311_post(w: World, role: str, kommun: str) -> Call:
     data = {"service_code": "klotter", "lat": "58.4108", "long": "15.6214"}
     token = w.token(role)
     return Call(
-        "POST", "/open311/v2/requests.json", data=data | ({"api_key": token} if token else {})
+        "POST", "/open311/v2/requests.xml", data=data | ({"api_key": token} if token else {})
     )
 
 
@@ -209,18 +233,34 @@ INTAKE: dict[tuple[str, str], Rule | tuple[Rule, ...]] = {
     ("GET", "/api/v1/audit"): Rule(
         get("/api/v1/audit"), roles("admin"), FILTERED, _other_orgs_in_audit
     ),
-    ("GET", "/open311/v2/services.json"): public("GET", "/open311/v2/services.json"),
-    ("POST", "/open311/v2/requests.json"): Rule(
+    ("GET", "/open311/v2/discovery.{response_format}"): public("GET", "/open311/v2/discovery.xml"),
+    ("GET", "/open311/v2/services.{response_format}"): public("GET", "/open311/v2/services.json"),
+    ("GET", "/open311/v2/services/{service_code}.{response_format}"): public(
+        "GET", "/open311/v2/services/klotter.xml"
+    ),
+    ("POST", "/open311/v2/requests.{response_format}"): Rule(
         _open311_post, SUBMITTERS, NA("reports for the token's own kommun only")
     ),
-    ("GET", "/open311/v2/requests.json"): Rule(
-        get("/open311/v2/requests.json"),
-        roles("reporter", "tib", "meeting", "admin", "guard", "fieldworker"),
-        FILTERED,
-        _other_receipt_shown,
+    ("GET", "/open311/v2/requests.{response_format}"): (
+        Rule(
+            _open311_list,
+            roles("reporter", "tib", "meeting", "admin", "guard", "fieldworker"),
+            FILTERED,
+            _other_receipt_shown,
+        ),
+        Rule(_open311_public(one=False), EVERYONE, FILTERED, _other_receipt_shown),
     ),
-    ("GET", "/open311/v2/requests/{request_id}.json"): Rule(
-        _open311_one, roles("reporter", "tib", "meeting", "admin", "guard", "fieldworker"), DENIED
+    ("GET", "/open311/v2/requests/{service_request_id}.{response_format}"): (
+        Rule(
+            _open311_one,
+            roles("reporter", "tib", "meeting", "admin", "guard", "fieldworker"),
+            DENIED,
+        ),
+        Rule(
+            _open311_public(one=True),
+            EVERYONE,
+            NA("the public view: jurisdiction_id names the kommun, whose ids alone it finds"),
+        ),
     ),
 }
 

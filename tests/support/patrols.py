@@ -35,7 +35,7 @@ def visit_events(
             kind=kind,
             at=at,
             by=by,
-            **kw,  # type: ignore[arg-type]
+            **kw,
         )
 
     events = [

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,9 @@ S, H, P = Status.SHOWN, Status.SMALL, Status.HIDDEN  # shown, "<3", "≥3"
 
 
 def _row(total: int, *parts: int) -> dict[str, Status]:
-    values = {"t": total} | {f"p{i}": v for i, v in enumerate(parts)}
+    values: dict[Hashable, int] = {"t": total, **{f"p{i}": v for i, v in enumerate(parts)}}
     status = suppress(values, [Relation.total("t", [f"p{i}" for i in range(len(parts))])])
-    return status
+    return {str(key): mark for key, mark in status.items()}  # the keys are the names above
 
 
 def _pattern(status: dict[str, Status]) -> list[Status]:
@@ -144,10 +145,10 @@ def _attack(
             lo[key] = hi[key] = mark
     found = []
     for plus, minus, exact in relations:
-        if exact and len(plus) == 1 and isinstance(marks[plus[0]], int):
+        head = marks[plus[0]] if exact and len(plus) == 1 else None
+        if isinstance(head, int):
             hidden = [k for k in minus if not isinstance(marks[k], int)]
-            rest = marks[plus[0]] - sum(marks[k] for k in minus if isinstance(marks[k], int))
-            assert isinstance(rest, int)
+            rest = head - sum(m for k in minus if isinstance(m := marks[k], int))
             if hidden and rest < 3:
                 found.append(f"{plus[0]} − shown parts = {rest}: {hidden}")
     changed = True

@@ -45,7 +45,7 @@ def test_summary_sentences_known_answers() -> None:
         "Störst ökning: Klotter i Centrum (+5), Klotter i Ryd & <Lambohov> (+1), "
         "Ordningsstörning i Övriga kommunen (+1).",
         "Ovanligt hög nivå (1): Klotter i Centrum.",
-        "Största hotspots: Centrum, norra delen (6 händelser, ökar), "
+        "Tydligaste hotspots (säkrast först): Centrum, norra delen (6 händelser, ökar), "
         "Norr, västra delen (2 händelser, minskar).",
         "Väktarna var på plats 7,5 timmar på 1 plats; där kom 4 händelser, 1 av dem medan en "
         "väktare var där.",
@@ -58,7 +58,7 @@ def test_public_sentences_suppress_small_counts() -> None:
         "Det är 67 % över snittet för de 8 veckorna före (6,0).",
         # every rise involves a count below 3 (6 vs 1, 1 vs 0): no change is shown
         "Ovanligt hög nivå (1): Klotter i Centrum.",
-        "Största hotspots: Centrum, norra delen (6 händelser, ökar), "
+        "Tydligaste hotspots (säkrast först): Centrum, norra delen (6 händelser, ökar), "
         "Norr, västra delen (<3 händelser, minskar).",
     ]
 
@@ -170,20 +170,21 @@ def test_meeting_pack_page() -> None:
 
 
 def test_change_classes_and_colours() -> None:
-    step, items = change_classes(9)
+    # Classes of clear changes start at MIN_CLEAR_CHANGE (3); tests/unit/test_layers_change.py
+    step, items = change_classes(11)
     assert step == 3
     assert [i["label"] for i in items] == [
-        "−7 eller mer",
-        "−6 … −4",
-        "−3 … −1",
-        "0",
-        "+1 … +3",
-        "+4 … +6",
-        "+7 eller mer",
+        "−9 eller mer",
+        "−8 … −6",
+        "−5 … −3",
+        "Ingen tydlig förändring",
+        "+3 … +5",
+        "+6 … +8",
+        "+9 eller mer",
     ]
-    assert change_colour(0, step) == items[3]["colour"]
-    assert change_colour(2, step) == items[4]["colour"]
-    assert change_colour(-20, step) == items[0]["colour"]
+    assert change_colour(10, 10, step) == items[3]["colour"]
+    assert change_colour(11, 1, step) == items[6]["colour"]
+    assert change_colour(0, 20, step) == items[0]["colour"]
 
 
 def test_map_has_hotspots_change_layer_and_alert_tooltips() -> None:
@@ -197,4 +198,5 @@ def test_map_has_hotspots_change_layer_and_alert_tooltips() -> None:
         assert js_text(text) in page, text
     assert js_text("Ingen åtgärd i planen") in page
     assert js_text("Väktarnas närvaro (1)") in page and "lb-presence" in page
-    assert len(re.findall(r"lb-change-legend", page)) == 2  # legend section + its toggle
+    assert len(re.findall(r"lb-change-legend", page)) == 1  # the legend section …
+    assert "lagesbild.legendFor(" in page  # … shown while its layer is on

@@ -192,7 +192,14 @@ def test_public_files_hold_no_text_names_or_small_counts(tmp_path: Path) -> None
     public = tmp_path / PUBLIC_DIR
     files = [p for p in public.rglob("*") if p.is_file() and "assets" not in p.parts]
     assert len(files) == 2 * len(PUBLIC) + 2  # main + r1 copies + index + statement
-    secrets = (*DESCRIPTIONS, "Polisen: bråk", *ORGANISATIONS, MEASURE, ACTIVITY, STATEMENT)
+    secrets: tuple[str, ...] = (
+        *DESCRIPTIONS,
+        "Polisen: bråk",
+        *ORGANISATIONS,
+        MEASURE,
+        ACTIVITY,
+        STATEMENT,
+    )
     secrets += (PATROL_PLACE, "Väktarnas närvaro", "Väktartimmar")  # no patrol pattern
     for path in files:
         text = path.read_text("utf-8")

@@ -71,10 +71,15 @@ async def test_pending_and_lag_gauges_follow_xinfo_groups() -> None:
 
 def test_json_log_lines_carry_the_extra_fields() -> None:
     record = logging.LogRecord("lagesbild.ingest", logging.INFO, "", 0, "rejected %s", ("x",), None)
-    record.report_id, record.entry_id, record.stream = "r-1", "1-0", "lagesbild.reports.v1"
+    # what `log.info(..., extra={...})` does: the fields become the record's attributes
+    record.__dict__.update(report_id="r-1", entry_id="1-0", stream="lagesbild.reports.v1")
     doc = json.loads(JsonFormatter().format(record))
     assert doc["message"] == "rejected x" and doc["level"] == "INFO"
-    assert (doc["report_id"], doc["entry_id"], doc["stream"]) == ("r-1", "1-0", record.stream)
+    assert (doc["report_id"], doc["entry_id"], doc["stream"]) == (
+        "r-1",
+        "1-0",
+        "lagesbild.reports.v1",
+    )
 
 
 async def test_a_service_without_a_database_is_healthy_on_redis_and_consumer() -> None:

@@ -6,15 +6,17 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from services.tib.allocation import (
+from shared.geo import distance_m
+from shared.patrols.allocation import (
+    QUARTER,
     Constraints,
     Place,
     allocate,
+    ceil_quarter,
     expected_between,
     flat_rates,
     travel_minutes,
 )
-from shared.geo import distance_m
 from shared.weeks import STOCKHOLM
 
 FRIDAY_21 = datetime(2026, 11, 27, 21, 0, tzinfo=STOCKHOLM)  # a Friday
@@ -67,7 +69,9 @@ def test_travel_time_between_places_is_respected() -> None:
     )
     visits = allocate([BUSY, far], FRIDAY_21, 4, 1, Constraints(60, 25, 1.0))
     assert [v.place for v in visits] == [BUSY.name, far.name]
-    assert visits[1].start == visits[0].end + timedelta(minutes=minutes)
+    # the travel, rounded up to the next quarter hour
+    assert visits[1].start == ceil_quarter(visits[0].end + timedelta(minutes=minutes))
+    assert timedelta(0) <= visits[1].start - visits[0].end - timedelta(minutes=minutes) < QUARTER
     assert visits[1].end <= FRIDAY_21 + timedelta(hours=4)
 
 
@@ -116,3 +120,33 @@ def test_a_patrol_waits_for_the_busy_hour_instead_of_giving_up() -> None:
     assert [(v.start, v.end) for v in visits] == [
         (FRIDAY_21 + timedelta(hours=2), FRIDAY_21 + timedelta(hours=3))
     ]
+
+
+def on_quarter(moment: datetime) -> bool:
+    local = moment.astimezone(STOCKHOLM)
+    return local.minute % 15 == 0 and local.second == 0 and local.microsecond == 0
+
+
+def test_visits_start_and_end_on_quarter_hours() -> None:
+    # an odd start, an odd visit length and places an odd number of minutes apart
+    odd_start = FRIDAY_21 + timedelta(minutes=7, seconds=13)
+    far = Place("Tornby", 58.4450, 15.6550, rates({(FRI, 23): 5, (SAT, 0): 5}))
+    assert travel_minutes(BUSY, far, 25) % 15 != 0
+    visits = allocate([BUSY, far, QUIET], odd_start, 5, 2, Constraints(50, 25, 0.6))
+    assert len(visits) >= 3 and {v.place for v in visits} >= {BUSY.name, far.name}
+    for v in visits:
+        assert on_quarter(v.start) and on_quarter(v.end), (v.place, v.start, v.end)
+        assert v.end - v.start >= timedelta(minutes=60)  # 50 minutes rounded up to 4 quarters
+        assert odd_start <= v.start and v.end <= odd_start + timedelta(hours=5)
+    assert min(v.start for v in visits) == FRIDAY_21 + timedelta(minutes=15)
+    for a in visits:  # one patrol at a place at a time
+        for b in visits:
+            if a is not b and a.place == b.place:
+                assert a.end <= b.start or b.end <= a.start
+    # across the change to winter time, quarters stay quarters of Stockholm's clock
+    night = datetime(2026, 10, 25, 1, 52, tzinfo=STOCKHOLM)
+    assert all(
+        on_quarter(v.start) and on_quarter(v.end)
+        for v in allocate([QUIET], night, 3, 1, Constraints(45, 25, 1.0))
+    )
+    assert ceil_quarter(FRIDAY_21) == FRIDAY_21 and ceil_quarter(odd_start) == FRIDAY_21 + QUARTER

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from services.tib.allocation import Constraints
 from services.tib.patrol_plan import history_weeks
-from services.tib.planning import Seen, candidates, level_rates, recommend
 from shared.categories import DEFAULT_CATEGORIES
 from shared.contracts import DecisionV1, HotspotV1, TimeProfileV1, WeekSnapshotV1
+from shared.patrols.allocation import Constraints
+from shared.patrols.planning import Seen, candidates, level_rates, recommend
 from shared.weeks import STOCKHOLM
 
 FRIDAY_21 = datetime(2026, 11, 27, 21, 0, tzinfo=STOCKHOLM)

@@ -1,6 +1,6 @@
 """The project's own rules hold on the whole tree: the architecture's import contracts
-(lint-imports, pyproject.toml), mypy on `services/` and `shared/`, ruff (lint and format)
-on everything; and `require` skips here but fails in CI."""
+(lint-imports, pyproject.toml), mypy on the whole tree (`services/`, `shared/`, `tests/`,
+`bench/`), ruff (lint and format) on everything; and `require` skips here but fails in CI."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     [
         ("ruff", "check", "."),
         ("ruff", "format", "--check", "."),
-        ("mypy", "services", "shared"),
+        ("mypy", "services", "shared", "tests", "bench"),
     ],
     ids=["ruff-check", "ruff-format", "mypy"],
 )

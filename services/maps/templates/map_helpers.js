@@ -80,6 +80,83 @@ var lagesbild = (function () {
   }
   function registerHotspots(layer, names) { hotspots = layer; hotspotNames = names || []; }
 
+  // --- the legend follows the layers that are on ----------------------------------
+  var legends = []; // [{map, layer, key}]: blocks marked data-lb-layer="key"
+  function syncLegends() {
+    legends.forEach(function (entry) {
+      var on = entry.map.hasLayer(entry.layer);
+      document.querySelectorAll("[data-lb-layer]").forEach(function (el) {
+        if (el.getAttribute("data-lb-layer") === entry.key) { el.style.display = on ? "" : "none"; }
+      });
+    });
+  }
+  function legendFor(theMap, layer, key) {
+    if (!legends.length) {
+      theMap.on("overlayadd overlayremove", syncLegends);
+      theMap.whenReady(function () { setTimeout(syncLegends, 0); });
+    }
+    legends.push({map: theMap, layer: layer, key: key});
+  }
+
+  // --- area labels: where two overlap at this zoom, the higher-ranked one shows --------
+  function declutterLabels() {
+    var labels = Array.prototype.slice.call(document.querySelectorAll(".lb-area-label > div"));
+    labels.sort(function (a, b) {
+      return Number(a.getAttribute("data-rank")) - Number(b.getAttribute("data-rank"));
+    });
+    var placed = [];
+    labels.forEach(function (el) {
+      el.style.visibility = "";
+      var r = el.getBoundingClientRect();
+      if (!r.width) { return; }
+      var hit = placed.some(function (p) {
+        return r.left < p.right && r.right > p.left && r.top < p.bottom && r.bottom > p.top;
+      });
+      if (hit) { el.style.visibility = "hidden"; } else { placed.push(r); }
+    });
+  }
+
+  // --- the layer list: open on a wide screen, a button below minWidth px -----------
+  function layerControl(theMap, control, minWidth) {
+    var wide = window.matchMedia("(min-width: " + minWidth + "px)");
+    var link = control._layersLink, box = control.getContainer();
+    link.setAttribute("aria-haspopup", "true");
+    function apply() {
+      if (wide.matches) { control.expand(); } else { control.collapse(); }
+      link.setAttribute("aria-expanded", wide.matches ? "true" : "false");
+    }
+    function fold() {
+      if (wide.matches) { return; }
+      control.collapse();
+      link.setAttribute("aria-expanded", "false");
+    }
+    link.addEventListener("click", function () { link.setAttribute("aria-expanded", "true"); });
+    link.addEventListener("keydown", function (ev) {
+      if (ev.key === "Enter" || ev.key === " ") {
+        ev.preventDefault();
+        control.expand();
+        link.setAttribute("aria-expanded", "true");
+        var first = box.querySelector("input");
+        if (first) { first.focus(); }
+      }
+    });
+    // Escape or leaving the list by keyboard folds it again (narrow screens only).
+    box.addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape" && !wide.matches) {
+        ev.preventDefault();
+        fold();
+        link.focus();
+      }
+    });
+    box.addEventListener("focusout", function (ev) {
+      if (ev.relatedTarget && !box.contains(ev.relatedTarget)) { fold(); }
+    });
+    theMap.on("click", fold);
+    if (wide.addEventListener) { wide.addEventListener("change", apply); }
+    else if (wide.addListener) { wide.addListener(apply); }
+    apply();
+  }
+
   // Shapes: a hotspot is a named button (Enter opens its popup); every other shape is
   // left out of the tab order (its numbers are in the tables under the map).
   function tameShapes() {
@@ -230,10 +307,13 @@ var lagesbild = (function () {
     }
     tameShapes();
     map.on("layeradd", function () { setTimeout(tameShapes, 0); });
+    map.on("zoomend overlayadd resize", function () { setTimeout(declutterLabels, 0); });
+    setTimeout(declutterLabels, 0);
     map.on("popupopen", onPopupOpen);
     map.on("popupclose", onPopupClose);
     wireTables();
   }
   return {esc: esc, popup: popup, addCategory: addCategory, registerHotspots: registerHotspots,
+          legendFor: legendFor, layerControl: layerControl, declutterLabels: declutterLabels,
           setup: setup};
 })();

@@ -65,10 +65,14 @@ legend.onAdd = () => {
   return div;
 };
 legend.addTo(map);
-function renderLegend(shown) {
+let legendKey = "";
+function renderLegend(counts) { // category -> number of reports shown; redrawn on a change only
+  const used = [...counts.keys()];
+  const key = used.join("\n");
+  if (key === legendKey) return;
+  legendKey = key;
   const el = $("legend");
   el.replaceChildren();
-  const used = [...new Set(shown.map((r) => r.category))];
   el.hidden = !used.length;
   for (const code of used) {
     const row = document.createElement("div");
@@ -80,23 +84,94 @@ function renderLegend(shown) {
   }
 }
 
+// A burst of pushed reports (hundreds a second) is drawn once per frame, at most every
+// RENDER_MS, not once per report: the page stays responsive and each report still shows
+// well within a second.
+const RENDER_MS = 250;
+let renderPending = false, lastRender = 0;
+function scheduleRender() {
+  if (renderPending) return;
+  renderPending = true;
+  setTimeout(() => requestAnimationFrame(() => {
+    renderPending = false;
+    lastRender = performance.now();
+    render();
+  }), Math.max(0, lastRender + RENDER_MS - performance.now()));
+}
+
+// What the map and the list show is kept up to date, not redrawn: a push adds only the new
+// reports' markers and lines, and those that age out of the window go in one batch from the
+// end of the (newest first) order. Thousands of markers stay on the map between pushes.
+const drawn = new Map(); // report id -> { r, t, marker, item }, the reports shown
+const order = []; // the shown entries, newest first (as the list)
+const shownCategories = new Map(); // category -> number shown (the legend)
+const changed = new Set(); // ids pushed since the last render
+let fullSync = true; // the window or the whole set changed: compare every report
+
+function undraw(entry) {
+  reportLayer.removeLayer(entry.marker);
+  entry.item.remove();
+  drawn.delete(entry.r.id);
+  const n = shownCategories.get(entry.r.category) - 1;
+  if (n > 0) shownCategories.set(entry.r.category, n);
+  else shownCategories.delete(entry.r.category);
+}
+
+function draw(r, t) {
+  const text = `${when(r.occurred_at)} ${label(r.category)} – ${r.area}`;
+  const marker = L.circleMarker([r.lat, r.lon], { radius: 6, className: "rapport",
+    color: r.duplicate ? "#888" : colour(r.category),
+    dashArray: r.location_precision === "centroid" ? "3" : null });
+  marker.bindTooltip(tip(text + (r.description ? `: ${r.description}` : ""))).addTo(reportLayer);
+  const entry = { r, t, marker, item: li(text, { "data-id": r.id, class: r.fresh ? "new" : "" }) };
+  // after every entry at least as new (equal times: in arrival order, as a stable sort)
+  let lo = 0, hi = order.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (order[mid].t >= t) lo = mid + 1; else hi = mid;
+  }
+  $("reports").insertBefore(entry.item, lo < order.length ? order[lo].item : null);
+  order.splice(lo, 0, entry);
+  drawn.set(r.id, entry);
+  shownCategories.set(r.category, (shownCategories.get(r.category) || 0) + 1);
+}
+
+// Labels and colours come with the catalogue: when it changes, everything is drawn anew.
+function undrawAll() {
+  reportLayer.clearLayers();
+  $("reports").replaceChildren();
+  drawn.clear();
+  order.length = 0;
+  shownCategories.clear();
+  legendKey = "";
+}
+
 function render() {
   const since = Date.now() - hours * 3600e3;
-  const shown = [...reports.values()].filter((r) => Date.parse(r.occurred_at) >= since)
-    .sort((a, b) => Date.parse(b.occurred_at) - Date.parse(a.occurred_at));
-  reportLayer.clearLayers();
-  const list = $("reports");
-  list.replaceChildren();
-  for (const r of shown) {
-    const text = `${when(r.occurred_at)} ${label(r.category)} – ${r.area}`;
-    const marker = L.circleMarker([r.lat, r.lon], { radius: 6, className: "rapport",
-      color: r.duplicate ? "#888" : colour(r.category),
-      dashArray: r.location_precision === "centroid" ? "3" : null });
-    marker.bindTooltip(tip(text + (r.description ? `: ${r.description}` : ""))).addTo(reportLayer);
-    list.appendChild(li(text, { "data-id": r.id, class: r.fresh ? "new" : "" }));
+  const ids = fullSync ? [...new Set([...drawn.keys(), ...reports.keys()])] : [...changed];
+  fullSync = false;
+  changed.clear();
+  const gone = new Set();
+  const add = [];
+  for (const id of ids) {
+    const r = reports.get(id), entry = drawn.get(id);
+    const t = r ? Date.parse(r.occurred_at) : NaN;
+    const show = r && t >= since;
+    if (entry && (!show || entry.r !== r)) { gone.add(entry); undraw(entry); }
+    if (show && (!entry || entry.r !== r)) add.push([r, t]);
   }
-  $("report-count").textContent = `(${shown.length})`;
-  renderLegend(shown);
+  if (gone.size) {
+    const kept = order.filter((e) => !gone.has(e));
+    order.length = 0;
+    order.push(...kept);
+  }
+  // aged out of the window: the oldest, at the end of the order
+  while (order.length && order[order.length - 1].t < since) undraw(order.pop());
+  for (const [r, t] of add) draw(r, t);
+  const count = `(${order.length})`;
+  if ($("report-count").textContent !== count) $("report-count").textContent = count;
+  $("reports").dataset.markers = String(reportLayer.getLayers().length);
+  renderLegend(shownCategories);
 }
 
 function renderLagesbild(data) {
@@ -111,17 +186,22 @@ function renderLagesbild(data) {
     $("hotspots").appendChild(li(text));
   }
   fitFocus();
-  for (const a of lb ? lb.alerts : []) $("alerts").appendChild(li(`${a.area}, ${label(a.category)}: ${a.text}`));
+  // each alarm as the server words it (services/tib/alarms.py), with the expected level
+  const alerts = lb ? lb.alerts : [];
+  for (const a of alerts) $("alerts").appendChild(li(a.sentence || `${a.area}, ${label(a.category)}: ${a.text}`));
+  if (lb && !alerts.length) $("alerts").appendChild(li("Inga ovanliga ökningar den veckan.", { class: "muted" }));
   for (const d of data.decisions) $("decisions").appendChild(
     li(`${d.target}: ${d.measure} (${d.responsible.join(", ")}, t.o.m. ${d.until_week})`));
 }
 
 async function load() {
   const data = await getJSON(`${API}/live?kommun=${CONFIG.kommun}&hours=168`);
+  if (JSON.stringify(data.categories) !== JSON.stringify(categories)) undrawAll();
   categories = data.categories;
   // merged, not replaced: reports pushed while this request ran stay
   for (const r of data.reports) if (!reports.has(r.id)) reports.set(r.id, r);
   renderLagesbild(data);
+  fullSync = true;
   render();
 }
 
@@ -151,15 +231,45 @@ function setStatus(text) {
   if ($("live-status").textContent !== text) $("live-status").textContent = text;
 }
 
+// After a lost connection (the TiB restarted, the network dropped) the browser reconnects
+// by itself; what was pushed meanwhile is fetched again: the live picture (reports are
+// merged by id, so nothing shows twice) and the orders' states. Announced "Ansluten igen".
+let lost = false;
+async function catchUp() {
+  try {
+    await load();
+    if (CONFIG.tasking) { await loadOrders(); recommend(); }
+    $("nyheter").textContent = "Ansluten igen. Det som kom under avbrottet visas nu.";
+  } catch (err) { setStatus(`Ansluten igen, men ${err.message}`); }
+}
+
 function connect() {
   const source = new EventSource(`${API}/stream?kommun=${CONFIG.kommun}`);
-  source.onopen = () => setStatus("● Live: ansluten");
-  source.onerror = () => setStatus("Återansluter …");
+  source.onopen = () => {
+    setStatus(lost ? "● Live: ansluten igen" : "● Live: ansluten");
+    if (lost) { lost = false; catchUp(); }
+  };
+  source.onerror = () => {
+    lost = true;
+    setStatus("Förbindelsen bröts. Återansluter …");
+    // The browser retries a dropped connection itself, but not one refused with an error
+    // status (e.g. while a proxy answers 502): then a new connection, after a pause.
+    if (source.readyState === EventSource.CLOSED) {
+      clearTimeout(connect.retry);
+      connect.retry = setTimeout(async () => {
+        const probe = await fetch(`${API}/live?kommun=${CONFIG.kommun}&hours=1`,
+          { credentials: "same-origin" }).catch(() => null);
+        if (probe && probe.status === 401) window.location.assign("/logga-in?next=/tib");
+        else connect();
+      }, 5000);
+    }
+  };
   source.addEventListener("report", (e) => {
     const r = JSON.parse(e.data);
     r.fresh = true;
     reports.set(r.id, r);
-    render();
+    changed.add(r.id);
+    scheduleRender();
     // A screen reader hears each pushed report (the list itself is redrawn, not announced).
     $("nyheter").textContent = `Ny rapport: ${label(r.category)} – ${r.area}, ${when(r.occurred_at)}`;
     // the recommendation re-reads the recent reports: fetch it again, once the burst is over
@@ -343,22 +453,40 @@ function orderButton(text, name, action) {
 }
 
 const orderStates = new Map(); // order id -> the order's last state
+const pushedAt = new Map(); // order id -> when its last state was pushed (performance.now)
 
 function showOrder(state) {
   orderStates.set(state.order.order_id, state);
+  pushedAt.set(state.order.order_id, performance.now());
   drawOrders();
 }
 
+// Every change is pushed, so a state pushed after this fetch was asked for is at least as
+// new as the fetched one: it is kept (a catch-up after a reconnect never turns it back).
 async function loadOrders() {
+  const asked = performance.now();
   const states = await getJSON(`${API}/orders`);
+  const newer = (id) => (pushedAt.get(id) ?? -1) > asked;
+  const merged = new Map();
+  for (const o of states) {
+    const id = o.order.order_id;
+    merged.set(id, newer(id) ? orderStates.get(id) : o);
+  }
+  for (const [id, o] of orderStates) if (!merged.has(id) && newer(id)) merged.set(id, o);
   orderStates.clear();
-  for (const o of states) orderStates.set(o.order.order_id, o);
+  for (const [id, o] of merged) orderStates.set(id, o);
   drawOrders();
 }
 
 function drawOrders() {
   const list = $("orders");
   const states = [...orderStates.values()].sort((a, b) => a.order.start.localeCompare(b.order.start));
+  // A live `order` event redraws the list at any moment, also while a keyboard user is on
+  // one of its buttons: remember which order's which control had focus, and put focus
+  // back on the same control of the redrawn line (never lost to the page).
+  const had = document.activeElement;
+  const kept = had && list.contains(had) && had.closest("li[data-order]")
+    ? { order: had.closest("li[data-order]").dataset.order, action: had.dataset.action } : null;
   list.replaceChildren();
   if (!states.length) list.appendChild(li("Inga uppdrag ännu.", { class: "muted" }));
   for (const o of states) {
@@ -369,14 +497,26 @@ function drawOrders() {
       const buttons = document.createElement("div");
       buttons.className = "knappar";
       if (o.status !== "checked_in") {
-        buttons.appendChild(orderButton("Ändra", `Ändra uppdraget: ${o.order.place}`,
-          () => setEditing(o)));
+        const edit = orderButton("Ändra", `Ändra uppdraget: ${o.order.place}`, () => setEditing(o));
+        edit.dataset.action = "edit";
+        buttons.appendChild(edit);
       }
-      buttons.appendChild(orderButton("Ställ in", `Ställ in uppdraget: ${o.order.place}`,
-        () => cancelOrder(o)));
+      const cancel = orderButton("Ställ in", `Ställ in uppdraget: ${o.order.place}`,
+        () => cancelOrder(o));
+      cancel.dataset.action = "cancel";
+      buttons.appendChild(cancel);
       item.appendChild(buttons);
     }
     list.appendChild(item);
+  }
+  if (kept) {
+    const line = [...list.querySelectorAll("li[data-order]")].find((x) => x.dataset.order === kept.order);
+    // the same control; else (the order changed so it has gone) another of the line's, or the line
+    const target = line && (line.querySelector(`button[data-action="${kept.action}"]`) ||
+      line.querySelector("button"));
+    if (target) target.focus();
+    else if (line) { line.tabIndex = -1; line.focus(); }
+    else { list.tabIndex = -1; list.focus(); }
   }
 }
 
@@ -386,6 +526,7 @@ document.querySelectorAll("#windows button").forEach((b) => b.addEventListener("
     x.setAttribute("aria-pressed", x === b ? "true" : "false");
   });
   hours = Number(b.dataset.hours);
+  fullSync = true;
   render();
 }));
 function defaultShift() { // a new order: the next whole hour's four-hour shift

@@ -73,6 +73,10 @@ function visible(list) { // the ones still to do first, then the finished ones
 
 function render() {
   const list = visible(current());
+  // The list is redrawn (every load, every answer): a keyboard user on one of its orders
+  // stays on that order; a step button that this render disables hands focus on.
+  const had = document.activeElement;
+  const hadLine = had && $("lista").contains(had) ? had.closest("li[data-order]") : null;
   $("organisation").textContent = CONFIG.organisation;
   $("natet").textContent = navigator.onLine ? "● Ansluten" : "○ Inget nät";
   const waiting = queue.length;
@@ -125,7 +129,22 @@ function render() {
     map.fitBounds(bounds, { padding: [30, 30], maxZoom: 15 });
     render.fitted = true;
   }
+  if (hadLine) {
+    const line = [...ol.querySelectorAll("li[data-order]")].find((x) => x.dataset.order === hadLine.dataset.order);
+    if (line) line.querySelector("button").focus();
+    else { ol.tabIndex = -1; ol.focus(); }
+  }
   if (selected) detail(list.find((o) => o.order.order_id === selected));
+  if (had && had.disabled && !$("detalj").hidden) nextStep().focus();
+}
+
+// Where focus goes when the button just used is no longer possible: the next step of the
+// order (acknowledge → check in → check out → the outcome), else the order itself.
+function nextStep() {
+  const step = ["kvittera", "checka-in", "checka-ut"].map($).find((b) => !b.disabled);
+  if (step) return step;
+  if (!$("skicka-utfall").disabled) return $("utfall-text");
+  return $("detalj");
 }
 
 function detail(o) {
@@ -153,6 +172,7 @@ function detail(o) {
 
 function show(id) {
   selected = id;
+  $("besked").textContent = "";
   $("lista-sektion").hidden = true;
   $("detalj").hidden = false;
   render();
@@ -183,6 +203,9 @@ function act(step, body = {}) {
   queue.push({ id, orderId: selected, step, body: { ...body, action_id: id }, queuedAt: new Date().toISOString() });
   write("queue", queue);
   say("");
+  // the change is announced (a live region); the queue line says when it waits for the net
+  $("besked").textContent = `${STEPS[step].done}: ${o.order.place}.` +
+    (navigator.onLine ? "" : " Skickas när nätet finns.");
   render();
   flush();
 }

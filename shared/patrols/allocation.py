@@ -9,10 +9,15 @@ length, always to the patrol whose clock is earliest:
   (straight-line distance at `speed_kmh`; a patrol starts its shift at its first place),
   or, when no place is worth a visit now, up to three hours later in 15-minute steps
   (waiting for a busier hour),
-* its value is weight × the expected incidents in the block that no other patrol covers
-  already, divided by the hours it costs (travel + waiting + visit): incidents per hour,
+* its value is weight × the expected incidents in the block, divided by the hours it
+  costs (travel + waiting + visit): incidents per hour; a block that overlaps a visit
+  already planned at the place is worth nothing (one patrol at a place at a time),
 * a place may take at most `max_share` of all patrol hours (but always one block), and a
   block must end within the window; the best block wins (ties: the earlier place).
+
+Every visit starts and ends on a quarter hour (:00, :15, :30, :45 Stockholm time): the
+window's start and each arrival are rounded up to the next quarter, and the visit length up
+to whole quarters, so a guard is told "21:15–22:15", never "21:07–22:07".
 
 A patrol with nothing of value within reach waits where it is; hours nothing of value
 can fill stay free. Blocks at the same place that follow each other become one visit.
@@ -70,6 +75,17 @@ class Visit:
     area: str | None = None
 
 
+QUARTER = timedelta(minutes=15)
+
+
+def ceil_quarter(moment: datetime) -> datetime:
+    """The first quarter hour at or after `moment`, as a UTC time. Stockholm's offset from
+    UTC is whole hours, so a UTC quarter hour is a Stockholm quarter hour."""
+    moment = moment.astimezone(UTC)
+    floor = moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
+    return floor if floor == moment else floor + QUARTER
+
+
 def flat_rates(per_hour: float) -> Rates:
     return tuple(tuple(per_hour for _ in range(24)) for _ in range(7))
 
@@ -97,21 +113,8 @@ def expected_between(rates: Rates, start: datetime, end: datetime) -> float:
 Interval = tuple[datetime, datetime]
 
 
-def _uncovered(span: Interval, covered: Sequence[Interval]) -> list[Interval]:
-    """The parts of `span` that no interval in `covered` overlaps."""
-    pieces = [span]
-    for c_start, c_end in covered:
-        nxt: list[Interval] = []
-        for s, e in pieces:
-            if c_end <= s or c_start >= e:
-                nxt.append((s, e))
-                continue
-            if s < c_start:
-                nxt.append((s, c_start))
-            if c_end < e:
-                nxt.append((c_end, e))
-        pieces = nxt
-    return pieces
+def _overlaps(span: Interval, covered: Sequence[Interval]) -> bool:
+    return any(c_start < span[1] and span[0] < c_end for c_start, c_end in covered)
 
 
 @dataclass
@@ -133,6 +136,7 @@ def allocate(
     """The proposed visits of every patrol, in patrol and time order (see module doc)."""
     start = start.astimezone(UTC)  # real hours: adding to a Stockholm time adds wall-clock time
     patrol_plan = _PatrolPlan(places, start + timedelta(hours=hours), constraints)
+    start = ceil_quarter(start)
     block = patrol_plan.block / HOUR
     # every place may have at least one visit, however short the window
     patrol_plan.cap_hours = max(constraints.max_share * patrols * hours, block)
@@ -159,10 +163,12 @@ class _PatrolPlan:
     cap_hours: float = 0.0
     used: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     covered: dict[str, list[Interval]] = field(default_factory=lambda: defaultdict(list))
+    expected: dict[tuple[str, datetime], float] = field(default_factory=dict)
 
     @property
     def block(self) -> timedelta:
-        return timedelta(minutes=self.constraints.min_visit_minutes)
+        """The minimum visit, in whole quarter hours."""
+        return QUARTER * math.ceil(self.constraints.min_visit_minutes / 15)
 
     def best_now(self, patrol: _Patrol) -> tuple[Place, datetime, float] | None:
         return self._best(patrol, [timedelta(0)])
@@ -181,7 +187,7 @@ class _PatrolPlan:
             speed = self.constraints.speed_kmh
             travel = timedelta(minutes=travel_minutes(patrol.at, place, speed) if patrol.at else 0)
             for wait in waits:
-                arrive = patrol.clock + travel + wait
+                arrive = ceil_quarter(patrol.clock + travel) + wait
                 if arrive + self.block > self.end:
                     break
                 gain = self._gain(place, arrive)
@@ -191,10 +197,14 @@ class _PatrolPlan:
         return best[1:] if best else None
 
     def _gain(self, place: Place, arrive: datetime) -> float:
-        """Expected incidents in the block that no patrol covers yet."""
+        """Expected incidents in the block; nothing when a patrol is there already."""
         span = (arrive, arrive + self.block)
-        pieces = _uncovered(span, self.covered[place.name])
-        return sum(expected_between(place.rates, s, e) for s, e in pieces)
+        if _overlaps(span, self.covered[place.name]):
+            return 0.0
+        key = (place.name, arrive)  # a waiting patrol asks for the same blocks again
+        if key not in self.expected:
+            self.expected[key] = expected_between(place.rates, *span)
+        return self.expected[key]
 
 
 def _add_visit(

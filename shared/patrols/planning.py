@@ -21,7 +21,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from services.tib.allocation import (
+from shared.contracts import DecisionV1, HotspotV1, TimeProfileV1, WeekSnapshotV1
+from shared.counting import HANDELSE
+from shared.formats import number_sv
+from shared.geo import distance_m
+from shared.patrols.allocation import (
     HOUR,
     Constraints,
     Place,
@@ -30,10 +34,6 @@ from services.tib.allocation import (
     allocate,
     flat_rates,
 )
-from shared.contracts import DecisionV1, HotspotV1, TimeProfileV1, WeekSnapshotV1
-from shared.counting import HANDELSE
-from shared.formats import number_sv
-from shared.geo import distance_m
 from shared.weeks import STOCKHOLM, parse_week
 
 DAYS = ("mån", "tis", "ons", "tor", "fre", "lör", "sön")
