@@ -10,9 +10,10 @@ import pytest
 from redis import Redis
 
 from shared.contracts import LAGESBILD_READY_STREAM, LagesbildReadyV1
-from tests.a11y.conftest import Intake
+from tests.a11y.conftest import Guards, Intake
 from tests.a11y.support import REFLOW
 from tests.browser.test_decision_page import Archive
+from tests.browser.test_guard_page import OFFLINE_SHOWN, queued
 from tests.browser.test_tib_page import xadd
 from tests.unit.test_tib_planning import SNAP
 
@@ -157,3 +158,31 @@ def test_the_archive_pages_reflow(narrow: Any, archive: Archive) -> None:
     inside_width(narrow, "#registrera")
     narrow.goto(f"{url}/offentlig/tillganglighet.html")
     no_sideways_scroll(narrow, "the published statement")
+
+
+def test_the_guards_page_reflows(narrow: Any, guards: Guards) -> None:
+    """/uppdrag at 320 px: the login, the list with the map, an opened order with every
+    action and the outcome form, and the offline queue line, all on the screen."""
+    guards.issue("Skäggetorps torg")
+    narrow.goto(f"{guards.base}/uppdrag")
+    narrow.wait_for_selector("#nyckel")
+    no_sideways_scroll(narrow, "the guards' login")
+    narrow.fill("#nyckel", guards.guard_token)
+    narrow.click("#logga-in")
+    narrow.wait_for_function("() => document.querySelectorAll('#lista li[data-order]').length > 0")
+    no_sideways_scroll(narrow, "the guards' order list")
+    map_box = box(narrow, "#karta")
+    assert map_box["height"] >= 150 and map_box["width"] >= 280  # the page has its margins
+    inside_width(narrow, "#lista")
+    narrow.locator("#lista li[data-order] button", has_text="Skäggetorps torg").click()
+    narrow.wait_for_function("() => !document.getElementById('detalj').hidden")
+    for selector in ("#tillbaka", "#kvittera", "#checka-in", "#checka-ut", "#utfall-text",
+                     "#skicka-utfall", "#rapportera-harifran"):  # fmt: skip
+        inside_width(narrow, selector)
+    narrow.context.set_offline(True)
+    narrow.wait_for_function(OFFLINE_SHOWN)
+    narrow.click("#kvittera")
+    narrow.wait_for_function(queued(1))
+    inside_width(narrow, "#ko")
+    no_sideways_scroll(narrow, "the guards' order, offline with a queued action")
+    narrow.context.set_offline(False)
