@@ -80,7 +80,7 @@ def _tib(page: Any, tib: tuple[str, str, Redis], size: str, rec: Recorder) -> No
     page.click("#logga-in")
     page.wait_for_url(f"{base}/tib")
     page.wait_for_function(
-        "() => document.getElementById('live-status').textContent.includes('Live')"
+        "() => document.getElementById('live-status')?.textContent.includes('Live')"
     )
     page.wait_for_function("() => document.querySelectorAll('#hotspots li').length === 2")
     page.wait_for_function("() => document.querySelectorAll('#visits li').length > 0")

@@ -182,7 +182,7 @@ def test_a_tib_order_is_issued_changed_and_cancelled_by_keyboard(
     page.keyboard.press("Enter")
     page.wait_for_url(f"{base}/tib")
     page.wait_for_function(
-        "() => document.getElementById('live-status').textContent.includes('Live')"
+        "() => document.getElementById('live-status')?.textContent.includes('Live')"
     )
     assert page.get_attribute("#live-status", "role") == "status"
 
@@ -367,7 +367,7 @@ def test_redrawn_order_lists_keep_focus_on_the_same_order(
     page.keyboard.press("Enter")
     page.wait_for_url(f"{guards.base}/tib")
     page.wait_for_function(
-        "() => document.getElementById('live-status').textContent.includes('Live')"
+        "() => document.getElementById('live-status')?.textContent.includes('Live')"
     )
     page.wait_for_function("() => document.querySelectorAll('#orders li[data-order]').length === 2")
     watch_focus(page)

@@ -266,7 +266,7 @@ def test_the_tib_sees_status_live_and_edits_and_cancels(tib: Tib, phone: Any) ->
     log_in(page, tib.base, tib.tib_token, "/tib")
     w.console_errors.clear()
     page.wait_for_function(
-        "() => document.getElementById('live-status').textContent.includes('Live')"
+        "() => document.getElementById('live-status')?.textContent.includes('Live')"
     )
     page.wait_for_function("() => document.querySelectorAll('#orders li[data-order]').length === 2")
     text = page.inner_text("#orders")

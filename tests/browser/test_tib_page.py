@@ -89,7 +89,7 @@ def test_a_report_appears_on_the_open_page_within_a_second_or_two(
     page.wait_for_url(f"{base}/tib")  # the token went into a cookie, never the address
     errors.clear()  # the login form's own 401 is logged as a failed load
     page.wait_for_function(
-        "() => document.getElementById('live-status').textContent.includes('Live')"
+        "() => document.getElementById('live-status')?.textContent.includes('Live')"
     )
     page.wait_for_function("() => document.querySelectorAll('#hotspots li').length === 2")
     assert page.locator("#reports li").count() == 0  # the earlier one is outside 24 h

@@ -94,7 +94,7 @@ def test_after_a_restart_the_page_fetches_what_it_missed_without_a_reload(
         navigations: list[str] = []
         page.on("framenavigated", lambda frame: navigations.append(frame.url))
         page.wait_for_function(
-            "() => document.getElementById('live-status').textContent.includes('ansluten')"
+            "() => document.getElementById('live-status')?.textContent.includes('ansluten')"
         )
 
         # the alarm in a sentence: the expected level named as expected, only the rise
@@ -124,7 +124,7 @@ def test_after_a_restart_the_page_fetches_what_it_missed_without_a_reload(
         )
         tib.stop()
         page.wait_for_function(
-            "() => document.getElementById('live-status').textContent.includes('bröts')"
+            "() => document.getElementById('live-status')?.textContent.includes('bröts')"
         )
         missed = accepted("r-while-away", hours_ago=0.1, area="Ryd", category="klotter",
                           lat=58.4106, lon=15.5653)  # fmt: skip

@@ -203,7 +203,7 @@ def test_restarting_every_service_mid_shift_loses_nothing(
         navigations: list[str] = []
         page.on("framenavigated", lambda frame: navigations.append(frame.url))
         page.wait_for_function(
-            "() => document.getElementById('live-status').textContent.includes('Live')"
+            "() => document.getElementById('live-status')?.textContent.includes('Live')"
         )
 
         start = datetime.now(UTC).replace(microsecond=0)

@@ -231,7 +231,7 @@ def test_a_hostile_description_is_shown_literally_in_the_tib_tooltip(
     page = w.page
     log_in(page, base, token, "/tib")
     page.wait_for_function(
-        "() => document.getElementById('live-status').textContent.includes('Live')"
+        "() => document.getElementById('live-status')?.textContent.includes('Live')"
     )
     page.wait_for_function("() => document.querySelectorAll('#reports li').length === 1")
     marker = page.locator("path.leaflet-interactive.rapport")  # a report, not a hotspot
