@@ -339,12 +339,11 @@ def test_too_many_requests_per_token_are_429_with_retry_after(
     assert intake.get(other, "/api/v1/me").status_code == 200  # per token
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # SQLite's single write lock
 def test_a_database_locked_too_long_is_503_and_the_report_is_not_lost(intake: Intake) -> None:
     """SQLite's write lock held past the busy timeout: 503 with Retry-After in the API's
     shape, never a 500; sending again once the lock is free gives one report."""
     url = intake.settings.resolved_database_url
-    if not url.startswith("sqlite"):
-        pytest.skip("SQLite's single write lock")
     token = intake.org("Securitas")
     holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another process in the middle of a long write
